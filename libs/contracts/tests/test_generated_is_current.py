@@ -1,0 +1,32 @@
+"""The committed generated code must be exactly what protoc makes from proto/ today."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+GENERATED = ROOT / "libs/contracts/src/conveyor/events/v1"
+
+
+def test_regenerating_contracts_changes_nothing(tmp_path):
+    subprocess.run(
+        ["bash", str(ROOT / "scripts/gen-contracts.sh"), str(tmp_path)],
+        check=True, env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"},
+    )
+    fresh = sorted(p.name for p in (tmp_path / "conveyor/events/v1").iterdir())
+    assert fresh == sorted(p.name for p in GENERATED.glob("*_pb2.py*"))
+    for name in fresh:
+        assert (tmp_path / "conveyor/events/v1" / name).read_text() == (GENERATED / name).read_text(), (
+            f"{name} is stale: run scripts/gen-contracts.sh and commit the result"
+        )
+
+
+def test_every_event_has_a_topic():
+    from conveyor.events.v1 import events_pb2
+    from conveyor_kernel import TOPIC_OF
+
+    top_level_events = {"DatasetArrived", "DatasetRejected", "ModelTrained", "ModelTrainingFailed",
+                        "ModelRegistered", "ModelPromoted", "PromotionDeclined", "ModelDeployed",
+                        "PredictionsLogged", "DriftDetected", "RetrainRequested"}
+    assert {cls.DESCRIPTOR.name for cls in TOPIC_OF} == top_level_events
+    assert top_level_events <= set(events_pb2.DESCRIPTOR.message_types_by_name)

@@ -1,0 +1,178 @@
+"""The Kafka edge of the bus, on aiokafka."""
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from google.protobuf.message import Message
+from opentelemetry import trace
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from ._bus import Dispatcher, Record, build_record
+from ._envelope import Envelope
+from ._errors import TransientError
+from ._settings import KafkaSettings
+from ._telemetry import tracer
+from ._topics import DEAD_LETTER
+
+logger = logging.getLogger(__name__)
+
+
+async def ensure_topics(settings: KafkaSettings, topics: Iterable[str], partitions: int = 1) -> None:
+    """Create topics that do not exist yet; consumers must not wait for a producer to auto-create them."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(KafkaError), stop=stop_after_delay(60), wait=wait_exponential(max=2)
+    ):
+        with attempt:
+            await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [t for t in dict.fromkeys(topics) if t not in existing]
+        if wanted:
+            try:
+                await admin.create_topics(
+                    [NewTopic(name=t, num_partitions=partitions, replication_factor=1) for t in wanted]
+                )
+            except TopicAlreadyExistsError:
+                pass  # a peer created it between our list and create
+    finally:
+        await admin.close()
+
+
+class KafkaPublisher:
+    """Idempotent producer (acks=all): a send returns once the broker has the record."""
+
+    def __init__(self, settings: KafkaSettings, source: str) -> None:
+        self.settings = settings
+        self.source = source
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.settings.bootstrap_servers,
+            client_id=f"{self.settings.client_id}-{self.source}",
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+            max_request_size=8 * 1024 * 1024,
+        )
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(KafkaError), stop=stop_after_delay(60), wait=wait_exponential(max=2)
+        ):
+            with attempt:
+                await self._producer.start()
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    @property
+    def started(self) -> bool:
+        return self._producer is not None
+
+    async def publish(self, event: Message, subject: str) -> Envelope:
+        name = type(event).DESCRIPTOR.name
+        with tracer.start_as_current_span(f"publish {name}", kind=trace.SpanKind.PRODUCER) as span:
+            record, envelope = build_record(event, subject, self.source, self.settings.topic_prefix)
+            span.set_attribute("messaging.destination.name", record.topic)
+            span.set_attribute("cloudevents.event_id", envelope.id)
+            await self.send(record)
+            return envelope
+
+    async def send(self, record: Record) -> None:
+        if self._producer is None:
+            raise TransientError("publisher is not started")
+        try:
+            await self._producer.send_and_wait(
+                record.topic, value=record.value, key=record.key, headers=list(record.headers)
+            )
+        except KafkaError as exc:
+            raise TransientError(f"could not publish to {record.topic}: {exc}") from exc
+
+
+class KafkaConsumerLoop:
+    """Consumes topics in a group and commits an offset only after its record was handled."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        topics: Iterable[str],
+        group: str,
+        dispatcher: Dispatcher,
+        publisher: KafkaPublisher,
+    ) -> None:
+        self.settings = settings
+        self.topics = [settings.topic_prefix + t for t in topics]
+        self.group = settings.topic_prefix + group
+        self.dispatcher = dispatcher
+        self.publisher = publisher
+        self.assigned = asyncio.Event()
+        self.handled = 0  # records fully processed and committed
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await ensure_topics(self.settings, [*self.topics, self.settings.topic_prefix + DEAD_LETTER])
+        self._consumer = AIOKafkaConsumer(
+            *self.topics,
+            bootstrap_servers=self.settings.bootstrap_servers,
+            group_id=self.group,
+            client_id=f"{self.settings.client_id}-{self.group}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_interval_ms=600_000,
+        )
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run(), name=f"consume-{self.group}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        consumer = self._consumer
+        while True:
+            batches = await consumer.getmany(timeout_ms=200, max_records=100)
+            if consumer.assignment():
+                self.assigned.set()
+            for tp, messages in batches.items():
+                for message in messages:
+                    record = Record(
+                        topic=message.topic,
+                        key=message.key,
+                        value=message.value,
+                        headers=list(message.headers or ()),
+                        partition=message.partition,
+                        offset=message.offset,
+                    )
+                    failed = await self.dispatcher.dispatch(record)
+                    if failed is not None:
+                        logger.warning(
+                            "dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset,
+                            dict(failed.headers)[("dlq_reason")].decode(),
+                        )
+                        await self.publisher.send(
+                            Record(self.settings.topic_prefix + failed.topic, failed.key, failed.value,
+                                   failed.headers)
+                        )
+                    await consumer.commit({TopicPartition(tp.topic, tp.partition): message.offset + 1})
+                    self.handled += 1
