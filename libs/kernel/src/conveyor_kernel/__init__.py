@@ -3,6 +3,7 @@
 Imported by every service; never run on its own. Errors: see `conveyor_kernel._errors`.
 """
 
+from . import _topics as topics
 from ._bus import Dispatcher, Handler, HandlerTable, InMemoryBus, Publisher, Record, build_record, dead_letter
 from ._envelope import CONTENT_TYPE, Envelope, decode_event
 from ._errors import ConfigurationError, ConveyorError, InvalidMessage, TransientError
@@ -14,7 +15,6 @@ from ._settings import KafkaSettings, ServiceSettings, TelemetrySettings
 from ._storage import ArtifactStore
 from ._telemetry import configure_tracing, context_of, links_of, tracer
 from ._topics import EVENT_TYPES, LIFECYCLE_TOPICS, TOPIC_OF, topic_for, type_name
-from . import _topics as topics
 
 __all__ = [
     "CONTENT_TYPE",

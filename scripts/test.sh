@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole suite: starts the local broker if nothing listens on the bootstrap address, and stops it
+# again afterwards if it started it.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bootstrap=${CONVEYOR_KAFKA__BOOTSTRAP_SERVERS:-127.0.0.1:9092}
+started=0
+if ! (exec 3<>"/dev/tcp/${bootstrap%:*}/${bootstrap##*:}") 2>/dev/null; then
+  deploy/local/kafka.sh start
+  started=1
+fi
+cleanup() { if [ "$started" = 1 ]; then deploy/local/kafka.sh stop; fi; }
+trap cleanup EXIT
+.venv/bin/ruff check .
+.venv/bin/pytest "$@"

@@ -1,0 +1,114 @@
+"""`conveyor demo`: the whole lifecycle once, narrated from the events themselves."""
+
+import asyncio
+from dataclasses import dataclass, field
+
+from rich.console import Console
+
+from conveyor.events.v1 import events_pb2 as ev
+from conveyor_kernel import KafkaSettings
+
+from . import scenario
+from .narrator import Narrator
+
+console = Console()
+
+
+@dataclass
+class LoopReport:
+    phases: dict[str, float] = field(default_factory=dict)
+    ledger: dict[str, object] = field(default_factory=dict)
+    first_version: int = 0
+    retrained_version: int = 0
+
+
+def _say(elapsed: float, kind: str, text: str) -> None:
+    console.print(f"[dim]{elapsed:7.2f}s[/dim] [bold cyan]{kind:<20}[/bold cyan] {text}")
+
+
+async def run_scenario(
+    urls: dict[str, str], kafka: KafkaSettings, window: int = 500, timeout: float = 120.0, quiet: bool = False
+) -> LoopReport:
+    data = scenario.breast_cancer()
+    client = scenario.Client(urls)
+    narrator = Narrator(kafka, (lambda *a: None) if quiet else _say)
+    report = LoopReport()
+    await narrator.start()
+    try:
+        model = scenario.MODEL
+
+        async def seen(event_cls, after=0.0, **fields):
+            return await scenario.wait_for(
+                f"{event_cls.DESCRIPTOR.name} {fields}",
+                lambda: _found(narrator.first(event_cls, after, **fields)), timeout,
+            )
+
+        upload = await client.upload(data, scenario.dataset_spec(data))
+        report.phases["uploaded"] = _now(narrator)
+        report.phases["trained"] = await seen(ev.ModelTrained, dataset_id=upload["dataset_id"])
+        report.phases["registered"] = await seen(ev.ModelRegistered)
+        report.phases["promoted"] = await seen(ev.ModelPromoted)
+        deployed = await seen(ev.ModelDeployed)
+        report.phases["deployed"] = deployed
+        report.first_version = next(e.version for _, _, e in narrator.seen if isinstance(e, ev.ModelDeployed))
+
+        normal = scenario.traffic(data, window, drift=False, seed=1)
+        await scenario.send_traffic(client, model, normal, batch=50, prefix="normal")
+        report.phases["predictions served"] = _now(narrator)
+        if not quiet:
+            console.print(f"[green]served {len(normal)} predictions from undrifted traffic[/green]")
+
+        drifted = scenario.traffic(data, window + 100, drift=True, seed=2)
+        await scenario.send_traffic(client, model, drifted, batch=50, prefix="drifted")
+        report.phases["drifted traffic sent"] = _now(narrator)
+        report.phases["drift detected"] = await seen(ev.DriftDetected)
+        report.phases["retrain requested"] = await seen(ev.RetrainRequested)
+        retrained = await seen(ev.ModelTrained, trigger="retrain_requested")
+        report.phases["retrained"] = retrained
+        report.retrained_version = report.first_version + 1
+        report.phases["new version deployed"] = await seen(
+            ev.ModelDeployed, version=report.retrained_version
+        )
+
+        async def ledger_complete():
+            result = await client.ledger_verify()
+            # the new deployment is the last event of the loop: once the ledger holds it, it holds the loop
+            deployments = await client.ledger(type="conveyor.events.v1.ModelDeployed")
+            return result if len(deployments) >= 2 else None
+
+        report.ledger = await scenario.wait_for("the ledger to hold the loop", ledger_complete, timeout)
+        report.phases["ledger verified"] = _now(narrator)
+    finally:
+        await narrator.stop()
+        await client.close()
+    return report
+
+
+async def _found(value):
+    return value
+
+
+def _now(narrator: Narrator) -> float:
+    import time
+
+    return time.monotonic() - narrator.started
+
+
+def print_report(report: LoopReport, urls: dict[str, str]) -> None:
+    console.rule("lifecycle loop")
+    previous = 0.0
+    for phase, at in report.phases.items():
+        console.print(f"  {phase:<24} at {at:7.2f} s   (+{at - previous:5.2f} s)")
+        previous = at
+    ok = report.ledger.get("ok")
+    console.print(f"  ledger: {report.ledger.get('size')} entries, verified={ok}, root {report.ledger.get('root')}")
+    console.rule("the platform keeps running")
+    for name, url in urls.items():
+        console.print(f"  {name:<9} {url}/docs")
+    console.print("  stop it with: make down")
+
+
+def run(urls: dict[str, str], kafka: KafkaSettings, window: int) -> LoopReport:
+    report = asyncio.run(run_scenario(urls, kafka, window=window))
+    print_report(report, urls)
+    return report

@@ -1,0 +1,137 @@
+"""Runs the six services as separate local processes, and stops them again.
+
+Each service is `python -m conveyor_<name>` with CONVEYOR_* settings in its environment; pids and logs live
+under <state>/run and <state>/log so `conveyor down` finds what `conveyor up` started.
+"""
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+SERVICES: dict[str, int] = {
+    "ingest": 8001,
+    "trainer": 8002,
+    "registry": 8003,
+    "serving": 8004,
+    "monitor": 8005,
+    "audit": 8006,
+}
+
+
+class PlatformError(RuntimeError):
+    pass
+
+
+@dataclass
+class Platform:
+    state_dir: Path
+    port_offset: int = 0
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.state_dir / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "log"
+
+    def port(self, service: str) -> int:
+        return SERVICES[service] + self.port_offset
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.port(service)}"
+
+    def service_env(self, service: str) -> dict[str, str]:
+        env = {**os.environ, **self.env}
+        env.setdefault("CONVEYOR_DATA_DIR", str(self.state_dir / "data"))
+        env["CONVEYOR_PORT"] = str(self.port(service))
+        env["CONVEYOR_TELEMETRY__SERVICE_NAME"] = f"conveyor-{service}"
+        env.setdefault("CONVEYOR_TELEMETRY__SPAN_FILE", str(self.state_dir / "spans" / f"{service}.jsonl"))
+        env["CONVEYOR_TELEMETRY__SPAN_FILE"] = str(Path(env["CONVEYOR_TELEMETRY__SPAN_FILE"]).parent
+                                                   / f"{service}.jsonl")
+        env.setdefault("OTEL_SERVICE_NAME", f"conveyor-{service}")
+        return env
+
+    def pid_of(self, service: str) -> int | None:
+        try:
+            pid = int((self.run_dir / f"{service}.pid").read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return None  # our own child, exited: reaped just now
+        except ChildProcessError:
+            pass  # not our child (started by an earlier `conveyor up`)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        return pid
+
+    def start(self, timeout: float = 90.0) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for service in SERVICES:
+            if self.pid_of(service) is not None:
+                logger.info("%s already running", service)
+                continue
+            log = (self.log_dir / f"{service}.log").open("ab")
+            process = subprocess.Popen(
+                [sys.executable, "-m", f"conveyor_{service}"],
+                env=self.service_env(service),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            (self.run_dir / f"{service}.pid").write_text(str(process.pid))
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(SERVICES)
+        with httpx.Client(timeout=2.0) as client:
+            while pending:
+                for service in sorted(pending):
+                    if self.pid_of(service) is None:
+                        raise PlatformError(f"{service} exited during start-up; see {self.log_dir}/{service}.log")
+                    try:
+                        if client.get(f"{self.url(service)}/readyz").status_code == 200:
+                            pending.discard(service)
+                    except httpx.HTTPError:
+                        pass
+                if pending and time.monotonic() > deadline:
+                    raise PlatformError(f"not ready after {timeout:.0f} s: {', '.join(sorted(pending))}")
+                if pending:
+                    time.sleep(0.2)
+
+    def stop(self, grace: float = 15.0) -> list[str]:
+        stopped = []
+        for service in reversed(list(SERVICES)):
+            pid = self.pid_of(service)
+            if pid is not None:
+                os.killpg(pid, signal.SIGTERM)
+                stopped.append(service)
+        deadline = time.monotonic() + grace
+        for service in stopped:
+            while self.pid_of(service) is not None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            pid = self.pid_of(service)
+            if pid is not None:
+                logger.warning("%s did not stop within %.0f s; killing it", service, grace)
+                os.killpg(pid, signal.SIGKILL)
+        for service in SERVICES:
+            (self.run_dir / f"{service}.pid").unlink(missing_ok=True)
+        return stopped
+
+    def status(self) -> dict[str, int | None]:
+        return {service: self.pid_of(service) for service in SERVICES}

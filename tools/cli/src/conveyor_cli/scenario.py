@@ -1,0 +1,134 @@
+"""The lifecycle scenario, as plain steps over REST: used by `conveyor demo`, the e2e test and bench/loop.py."""
+
+import asyncio
+import io
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import numpy as np
+import pandas as pd
+from sklearn.datasets import load_breast_cancer
+
+T = TypeVar("T")
+MODEL = "breast-cancer"
+
+
+@dataclass
+class Data:
+    frame: pd.DataFrame
+    features: list[str]
+    target: str = "diagnosis"
+    sensitive: str = "size_group"
+
+
+def breast_cancer() -> Data:
+    """scikit-learn's breast cancer data with a derived sensitive attribute (tumour size group)."""
+    raw = load_breast_cancer(as_frame=True)
+    frame = raw.frame.rename(columns={"target": "diagnosis"})
+    frame.columns = [c.replace(" ", "_") for c in frame.columns]
+    features = [c for c in frame.columns if c != "diagnosis"]
+    frame["size_group"] = np.where(frame["mean_area"] > frame["mean_area"].median(), "large", "small")
+    frame["patient_id"] = [f"p{i:04d}" for i in range(len(frame))]
+    return Data(frame=frame, features=features)
+
+
+def dataset_spec(data: Data, estimator: str = "logistic_regression") -> dict[str, Any]:
+    return {
+        "name": MODEL,
+        "target": data.target,
+        "task": "classification",
+        "features": [{"name": f, "kind": "numeric"} for f in data.features],
+        "sensitive_attributes": [data.sensitive],
+        "subject_id_column": "patient_id",
+        "consent_basis": "public_task",
+        "owner": "data-science@conveyor.example",
+        "training": {"model_name": MODEL, "estimator": estimator, "seed": 42, "primary_metric": "roc_auc"},
+    }
+
+
+async def wait_for(what: str, probe: Callable[[], Awaitable[T | None]], timeout: float) -> T:
+    """Poll `probe` until it returns something, with a bound; never a blind sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = await probe()
+        if found is not None and found is not False:
+            return found
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+class Client:
+    def __init__(self, urls: dict[str, str]) -> None:
+        self.urls = urls
+        self.http = httpx.AsyncClient(timeout=30.0)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def upload(self, data: Data, spec: dict[str, Any]) -> dict[str, Any]:
+        body = io.BytesIO()
+        data.frame.to_csv(body, index=False)
+        response = await self.http.post(
+            f"{self.urls['ingest']}/datasets",
+            files={"file": ("breast_cancer.csv", body.getvalue(), "text/csv"),
+                   "spec": (None, json.dumps(spec), "application/json")},
+            headers={"X-Conveyor-User": "demo"},
+        )
+        response.raise_for_status()
+        return response.json()
+
+    async def champion(self, model: str) -> int | None:
+        response = await self.http.get(f"{self.urls['registry']}/models/{model}")
+        if response.status_code != 200:
+            return None
+        return response.json().get("champion_version")
+
+    async def serving_version(self, model: str) -> int | None:
+        response = await self.http.get(f"{self.urls['serving']}/v2/models/{model}")
+        if response.status_code != 200:
+            return None
+        body = response.json()
+        versions = body.get("versions") or []
+        return int(body.get("champion_version") or (versions[-1] if versions else 0)) or None
+
+    async def infer(self, model: str, rows: np.ndarray, request_id: str) -> dict[str, Any]:
+        response = await self.http.post(
+            f"{self.urls['serving']}/v2/models/{model}/infer",
+            json={"id": request_id, "inputs": [{"name": "input", "shape": list(rows.shape),
+                                                "datatype": "FP32", "data": rows.ravel().tolist()}]},
+        )
+        response.raise_for_status()
+        return response.json()
+
+    async def ledger_verify(self) -> dict[str, Any]:
+        response = await self.http.get(f"{self.urls['audit']}/ledger/verify")
+        response.raise_for_status()
+        return response.json()
+
+    async def ledger(self, **params: Any) -> list[dict[str, Any]]:
+        response = await self.http.get(f"{self.urls['audit']}/ledger", params={"limit": 1000, **params})
+        response.raise_for_status()
+        body = response.json()
+        return body["entries"] if isinstance(body, dict) else body
+
+
+def traffic(data: Data, rows: int, drift: bool, seed: int) -> np.ndarray:
+    """Rows resampled from the data; with drift, every feature is shifted and scaled as if a sensor changed."""
+    rng = np.random.default_rng(seed)
+    sample = data.frame[data.features].to_numpy(dtype=np.float32)[rng.integers(0, len(data.frame), rows)]
+    if drift:
+        sample = sample * np.float32(1.6) + sample.std(axis=0, dtype=np.float32)
+    return sample.astype(np.float32)
+
+
+async def send_traffic(client: Client, model: str, rows: np.ndarray, batch: int, prefix: str) -> int:
+    sent = 0
+    for start in range(0, len(rows), batch):
+        await client.infer(model, rows[start:start + batch], f"{prefix}-{start}")
+        sent += len(rows[start:start + batch])
+    return sent
