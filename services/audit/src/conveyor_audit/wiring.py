@@ -1,0 +1,104 @@
+"""The composition root: ledger, publisher (dead letters) and consumer, built from settings."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from conveyor_kernel import ConveyorError, KafkaPublisher, create_service_app
+
+from . import metrics
+from .adapters.ledger_db import Ledger, open_ledger
+from .api import build_router
+from .consumer import LedgerConsumer
+from .settings import AuditSettings
+from .verify import verify_snapshot
+
+logger = logging.getLogger(__name__)
+
+
+class LedgerCorrupted(ConveyorError):
+    """The stored ledger does not verify; appending to it would bury the evidence."""
+
+
+class AuditService:
+    def __init__(self, settings: AuditSettings) -> None:
+        self.settings = settings
+        self.ledger: Ledger | None = None
+        self.publisher: KafkaPublisher | None = None
+        self.consumer: LedgerConsumer | None = None
+
+    async def start(self) -> None:
+        self.ledger = open_ledger(self.settings.state_dir("audit"))
+        report = verify_snapshot(self.ledger.snapshot())
+        metrics.LEDGER_SIZE.set(report.size)
+        if report.ok:
+            logger.info("ledger verified: %d entries, root %s", report.size, report.root.hex())
+        elif self.settings.read_only:
+            logger.error("ledger fails verification, serving read-only: %s", report.problems)
+        else:
+            path = self.ledger.path
+            self.ledger.close()
+            self.ledger = None
+            raise LedgerCorrupted(
+                f"ledger {path} fails verification ({'; '.join(report.problems[:5])}); "
+                "refusing to append. Start with CONVEYOR_READ_ONLY=true to inspect it."
+            )
+        if self.settings.read_only:
+            return
+        self.publisher = KafkaPublisher(self.settings.kafka, source="audit")
+        self.consumer = LedgerConsumer(self.settings.kafka, self.ledger, self.publisher, self.settings.batch_size)
+        try:
+            await self.publisher.start()
+            await self.consumer.start()
+        except BaseException:
+            await self.stop()  # leave no half-started clients or open database behind
+            raise
+
+    async def stop(self) -> None:
+        if self.consumer is not None:
+            await self.consumer.stop()
+            self.consumer = None
+        if self.publisher is not None:
+            await self.publisher.stop()
+            self.publisher = None
+        if self.ledger is not None:
+            self.ledger.close()
+            self.ledger = None
+
+    def problems(self) -> list[str]:
+        if self.ledger is None:
+            return ["ledger"]
+        if self.settings.read_only:
+            return []
+        problems = []
+        if self.publisher is None or not self.publisher.started:
+            problems.append("kafka producer")
+        if self.consumer is None or not self.consumer.running:
+            problems.append("ledger consumer")
+        elif not self.consumer.assigned.is_set():
+            problems.append("partition assignment")
+        return problems
+
+    def require_ledger(self) -> Ledger:
+        if self.ledger is None:
+            raise RuntimeError("the ledger is not open (service not started)")
+        return self.ledger
+
+
+def create_app(settings: AuditSettings) -> FastAPI:
+    service = AuditService(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = create_service_app("Conveyor audit", service.problems, lifespan)
+    app.include_router(build_router(service.require_ledger))
+    app.state.audit = service
+    return app

@@ -1,0 +1,59 @@
+"""Helpers for the audit tests: real SQLite files in tmp_path, events built by the kernel."""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from google.protobuf.message import Message
+
+from conveyor.events.v1 import events_pb2 as ev
+from conveyor_audit.adapters.ledger_db import Ledger
+from conveyor_audit.adapters.rows import Pending
+from conveyor_kernel import Envelope, Record, build_record
+
+
+@pytest.fixture
+def ledger(tmp_path: Path):
+    opened = Ledger(tmp_path / "ledger.db")
+    yield opened
+    opened.close()
+
+
+def sample_events() -> list[tuple[Message, str]]:
+    return [
+        (ev.DatasetArrived(dataset_id="d1", name="credit", row_count=10), "d1"),
+        (ev.ModelTrained(model_name="credit", run_id="r1", metrics={"roc_auc": 0.9}), "credit"),
+        (ev.ModelPromoted(model_name="credit", version=1, reasons=["better"]), "credit"),
+        (ev.DriftDetected(model_name="credit", version=1, drift_share=0.5), "credit"),
+        (ev.RetrainRequested(model_name="credit", version=1, reason="drift"), "credit"),
+    ]
+
+
+def record_of(event: Message, subject: str, offset: int = 0, prefix: str = "") -> Record:
+    record, _ = build_record(event, subject, source="test", prefix=prefix)
+    return dataclasses.replace(record, offset=offset)
+
+
+def pending_of(record: Record) -> Pending:
+    assert record.value is not None
+    return Pending(Envelope.from_headers(record.headers), record.value, record.topic, record.partition,
+                   record.offset)
+
+
+def sample_pending(count: int = 5, start_offset: int = 0) -> list[Pending]:
+    events = sample_events()
+    return [pending_of(record_of(*events[i % len(events)], offset=start_offset + i)) for i in range(count)]
+
+
+class Factory:
+    """Test data builders, handed to tests as the `make` fixture (conftest is not importable)."""
+
+    events = staticmethod(sample_events)
+    record = staticmethod(record_of)
+    pending = staticmethod(pending_of)
+    sample_pending = staticmethod(sample_pending)
+
+
+@pytest.fixture
+def make() -> type[Factory]:
+    return Factory
