@@ -1,0 +1,116 @@
+"""The trainer's private SQLite state: datasets it was told about, and the record of its runs.
+
+A connection per call keeps it safe to use from the event loop and from the training thread alike.
+"""
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from conveyor.events.v1 import events_pb2 as ev
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS datasets (
+    dataset_id TEXT PRIMARY KEY,
+    model_name TEXT NOT NULL,
+    event BLOB NOT NULL,          -- the DatasetArrived as received (protobuf bytes)
+    received_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS datasets_by_model ON datasets (model_name, received_at);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    model_name TEXT NOT NULL,
+    dataset_id TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    status TEXT NOT NULL,         -- running | trained | failed
+    stage TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '',
+    metrics TEXT NOT NULL DEFAULT '{}',
+    artifact_uri TEXT NOT NULL DEFAULT '',
+    started_at REAL NOT NULL,
+    finished_at REAL
+);
+"""
+
+
+class TrainerState:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=10)
+        db.row_factory = sqlite3.Row
+        try:
+            with db:  # one transaction: committed on success, rolled back on error
+                yield db
+        finally:
+            db.close()
+
+    # --- datasets -----------------------------------------------------------------------------
+
+    def remember_dataset(self, dataset: ev.DatasetArrived, model_name: str) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO datasets (dataset_id, model_name, event, received_at) VALUES (?, ?, ?, ?)",
+                (dataset.dataset_id, model_name, dataset.SerializeToString(), time.time()),
+            )
+
+    def dataset(self, dataset_id: str) -> ev.DatasetArrived | None:
+        with self._connect() as db:
+            row = db.execute("SELECT event FROM datasets WHERE dataset_id = ?", (dataset_id,)).fetchone()
+        return ev.DatasetArrived.FromString(row["event"]) if row else None
+
+    def latest_dataset(self, model_name: str) -> ev.DatasetArrived | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT event FROM datasets WHERE model_name = ? ORDER BY received_at DESC, rowid DESC LIMIT 1",
+                (model_name,),
+            ).fetchone()
+        return ev.DatasetArrived.FromString(row["event"]) if row else None
+
+    # --- runs ---------------------------------------------------------------------------------
+
+    def run_started(self, run_id: str, model_name: str, dataset_id: str, trigger: str) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO runs (run_id, model_name, dataset_id, trigger, status, started_at)"
+                " VALUES (?, ?, ?, ?, 'running', ?)",
+                (run_id, model_name, dataset_id, trigger, time.time()),
+            )
+
+    def run_trained(self, run_id: str, metrics: dict[str, float], artifact_uri: str) -> None:
+        with self._connect() as db:
+            db.execute(
+                "UPDATE runs SET status = 'trained', metrics = ?, artifact_uri = ?, finished_at = ? WHERE run_id = ?",
+                (json.dumps(metrics, sort_keys=True), artifact_uri, time.time(), run_id),
+            )
+
+    def run_failed(self, run_id: str, stage: str, reason: str) -> None:
+        with self._connect() as db:
+            db.execute(
+                "UPDATE runs SET status = 'failed', stage = ?, reason = ?, finished_at = ? WHERE run_id = ?",
+                (stage, reason, time.time(), run_id),
+            )
+
+    def recent_runs(self, limit: int) -> list[dict[str, Any]]:
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", (limit,)).fetchall()
+        return [_run(row) for row in rows]
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return _run(row) if row else None
+
+
+def _run(row: sqlite3.Row) -> dict[str, Any]:
+    record = dict(row)
+    record["metrics"] = json.loads(record["metrics"])
+    return record

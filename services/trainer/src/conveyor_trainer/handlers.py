@@ -1,0 +1,94 @@
+"""Event handlers: DatasetArrived and RetrainRequested each end in ModelTrained or ModelTrainingFailed."""
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from conveyor.events.v1 import events_pb2 as ev
+from conveyor_kernel import ArtifactStore, Envelope, HandlerTable, InvalidMessage, Publisher
+
+from .adapters.state import TrainerState
+from .metrics import RUNS, TRAINING_SECONDS
+from .settings import TrainerSettings
+from .training import RunRequest, TrainingFailure, model_name_of, train
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainerPorts:
+    store: ArtifactStore
+    state: TrainerState
+    publisher: Publisher
+    settings: TrainerSettings
+
+
+async def run_training(ports: TrainerPorts, request: RunRequest) -> None:
+    """Train in a worker thread (the consumer loop and /healthz stay live) and publish the outcome.
+
+    A failed run is a fact for the lifecycle, not a bad message: it is published and the handler returns.
+    """
+    request = request.with_run_id()
+    dataset = request.dataset
+    model_name = model_name_of(dataset)
+    ports.state.run_started(request.run_id, model_name, dataset.dataset_id, request.trigger)
+    started = time.perf_counter()
+    try:
+        trained = await asyncio.to_thread(train, request, ports.store, ports.settings)
+    except Exception as exc:  # noqa: BLE001 - every failure of a run must end as a published fact
+        failure = exc if isinstance(exc, TrainingFailure) else TrainingFailure("train", f"{type(exc).__name__}: {exc}")
+        if not isinstance(exc, TrainingFailure):
+            logger.exception("run %s failed unexpectedly", request.run_id)
+        logger.warning("run %s of %s failed at %s: %s", request.run_id, model_name, failure.stage, failure.reason)
+        ports.state.run_failed(request.run_id, failure.stage, failure.reason)
+        RUNS.labels(outcome=failure.stage).inc()
+        await ports.publisher.publish(
+            ev.ModelTrainingFailed(
+                model_name=model_name, dataset_id=dataset.dataset_id, stage=failure.stage, reason=failure.reason
+            ),
+            subject=model_name,
+        )
+        return
+    finally:
+        TRAINING_SECONDS.observe(time.perf_counter() - started)
+    ports.state.run_trained(request.run_id, dict(trained.metrics), trained.artifact_uri)
+    RUNS.labels(outcome="trained").inc()
+    await ports.publisher.publish(trained, subject=trained.model_name)
+
+
+def _check_dataset(dataset: ev.DatasetArrived) -> None:
+    missing = [name for name in ("dataset_id", "uri", "target") if not getattr(dataset, name)]
+    if missing:
+        raise InvalidMessage(f"DatasetArrived lacks {', '.join(missing)}; ingest must set them")
+
+
+def handlers_for(ports: TrainerPorts) -> HandlerTable:
+    async def on_dataset_arrived(event: ev.DatasetArrived, envelope: Envelope) -> None:
+        _check_dataset(event)
+        ports.state.remember_dataset(event, model_name_of(event))
+        await run_training(ports, RunRequest(event, trigger="dataset_arrived"))
+
+    async def on_retrain_requested(event: ev.RetrainRequested, envelope: Envelope) -> None:
+        dataset = ports.state.dataset(event.dataset_id) if event.dataset_id else None
+        if dataset is not None and event.model_name and model_name_of(dataset) != event.model_name:
+            raise InvalidMessage(
+                f"dataset {event.dataset_id} trains model {model_name_of(dataset)!r}, not {event.model_name!r}"
+            )
+        if dataset is None:
+            if not event.model_name:
+                raise InvalidMessage("RetrainRequested names neither a known dataset_id nor a model_name")
+            dataset = ports.state.latest_dataset(event.model_name)
+            if dataset is None:
+                raise InvalidMessage(
+                    f"no dataset seen for model {event.model_name!r} (dataset_id {event.dataset_id!r} unknown)"
+                )
+            logger.info(
+                "retrain of %s: dataset %r unknown, using latest %s",
+                event.model_name,
+                event.dataset_id,
+                dataset.dataset_id,
+            )
+        await run_training(ports, RunRequest(dataset, trigger="retrain_requested"))
+
+    return {ev.DatasetArrived: on_dataset_arrived, ev.RetrainRequested: on_retrain_requested}

@@ -1,0 +1,135 @@
+"""The handlers behind the dispatcher, on the in-memory bus: what is published for each input."""
+
+import onnxruntime as ort
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from conveyor.events.v1 import events_pb2 as ev
+from conveyor_kernel import Dispatcher, InMemoryBus, topics
+from conveyor_trainer.api import runs_router
+from conveyor_trainer.handlers import TrainerPorts, handlers_for
+
+INPUTS = [topics.DATASETS, topics.RETRAIN]
+
+
+async def deliver(bus: InMemoryBus, ports: TrainerPorts, event, subject: str = "s") -> None:  # type: ignore[no-untyped-def]
+    start = len(bus.records)
+    await bus.publish(event, subject)
+    await bus.drain(Dispatcher(handlers_for(ports), group="trainer", max_retries=0), INPUTS, start=start)
+
+
+def failures(bus: InMemoryBus) -> list[ev.ModelTrainingFailed]:
+    return bus.events(ev.ModelTrainingFailed)  # type: ignore[return-value]
+
+
+def dead_letter_reasons(bus: InMemoryBus) -> list[str]:
+    return [dict(r.headers)["dlq_reason"].decode() for r in bus.on(topics.DEAD_LETTER)]
+
+
+async def test_dataset_arrived_publishes_model_trained(bus, ports, make_dataset) -> None:  # type: ignore[no-untyped-def]
+    dataset = make_dataset()
+    await deliver(bus, ports, dataset)
+    [trained] = bus.events(ev.ModelTrained)
+    assert (trained.model_name, trained.dataset_id, trained.trigger) == (
+        "cancer",
+        dataset.dataset_id,
+        "dataset_arrived",
+    )
+    assert len(trained.run_id) == 32
+    [record] = bus.on(topics.MODELS)
+    assert record.key == b"cancer"
+    ort.InferenceSession(ports.store.get(trained.artifact_uri), providers=["CPUExecutionProvider"])
+    run = ports.state.run(trained.run_id)
+    assert run is not None and run["status"] == "trained" and run["metrics"] == dict(trained.metrics)
+
+
+async def test_parity_failure_publishes_failed_not_trained(bus, ports, make_dataset) -> None:  # type: ignore[no-untyped-def]
+    ports.settings.parity_tolerance = -1.0
+    await deliver(bus, ports, make_dataset())
+    assert bus.events(ev.ModelTrained) == []
+    [failed] = failures(bus)
+    assert (failed.model_name, failed.stage) == ("cancer", "parity")
+    assert "tolerance" in failed.reason
+    assert dead_letter_reasons(bus) == []
+
+
+async def test_bad_estimator_publishes_failed_at_train(bus, ports, make_dataset) -> None:  # type: ignore[no-untyped-def]
+    await deliver(bus, ports, make_dataset(estimator="gradient_magic"))
+    [failed] = failures(bus)
+    assert failed.stage == "train" and "unknown estimator 'gradient_magic'" in failed.reason
+    [run] = ports.state.recent_runs(10)
+    assert (run["status"], run["stage"]) == ("failed", "train")
+
+
+async def test_missing_dataset_file_fails_at_load_without_crashing(bus, ports, make_dataset) -> None:  # type: ignore[no-untyped-def]
+    dataset = make_dataset()
+    ports.store.path_of(dataset.uri).unlink()
+    await deliver(bus, ports, dataset)
+    [failed] = failures(bus)
+    assert (failed.stage, failed.dataset_id) == ("load", dataset.dataset_id)
+    assert "does not exist" in failed.reason
+    assert dead_letter_reasons(bus) == []
+
+
+async def test_unreadable_dataset_fails_at_load(bus, ports, make_dataset) -> None:  # type: ignore[no-untyped-def]
+    dataset = make_dataset()
+    dataset.source_format = "parquet"  # the bytes are CSV
+    await deliver(bus, ports, dataset)
+    [failed] = failures(bus)
+    assert failed.stage == "load" and "cannot read" in failed.reason
+
+
+async def test_retrain_uses_the_stored_dataset(bus, ports, make_dataset) -> None:  # type: ignore[no-untyped-def]
+    dataset = make_dataset()
+    await deliver(bus, ports, dataset)
+    await deliver(bus, ports, ev.RetrainRequested(model_name="cancer", version=1, dataset_id=dataset.dataset_id))
+    first, second = bus.events(ev.ModelTrained)
+    assert second.trigger == "retrain_requested" and second.dataset_id == dataset.dataset_id
+    assert dict(second.metrics) == dict(first.metrics) and second.run_id != first.run_id
+
+
+async def test_retrain_of_unseen_dataset_uses_latest_for_the_model(bus, ports, make_dataset, cancer_frame) -> None:  # type: ignore[no-untyped-def]
+    await deliver(bus, ports, make_dataset())
+    newer = make_dataset(frame=cancer_frame.iloc[:150])
+    await deliver(bus, ports, newer)
+    await deliver(bus, ports, ev.RetrainRequested(model_name="cancer", dataset_id="f" * 64))
+    assert bus.events(ev.ModelTrained)[-1].dataset_id == newer.dataset_id
+
+
+@pytest.mark.parametrize(
+    ("request_", "fragment"),
+    [
+        (ev.RetrainRequested(model_name="nobody", dataset_id="abc"), "no dataset seen for model 'nobody'"),
+        (ev.RetrainRequested(), "names neither a known dataset_id nor a model_name"),
+    ],
+)
+async def test_retrain_without_any_dataset_is_dead_lettered(bus, ports, request_, fragment) -> None:  # type: ignore[no-untyped-def]
+    await deliver(bus, ports, request_)
+    assert bus.on(topics.MODELS) == []
+    [reason] = dead_letter_reasons(bus)
+    assert fragment in reason
+
+
+async def test_dataset_without_uri_is_dead_lettered(bus, ports, make_dataset) -> None:  # type: ignore[no-untyped-def]
+    dataset = make_dataset()
+    dataset.uri = ""
+    await deliver(bus, ports, dataset)
+    assert bus.on(topics.MODELS) == []
+    [reason] = dead_letter_reasons(bus)
+    assert "lacks uri" in reason
+
+
+async def test_runs_api_lists_and_finds_runs(bus, ports, make_dataset) -> None:  # type: ignore[no-untyped-def]
+    await deliver(bus, ports, make_dataset())
+    await deliver(bus, ports, make_dataset(estimator="nope"))
+    app = FastAPI()
+    app.include_router(runs_router(ports.state, recent=10))
+    client = TestClient(app)
+    runs = client.get("/runs").json()
+    assert [r["status"] for r in runs] == ["failed", "trained"]
+    trained = bus.events(ev.ModelTrained)[0]
+    one = client.get(f"/runs/{trained.run_id}").json()
+    assert one["metrics"]["roc_auc"] == pytest.approx(trained.metrics["roc_auc"])
+    missing = client.get("/runs/unknown")
+    assert missing.status_code == 404 and "unknown" in missing.json()["detail"]
