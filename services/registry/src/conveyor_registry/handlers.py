@@ -1,0 +1,23 @@
+"""Event handlers: ModelTrained in, ModelRegistered + ModelPromoted/PromotionDeclined out."""
+
+import logging
+
+from sqlalchemy.exc import OperationalError
+
+from conveyor.events.v1 import events_pb2 as ev
+from conveyor_kernel import Envelope, HandlerTable, TransientError
+
+from .service import Registry
+
+logger = logging.getLogger(__name__)
+
+
+def make_handlers(registry: Registry) -> HandlerTable:
+    async def on_model_trained(event: ev.ModelTrained, envelope: Envelope) -> None:
+        try:
+            await registry.register(event)
+        except OperationalError as exc:
+            # a locked or unreachable database may recover; nothing was committed, so a retry is safe
+            raise TransientError(f"registry database unavailable: {exc}") from exc
+
+    return {ev.ModelTrained: on_model_trained}

@@ -1,0 +1,112 @@
+"""Translation between wire events and table rows, with the validation a ModelTrained must pass."""
+
+from conveyor.events.v1 import events_pb2 as ev
+from conveyor_kernel import InvalidMessage
+
+from .policy import Contender, Gap
+from .tables import ModelVersion, RegisteredModel
+
+
+def task_name(task: int) -> str:
+    """TASK_CLASSIFICATION → "classification"."""
+    return ev.Task.Name(task).removeprefix("TASK_").lower()
+
+
+def task_enum(name: str) -> int:
+    return ev.Task.Value("TASK_" + name.upper())
+
+
+def version_from_trained(event: ev.ModelTrained) -> ModelVersion:
+    """A candidate row (version not yet numbered) or InvalidMessage naming the bad field."""
+    for field in ("model_name", "run_id", "dataset_id", "artifact_uri"):
+        if not getattr(event, field):
+            raise InvalidMessage(f"ModelTrained.{field} is empty; the trainer must set it")
+    if event.task == ev.TASK_UNSPECIFIED:
+        raise InvalidMessage("ModelTrained.task is TASK_UNSPECIFIED; set classification or regression")
+    metric = event.training.primary_metric
+    if not metric:
+        raise InvalidMessage("ModelTrained.training.primary_metric is empty; name the metric the policy compares")
+    if metric not in event.metrics:
+        have = ", ".join(sorted(event.metrics)) or "none"
+        raise InvalidMessage(f"ModelTrained.metrics lacks the primary metric {metric!r} (has: {have})")
+    spec = event.training
+    return ModelVersion(
+        model_name=event.model_name,
+        version=0,
+        run_id=event.run_id,
+        dataset_id=event.dataset_id,
+        artifact_uri=event.artifact_uri,
+        reference_uri=event.reference_uri,
+        metrics=dict(event.metrics),
+        fairness=[
+            {
+                "attribute": gap.attribute,
+                "demographic_parity_difference": gap.demographic_parity_difference,
+                "equalized_odds_difference": gap.equalized_odds_difference,
+                "selection_rate": dict(gap.selection_rate),
+            }
+            for gap in event.fairness
+        ],
+        training={
+            "model_name": spec.model_name,
+            "estimator": spec.estimator,
+            "params": dict(spec.params),
+            "holdout_fraction": spec.holdout_fraction,
+            "seed": spec.seed,
+            "primary_metric": spec.primary_metric,
+        },
+        code_version=event.code_version,
+        feature_names=list(event.feature_names),
+        class_labels=list(event.class_labels),
+        sensitive_attributes=list(event.sensitive_attributes),
+        primary_metric=metric,
+    )
+
+
+def contender(row: ModelVersion) -> Contender:
+    gaps = tuple(
+        Gap(g["attribute"], g["demographic_parity_difference"], g["equalized_odds_difference"])
+        for g in row.fairness
+    )
+    return Contender(version=row.version, metrics=row.metrics, fairness=gaps)
+
+
+def registered_event(row: ModelVersion) -> ev.ModelRegistered:
+    return ev.ModelRegistered(
+        model_name=row.model_name,
+        version=row.version,
+        run_id=row.run_id,
+        dataset_id=row.dataset_id,
+        artifact_uri=row.artifact_uri,
+        metrics=row.metrics,
+    )
+
+
+def promoted_event(
+    model: RegisteredModel,
+    row: ModelVersion,
+    previous_version: int | None,
+    action: str,
+    approved_by: str,
+    reasons: list[str],
+) -> ev.ModelPromoted:
+    return ev.ModelPromoted(
+        model_name=row.model_name,
+        version=row.version,
+        previous_version=previous_version or 0,
+        artifact_uri=row.artifact_uri,
+        reference_uri=row.reference_uri,
+        reasons=reasons,
+        approved_by=approved_by,
+        action=action,
+        dataset_id=row.dataset_id,
+        feature_names=row.feature_names,
+        sensitive_attributes=row.sensitive_attributes,
+        task=task_enum(model.task),
+    )
+
+
+def declined_event(row: ModelVersion, champion_version: int, reasons: list[str]) -> ev.PromotionDeclined:
+    return ev.PromotionDeclined(
+        model_name=row.model_name, version=row.version, champion_version=champion_version, reasons=reasons
+    )

@@ -1,0 +1,200 @@
+"""The registry's state changes. Each one is a single DB transaction that publishes before it commits:
+a failed publish rolls the change back (REST answers 503, the consumer retries), so no version or
+champion change exists that the rest of the platform was not told about.
+
+DB calls run directly on the event loop rather than in threads: SQLite answers in well under a
+millisecond here and the transaction must stay open across the awaited publish, which would mean
+handing one connection between threads. An asyncio.Lock serialises writers, so a second writer never
+blocks the loop waiting for SQLite's write lock while the first awaits Kafka.
+"""
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from google.protobuf.message import Message
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+from conveyor.events.v1 import events_pb2 as ev
+from conveyor_kernel import InvalidMessage, Publisher
+
+from . import mapping
+from .metrics import PROMOTIONS, VERSIONS_REGISTERED
+from .policy import Limits, evaluate
+from .tables import CHAMPION, Alias, Decision, ModelVersion, RegisteredModel
+
+logger = logging.getLogger(__name__)
+
+
+class NotFound(LookupError):
+    """The model or version does not exist."""
+
+
+class Conflict(Exception):
+    """The request contradicts the current state (already champion, nothing to roll back to)."""
+
+
+def champion_of(session: Session, model_name: str) -> ModelVersion | None:
+    alias = session.get(Alias, (model_name, CHAMPION))
+    return None if alias is None else find_version(session, model_name, alias.version)
+
+
+def find_version(session: Session, model_name: str, version: int) -> ModelVersion | None:
+    query = select(ModelVersion).where(ModelVersion.model_name == model_name, ModelVersion.version == version)
+    return session.exec(query).first()
+
+
+def champion_lineage(decisions: list[Decision]) -> list[int]:
+    """Replay champion changes as a stack: promotions push, a rollback pops back to what it restored.
+    The top is the champion; the entry below it is where a rollback goes."""
+    stack: list[int] = []
+    for decision in decisions:
+        if decision.action in ("promote", "manual_promote"):
+            stack.append(decision.version)
+        elif decision.action == "rollback":
+            if stack:
+                stack.pop()
+            if not stack or stack[-1] != decision.version:
+                stack.append(decision.version)
+    return stack
+
+
+@dataclass
+class Registry:
+    engine: Engine
+    limits: Limits = field(default_factory=Limits)
+    publisher: Publisher | None = None  # bound by the wiring once the event runtime exists
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
+
+    async def _publish(self, event: Message, subject: str) -> None:
+        assert self.publisher is not None, "Registry.publisher must be bound before use"
+        await self.publisher.publish(event, subject)
+
+    async def register(self, event: ev.ModelTrained) -> ModelVersion | None:
+        """Register a trained model and apply the policy; None when this run was registered before."""
+        row = mapping.version_from_trained(event)
+        task = mapping.task_name(event.task)
+        async with self._lock:
+            with Session(self.engine, expire_on_commit=False) as session:
+                if session.exec(select(ModelVersion.id).where(ModelVersion.run_id == row.run_id)).first():
+                    logger.info("run %s of %s is already registered; ignoring", row.run_id, row.model_name)
+                    return None
+                model = session.get(RegisteredModel, row.model_name)
+                if model is None:
+                    model = RegisteredModel(name=row.model_name, task=task)
+                    session.add(model)
+                elif model.task != task:
+                    raise InvalidMessage(
+                        f"ModelTrained.task is {task} but model {model.name!r} is a {model.task} model"
+                    )
+                latest = session.exec(
+                    select(func.max(ModelVersion.version)).where(ModelVersion.model_name == row.model_name)
+                ).one()
+                row.version = (latest or 0) + 1
+                session.add(row)
+                session.flush()
+                champion = champion_of(session, row.model_name)
+                verdict = evaluate(
+                    row.primary_metric,
+                    mapping.contender(row),
+                    None if champion is None else mapping.contender(champion),
+                    self.limits,
+                )
+                reasons = list(verdict.reasons)
+                if verdict.promote:
+                    decision = self._crown(session, row, champion, "promote", "policy", reasons)
+                    outcome = mapping.promoted_event(model, row, decision.previous_version, "promote",
+                                                     "policy", reasons)
+                else:
+                    assert champion is not None  # the policy always promotes when there is none
+                    row.stage = "declined"
+                    decision = Decision(model_name=row.model_name, version=row.version, action="decline",
+                                        previous_version=champion.version, reasons=reasons,
+                                        decided_by="policy")
+                    session.add(decision)
+                    outcome = mapping.declined_event(row, champion.version, reasons)
+                session.flush()
+                await self._publish(mapping.registered_event(row), row.model_name)
+                await self._publish(outcome, row.model_name)
+                session.commit()
+        VERSIONS_REGISTERED.labels(model=row.model_name).inc()
+        PROMOTIONS.labels(action=decision.action).inc()
+        logger.info("registered %s v%d: %s (%s)", row.model_name, row.version, decision.action,
+                    "; ".join(reasons))
+        return row
+
+    async def promote(self, model_name: str, version: int, user: str, reason: str) -> Decision:
+        """A person makes `version` the champion, whatever the policy said."""
+        async with self._lock:
+            with Session(self.engine, expire_on_commit=False) as session:
+                model, target = self._locate(session, model_name, version)
+                champion = champion_of(session, model_name)
+                if champion is not None and champion.version == version:
+                    raise Conflict(f"{model_name} v{version} is already the champion")
+                reasons = [f"manual promotion by {user}: {reason}"]
+                decision = self._crown(session, target, champion, "manual_promote", user, reasons)
+                session.flush()
+                await self._publish(
+                    mapping.promoted_event(model, target, decision.previous_version, "promote", user, reasons),
+                    model_name,
+                )
+                session.commit()
+        PROMOTIONS.labels(action="manual_promote").inc()
+        logger.info("%s promoted %s v%d by hand", user, model_name, version)
+        return decision
+
+    async def rollback(self, model_name: str, user: str, reason: str) -> Decision:
+        """Return the champion alias to the champion before the current one."""
+        async with self._lock:
+            with Session(self.engine, expire_on_commit=False) as session:
+                model = session.get(RegisteredModel, model_name)
+                if model is None:
+                    raise NotFound(f"model {model_name!r} is not registered")
+                history = session.exec(
+                    select(Decision).where(Decision.model_name == model_name).order_by(Decision.id)
+                ).all()
+                lineage = champion_lineage(list(history))
+                if len(lineage) < 2:
+                    raise Conflict(f"{model_name} has no previous champion to roll back to")
+                champion = champion_of(session, model_name)
+                _, target = self._locate(session, model_name, lineage[-2])
+                reasons = [f"rollback by {user} from v{lineage[-1]} to v{target.version}: {reason}"]
+                decision = self._crown(session, target, champion, "rollback", user, reasons)
+                session.flush()
+                await self._publish(
+                    mapping.promoted_event(model, target, decision.previous_version, "rollback", user, reasons),
+                    model_name,
+                )
+                session.commit()
+        PROMOTIONS.labels(action="rollback").inc()
+        logger.info("%s rolled %s back to v%d", user, model_name, target.version)
+        return decision
+
+    @staticmethod
+    def _locate(session: Session, model_name: str, version: int) -> tuple[RegisteredModel, ModelVersion]:
+        model = session.get(RegisteredModel, model_name)
+        if model is None:
+            raise NotFound(f"model {model_name!r} is not registered")
+        row = find_version(session, model_name, version)
+        if row is None:
+            raise NotFound(f"model {model_name!r} has no version {version}")
+        return model, row
+
+    @staticmethod
+    def _crown(session: Session, row: ModelVersion, champion: ModelVersion | None, action: str,
+               decided_by: str, reasons: list[str]) -> Decision:
+        """Point the champion alias at `row`, archive the old champion, record why."""
+        if champion is not None:
+            champion.stage = "archived"
+        row.stage = "champion"
+        alias = session.get(Alias, (row.model_name, CHAMPION))
+        if alias is None:
+            session.add(Alias(model_name=row.model_name, alias=CHAMPION, version=row.version))
+        else:
+            alias.version = row.version
+        decision = Decision(model_name=row.model_name, version=row.version, action=action,
+                            previous_version=None if champion is None else champion.version,
+                            reasons=reasons, decided_by=decided_by)
+        session.add(decision)
+        return decision

@@ -1,0 +1,153 @@
+"""REST: reads, manual promotion, rollback, and the error codes, against a real SQLite file."""
+
+from datetime import datetime, timedelta
+
+import httpx
+import pytest
+
+from conveyor.events.v1 import events_pb2 as ev
+from conveyor_kernel import TransientError, create_service_app
+from conveyor_registry.api import build_router
+
+
+@pytest.fixture
+async def client(registry):
+    app = create_service_app("registry-test", ready_problems=list)
+    app.include_router(build_router(registry))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        yield client
+
+
+@pytest.fixture
+def seed(registry, make_trained):
+    """Register runs with the given roc_auc values, in order, through the policy."""
+
+    async def seed(*aucs: float) -> None:
+        for i, value in enumerate(aucs, start=1):
+            await registry.register(make_trained(f"run-{i}", {"roc_auc": value}))
+
+    return seed
+
+
+ALICE = {"user": "alice@example.com", "reason": "v2 wins on the fresh holdout"}
+
+
+async def champion(client) -> int | None:
+    return (await client.get("/models/churn")).json()["champion_version"]
+
+
+async def test_reads_show_models_versions_and_decisions(client, seed):
+    assert (await client.get("/models")).json() == []
+    await seed(0.9, 0.8)
+
+    [model] = (await client.get("/models")).json()
+    assert (model["name"], model["task"], model["champion_version"], model["latest_version"]) == (
+        "churn", "classification", 1, 2)
+    assert datetime.fromisoformat(model["created_at"]).utcoffset() == timedelta(0)
+    listed = (await client.get("/models/churn/versions")).json()
+    assert [(v["version"], v["stage"]) for v in listed] == [(1, "champion"), (2, "declined")]
+    one = (await client.get("/models/churn/versions/2")).json()
+    assert one["run_id"] == "run-2" and one["metrics"] == {"roc_auc": 0.8}
+    assert one["fairness"][0]["attribute"] == "sex" and one["training"]["estimator"] == "logistic_regression"
+    decisions = (await client.get("/models/churn/decisions")).json()
+    assert [(d["version"], d["action"], d["decided_by"]) for d in decisions] == [
+        (1, "promote", "policy"), (2, "decline", "policy")]
+    assert decisions[1]["reasons"][0] == "roc_auc 0.800 < champion v1 0.900 - 0.01"
+
+
+@pytest.mark.parametrize(
+    ("path", "detail"),
+    [
+        ("/models/nope", "model 'nope' is not registered"),
+        ("/models/nope/versions", "model 'nope' is not registered"),
+        ("/models/nope/decisions", "model 'nope' is not registered"),
+        ("/models/churn/versions/9", "model 'churn' has no version 9"),
+    ],
+)
+async def test_unknown_model_or_version_is_404(client, seed, path, detail):
+    await seed(0.9)
+    response = await client.get(path)
+    assert response.status_code == 404
+    assert response.json()["detail"] == detail
+
+
+async def test_manual_promote_makes_a_declined_version_champion(client, seed, bus):
+    await seed(0.9, 0.8)
+    response = await client.post("/models/churn/versions/2/promote", json=ALICE)
+
+    assert response.status_code == 200
+    decision = response.json()
+    assert (decision["action"], decision["decided_by"], decision["previous_version"]) == (
+        "manual_promote", "alice@example.com", 1)
+    promoted = bus.events(ev.ModelPromoted)[-1]
+    assert (promoted.version, promoted.previous_version, promoted.action, promoted.approved_by) == (
+        2, 1, "promote", "alice@example.com")
+    assert promoted.reasons == ["manual promotion by alice@example.com: v2 wins on the fresh holdout"]
+    assert promoted.artifact_uri.endswith("run-2.onnx")
+    assert await champion(client) == 2
+
+
+async def test_promoting_the_champion_is_409(client, seed, bus):
+    await seed(0.9)
+    response = await client.post("/models/churn/versions/1/promote", json=ALICE)
+    assert response.status_code == 409
+    assert response.json()["detail"] == "churn v1 is already the champion"
+    assert len(bus.events(ev.ModelPromoted)) == 1
+
+
+@pytest.mark.parametrize("path", ["/models/nope/versions/1/promote", "/models/churn/versions/5/promote",
+                                  "/models/nope/rollback"])
+async def test_changing_unknown_things_is_404(client, seed, path):
+    await seed(0.9)
+    assert (await client.post(path, json=ALICE)).status_code == 404
+
+
+async def test_a_change_without_a_user_is_422_naming_the_field(client, seed):
+    await seed(0.9, 0.8)
+    response = await client.post("/models/churn/versions/2/promote", json={"reason": "because"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "user"]
+
+
+async def test_rollback_walks_back_through_champions_then_409(client, seed, bus):
+    await seed(0.80, 0.85, 0.90)  # each one promoted by the policy
+    assert await champion(client) == 3
+
+    first = await client.post("/models/churn/rollback", json=ALICE)
+    assert first.status_code == 200 and first.json()["version"] == 2
+    rolled = bus.events(ev.ModelPromoted)[-1]
+    assert (rolled.version, rolled.previous_version, rolled.action, rolled.approved_by) == (
+        2, 3, "rollback", "alice@example.com")
+    assert rolled.reasons[0].startswith("rollback by alice@example.com from v3 to v2")
+
+    assert (await client.post("/models/churn/rollback", json=ALICE)).json()["version"] == 1
+    assert await champion(client) == 1
+    last = await client.post("/models/churn/rollback", json=ALICE)
+    assert last.status_code == 409
+    assert last.json()["detail"] == "churn has no previous champion to roll back to"
+    stages = [(v["version"], v["stage"]) for v in (await client.get("/models/churn/versions")).json()]
+    assert stages == [(1, "champion"), (2, "archived"), (3, "archived")]
+
+
+async def test_rollback_after_a_manual_promotion_returns_to_the_policy_champion(client, seed):
+    await seed(0.9, 0.8)
+    await client.post("/models/churn/versions/2/promote", json=ALICE)
+    assert (await client.post("/models/churn/rollback", json=ALICE)).json()["version"] == 1
+    assert await champion(client) == 1
+
+
+async def test_publish_failure_is_503_and_changes_nothing(client, seed, registry, bus):
+    await seed(0.9, 0.8)
+
+    class Down:
+        async def publish(self, event, subject):
+            raise TransientError("could not publish to conveyor.registry: broker down")
+
+    registry.publisher = Down()
+    response = await client.post("/models/churn/versions/2/promote", json=ALICE)
+    assert response.status_code == 503
+    assert "broker down" in response.json()["detail"]
+    assert await champion(client) == 1
+    assert len((await client.get("/models/churn/decisions")).json()) == 2
+    stages = [v["stage"] for v in (await client.get("/models/churn/versions")).json()]
+    assert stages == ["champion", "declined"]

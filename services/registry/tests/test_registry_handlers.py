@@ -1,0 +1,191 @@
+"""ModelTrained → register + policy, through the real Dispatcher, a real SQLite file and an InMemoryBus."""
+
+import pytest
+from sqlmodel import Session, select
+
+from conveyor.events.v1 import events_pb2 as ev
+from conveyor_kernel import Dispatcher, TransientError, topics
+from conveyor_registry.handlers import make_handlers
+from conveyor_registry.service import Registry, champion_of
+from conveyor_registry.tables import Decision, ModelVersion
+
+
+class Delivery:
+    """Publishes into the bus as the trainer would and drains the MODELS topic through the dispatcher."""
+
+    def __init__(self, bus, registry: Registry) -> None:
+        self.bus = bus
+        self.dispatcher = Dispatcher(make_handlers(registry), group="registry", max_retries=2, retry_wait=0)
+        self.index = 0
+
+    async def __call__(self, event: ev.ModelTrained) -> None:
+        await self.bus.publish(event, event.model_name)
+        self.index = await self.bus.drain(self.dispatcher, [topics.MODELS], self.index)
+
+
+@pytest.fixture
+def deliver(bus, registry):
+    return Delivery(bus, registry)
+
+
+def versions(engine, model_name="churn"):
+    with Session(engine) as session:
+        rows = session.exec(select(ModelVersion).where(ModelVersion.model_name == model_name)
+                            .order_by(ModelVersion.version)).all()
+        return [(row.version, row.stage) for row in rows]
+
+
+def champion_version(engine, model_name="churn"):
+    with Session(engine) as session:
+        champion = champion_of(session, model_name)
+        return None if champion is None else champion.version
+
+
+async def test_first_model_is_registered_and_promoted(deliver, bus, engine, make_trained):
+    await deliver(make_trained("run-1", {"roc_auc": 0.9, "accuracy": 0.8}))
+
+    [registered] = bus.events(ev.ModelRegistered)
+    assert (registered.model_name, registered.version, registered.run_id) == ("churn", 1, "run-1")
+    assert dict(registered.metrics) == pytest.approx({"roc_auc": 0.9, "accuracy": 0.8})
+    [promoted] = bus.events(ev.ModelPromoted)
+    assert (promoted.version, promoted.previous_version, promoted.action, promoted.approved_by) == (
+        1, 0, "promote", "policy")
+    assert promoted.artifact_uri == "file:///artifacts/models/run-1.onnx"
+    assert promoted.reference_uri == "file:///artifacts/references/run-1.json"
+    assert promoted.dataset_id == "d" * 64
+    assert list(promoted.feature_names) == ["age", "tenure"]
+    assert list(promoted.sensitive_attributes) == ["sex"]
+    assert promoted.task == ev.TASK_CLASSIFICATION
+    assert promoted.reasons[0] == "no champion yet: v1 becomes champion with roc_auc 0.900"
+    assert [r.key for r in bus.on(topics.REGISTRY)] == [b"churn", b"churn"]
+    assert versions(engine) == [(1, "champion")]
+    assert champion_version(engine) == 1
+
+
+async def test_better_model_replaces_the_champion(deliver, bus, engine, make_trained):
+    await deliver(make_trained("run-1", {"roc_auc": 0.90}))
+    await deliver(make_trained("run-2", {"roc_auc": 0.95}))
+
+    promoted = bus.events(ev.ModelPromoted)[-1]
+    assert (promoted.version, promoted.previous_version) == (2, 1)
+    assert promoted.reasons[0] == "roc_auc 0.950 >= champion v1 0.900 - 0.01"
+    assert versions(engine) == [(1, "archived"), (2, "champion")]
+    assert champion_version(engine) == 2
+
+
+async def test_worse_model_is_declined_and_the_champion_stays(deliver, bus, engine, make_trained):
+    await deliver(make_trained("run-1", {"roc_auc": 0.90}))
+    await deliver(make_trained("run-2", {"roc_auc": 0.80}))
+
+    assert len(bus.events(ev.ModelRegistered)) == 2
+    assert len(bus.events(ev.ModelPromoted)) == 1
+    [declined] = bus.events(ev.PromotionDeclined)
+    assert (declined.version, declined.champion_version) == (2, 1)
+    assert declined.reasons[0] == "roc_auc 0.800 < champion v1 0.900 - 0.01"
+    assert versions(engine) == [(1, "champion"), (2, "declined")]
+    with Session(engine) as session:
+        actions = [d.action for d in session.exec(select(Decision).order_by(Decision.id)).all()]
+    assert actions == ["promote", "decline"]
+
+
+async def test_slightly_worse_within_tolerance_is_promoted(deliver, bus, engine, make_trained):
+    await deliver(make_trained("run-1", {"roc_auc": 0.900}))
+    await deliver(make_trained("run-2", {"roc_auc": 0.895}))
+
+    assert bus.events(ev.ModelPromoted)[-1].version == 2
+    assert champion_version(engine) == 2
+
+
+async def test_unfair_model_is_declined_even_when_more_accurate(deliver, bus, engine, make_trained):
+    await deliver(make_trained("run-1", {"roc_auc": 0.90}))
+    await deliver(make_trained("run-2", {"roc_auc": 0.99}, parity_gap=0.31))
+
+    [declined] = bus.events(ev.PromotionDeclined)
+    assert "demographic_parity_difference for sex 0.310 > max 0.2" in declined.reasons
+    assert champion_version(engine) == 1
+
+
+async def test_regression_error_metric_lower_wins(deliver, bus, engine, make_trained):
+    def reg(run_id, value):
+        return make_trained(run_id, {"rmse": value}, model_name="price", primary_metric="rmse",
+                            task=ev.TASK_REGRESSION)
+
+    await deliver(reg("r-1", 3.0))
+    await deliver(reg("r-2", 2.5))
+    await deliver(reg("r-3", 4.0))
+
+    assert [e.version for e in bus.events(ev.ModelPromoted)] == [1, 2]
+    assert bus.events(ev.ModelPromoted)[-1].task == ev.TASK_REGRESSION
+    assert bus.events(ev.PromotionDeclined)[0].reasons[0] == "rmse 4.000 > champion v2 2.500 + 0.01"
+    assert champion_version(engine, "price") == 2
+
+
+async def test_same_run_delivered_twice_registers_once(deliver, bus, engine, make_trained):
+    event = make_trained("run-1", {"roc_auc": 0.9})
+    await deliver(event)
+    await deliver(event)
+
+    assert len(bus.events(ev.ModelRegistered)) == 1
+    assert len(bus.events(ev.ModelPromoted)) == 1
+    assert versions(engine) == [(1, "champion")]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda e: e.ClearField("run_id"), "ModelTrained.run_id is empty"),
+        (lambda e: e.training.ClearField("primary_metric"), "ModelTrained.training.primary_metric is empty"),
+        (lambda e: e.metrics.pop("roc_auc"), "lacks the primary metric 'roc_auc' (has: accuracy)"),
+        (lambda e: e.ClearField("task"), "ModelTrained.task is TASK_UNSPECIFIED"),
+    ],
+)
+async def test_invalid_model_trained_is_dead_lettered_and_nothing_written(
+    deliver, bus, engine, make_trained, mutate, reason
+):
+    event = make_trained("run-1", {"roc_auc": 0.9, "accuracy": 0.8})
+    mutate(event)
+    await deliver(event)
+
+    [dead] = bus.on(topics.DEAD_LETTER)
+    assert reason in dict(dead.headers)["dlq_reason"].decode()
+    assert bus.on(topics.REGISTRY) == []
+    assert versions(engine) == []
+
+
+async def test_task_changing_under_a_model_is_dead_lettered(deliver, bus, engine, make_trained):
+    await deliver(make_trained("run-1", {"roc_auc": 0.9}))
+    await deliver(make_trained("run-2", {"roc_auc": 0.9}, task=ev.TASK_REGRESSION))
+
+    [dead] = bus.on(topics.DEAD_LETTER)
+    assert "is a classification model" in dict(dead.headers)["dlq_reason"].decode()
+    assert versions(engine) == [(1, "champion")]
+
+
+class FailingOnce:
+    """Lets the first `ok` publishes through, fails the next one, then works again."""
+
+    def __init__(self, bus, ok: int) -> None:
+        self.bus, self.ok, self.failed = bus, ok, False
+
+    async def publish(self, event, subject):
+        if self.ok == 0 and not self.failed:
+            self.failed = True
+            raise TransientError("broker unavailable")
+        self.ok -= 1
+        return await self.bus.publish(event, subject)
+
+
+async def test_publish_failure_leaves_no_half_state_and_the_retry_completes(
+    bus, registry, deliver, engine, make_trained
+):
+    registry.publisher = FailingOnce(bus, ok=1)  # ModelRegistered goes out, ModelPromoted fails
+    await deliver(make_trained("run-1", {"roc_auc": 0.9}))
+
+    assert registry.publisher.failed
+    assert bus.on(topics.DEAD_LETTER) == []
+    # at-least-once: the retry re-announces the registration, then completes the promotion exactly once
+    assert [e.version for e in bus.events(ev.ModelRegistered)] == [1, 1]
+    assert [e.version for e in bus.events(ev.ModelPromoted)] == [1]
+    assert versions(engine) == [(1, "champion")]
+    with Session(engine) as session:
+        assert len(session.exec(select(Decision)).all()) == 1

@@ -1,0 +1,97 @@
+"""The registry as deployed: real EventRuntime, real broker, real SQLite file, migrations at start-up."""
+
+import asyncio
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from conveyor.events.v1 import events_pb2 as ev
+from conveyor_kernel import Envelope, KafkaPublisher, decode_event, ensure_topics, topics
+from conveyor_registry.settings import RegistrySettings
+from conveyor_registry.wiring import create_app
+
+pytestmark = pytest.mark.integration
+
+
+async def until(condition, what: str, seconds: float = 60) -> None:
+    for _ in range(int(seconds * 10)):
+        if await condition():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{what} did not happen within {seconds} s")
+
+
+class TopicReader:
+    """Reads a topic from its start without a group, so it never disturbs the service's offsets."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.partition = TopicPartition(topic, 0)
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self.events: list[tuple[Envelope, object]] = []
+
+    async def __aenter__(self) -> "TopicReader":
+        await self.consumer.start()
+        self.consumer.assign([self.partition])
+        await self.consumer.seek_to_beginning(self.partition)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.consumer.stop()
+
+    async def poll(self) -> list[tuple[Envelope, object]]:
+        for messages in (await self.consumer.getmany(self.partition, timeout_ms=200)).values():
+            for m in messages:
+                envelope = Envelope.from_headers(list(m.headers))
+                self.events.append((envelope, decode_event(envelope, m.value)))
+        return self.events
+
+    async def read_to_end(self) -> list[tuple[Envelope, object]]:
+        end = (await self.consumer.end_offsets([self.partition]))[self.partition]
+        while await self.consumer.position(self.partition) < end:
+            await self.poll()
+        return self.events
+
+
+async def test_model_trained_on_kafka_is_registered_promoted_and_deduplicated(
+    kafka_settings, tmp_path, make_trained
+):
+    settings = RegistrySettings(data_dir=tmp_path, kafka=kafka_settings)
+    registry_topic = kafka_settings.topic_prefix + topics.REGISTRY
+    await ensure_topics(kafka_settings, [registry_topic, kafka_settings.topic_prefix + topics.MODELS])
+    app = create_app(settings)
+    trainer = KafkaPublisher(kafka_settings, source="trainer")
+    await trainer.start()
+    try:
+        async with app.router.lifespan_context(app), TopicReader(
+            kafka_settings.bootstrap_servers, registry_topic
+        ) as reader, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            runtime = app.state.runtime
+
+            async def ready():
+                return (await http.get("/readyz")).status_code == 200
+
+            await until(ready, "readiness (producer, consumer, partition assignment)")
+            event = make_trained("run-kafka-1", {"roc_auc": 0.91})
+            await trainer.publish(event, event.model_name)
+            await trainer.publish(event, event.model_name)  # redelivery of the same run
+
+            async def both_handled():
+                return runtime.consumer.handled >= 2
+
+            await until(both_handled, "the registry consuming both deliveries")
+
+            # a handled record's events were acknowledged by the broker before its offset was committed,
+            # so everything both deliveries produced is below the end offset now
+            kinds = [type(e).__name__ for _, e in await reader.read_to_end()]
+            assert kinds == ["ModelRegistered", "ModelPromoted"]
+            envelope, promoted = reader.events[1]
+            assert isinstance(promoted, ev.ModelPromoted)
+            assert (promoted.model_name, promoted.version, promoted.action, promoted.approved_by) == (
+                "churn", 1, "promote", "policy")
+            assert envelope.source == "registry" and envelope.subject == "churn"
+            model = (await http.get("/models/churn")).json()
+            assert (model["champion_version"], model["latest_version"]) == (1, 1)
+    finally:
+        await trainer.stop()
+    assert (tmp_path / "registry" / "registry.db").exists()
