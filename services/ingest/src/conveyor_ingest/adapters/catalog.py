@@ -1,0 +1,95 @@
+"""The dataset catalog: one SQLite file, one row per accepted dataset, written only after it was announced."""
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS datasets (
+    dataset_id        TEXT PRIMARY KEY,
+    name              TEXT NOT NULL,
+    uri               TEXT NOT NULL,
+    profile_uri       TEXT NOT NULL,
+    rows              INTEGER NOT NULL,
+    source_format     TEXT NOT NULL,
+    spec_json         TEXT NOT NULL,
+    owner             TEXT NOT NULL,
+    consent_basis     TEXT NOT NULL,
+    uploader          TEXT NOT NULL,
+    original_filename TEXT NOT NULL,
+    received_at       TEXT NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    dataset_id: str
+    name: str
+    uri: str
+    profile_uri: str
+    rows: int
+    source_format: str
+    spec_json: str
+    owner: str
+    consent_basis: str
+    uploader: str
+    original_filename: str
+    received_at: str
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return json.loads(self.spec_json)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "dataset_id": self.dataset_id, "name": self.name, "uri": self.uri, "profile_uri": self.profile_uri,
+            "rows": self.rows, "source_format": self.source_format, "owner": self.owner,
+            "consent_basis": self.consent_basis, "received_at": self.received_at,
+        }
+
+    def provenance(self) -> dict[str, str]:
+        return {"uploader": self.uploader, "original_filename": self.original_filename,
+                "received_at": self.received_at}
+
+
+class Catalog:
+    """Short-lived connections: callers run in worker threads, and SQLite connections are per thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with self._connect() as db:
+            db.execute(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=10)
+        db.row_factory = sqlite3.Row
+        try:
+            with db:  # commits on success, rolls back on error
+                yield db
+        finally:
+            db.close()
+
+    def add(self, entry: CatalogEntry) -> bool:
+        """Insert the entry; False if a dataset with this id is already there (a concurrent twin won)."""
+        fields = asdict(entry)
+        columns = ", ".join(fields)
+        marks = ", ".join(f":{name}" for name in fields)
+        with self._connect() as db:
+            cursor = db.execute(f"INSERT OR IGNORE INTO datasets ({columns}) VALUES ({marks})", fields)
+            return cursor.rowcount == 1
+
+    def get(self, dataset_id: str) -> CatalogEntry | None:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM datasets WHERE dataset_id = ?", (dataset_id,)).fetchone()
+        return CatalogEntry(**dict(row)) if row else None
+
+    def list(self, limit: int = 100) -> list[CatalogEntry]:
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM datasets ORDER BY rowid DESC LIMIT ?", (limit,)).fetchall()
+        return [CatalogEntry(**dict(row)) for row in rows]

@@ -1,0 +1,122 @@
+"""REST edge of ingest: read the multipart upload, hand it to the Ingestor, map outcomes to HTTP."""
+
+import asyncio
+import hashlib
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from .ingest import Accepted, Ingestor, PublishFailed, SpecConflict, Upload
+from .problems import UploadRejected
+from .spec import DatasetSpec
+
+logger = logging.getLogger(__name__)
+router = APIRouter(tags=["datasets"])
+_CHUNK = 1024 * 1024
+
+_UPLOAD_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file", "spec"], "properties": {
+        "file": {"type": "string", "format": "binary", "description": "the dataset, CSV or Parquet"},
+        "spec": {"type": "string", "description": "JSON: the DatasetSpec (see the schema DatasetSpec)"},
+        "format": {"type": "string", "enum": ["csv", "parquet"], "description": "overrides the extension"},
+    }}}}}}
+
+
+class BadRequest(Exception):  # noqa: N818 - raised for the handler below to turn into a 422
+    def __init__(self, detail: str, errors: list[dict[str, str]]) -> None:
+        super().__init__(detail)
+        self.body = {"detail": detail, "errors": errors}
+
+
+def get_ingestor(request: Request) -> Ingestor:
+    return request.app.state.ingestor
+
+
+@router.post("/datasets", status_code=201, openapi_extra=_UPLOAD_BODY,
+             responses={200: {"description": "already stored"}, 409: {}, 413: {}, 422: {}, 503: {}})
+async def upload_dataset(
+    request: Request,
+    ingestor: Ingestor = Depends(get_ingestor),
+    x_conveyor_user: str = Header(default="anonymous", description="who uploads, for provenance"),
+) -> JSONResponse:
+    form = await request.form()
+    try:
+        spec = await _spec(form.get("spec"))
+        upload = await _upload(form.get("file"), form.get("format"), spec, x_conveyor_user,
+                               ingestor.max_upload_bytes)
+        accepted = await ingestor.ingest(upload)
+    except BadRequest as exc:
+        return JSONResponse(exc.body, status_code=422)
+    except UploadRejected as exc:
+        return JSONResponse({"detail": exc.detail, "errors": [p.as_dict() for p in exc.problems]},
+                            status_code=exc.status)
+    except SpecConflict as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+    except PublishFailed as exc:
+        return JSONResponse({"detail": f"the event bus is unavailable, nothing was recorded; retry later ({exc})"},
+                            status_code=503, headers={"Retry-After": "5"})
+    finally:
+        await form.close()
+    return JSONResponse(_created(accepted), status_code=200 if accepted.duplicate else 201)
+
+
+@router.get("/datasets")
+async def list_datasets(
+    limit: int = Query(default=100, ge=1, le=1000), ingestor: Ingestor = Depends(get_ingestor)
+) -> dict[str, list[dict[str, Any]]]:
+    """Newest first."""
+    entries = await asyncio.to_thread(ingestor.catalog.list, limit)
+    return {"datasets": [entry.summary() for entry in entries]}
+
+
+@router.get("/datasets/{dataset_id}")
+async def get_dataset(dataset_id: str, ingestor: Ingestor = Depends(get_ingestor)) -> JSONResponse:
+    entry = await asyncio.to_thread(ingestor.catalog.get, dataset_id)
+    if entry is None:
+        return JSONResponse({"detail": f"no dataset with id {dataset_id!r}; GET /datasets lists the known ones"},
+                            status_code=404)
+    profile = await asyncio.to_thread(ingestor.store.get_json, entry.profile_uri)
+    return JSONResponse({**entry.summary(), "spec": entry.spec, "profile": profile,
+                         "provenance": entry.provenance()})
+
+
+def _created(accepted: Accepted) -> dict[str, Any]:
+    entry = accepted.entry
+    return {"dataset_id": entry.dataset_id, "uri": entry.uri, "rows": entry.rows,
+            "profile_uri": entry.profile_uri, "duplicate": accepted.duplicate}
+
+
+async def _spec(part: Any) -> DatasetSpec:
+    if part is None:
+        raise BadRequest("missing form part 'spec'", [{"field": "spec", "reason": "send the dataset spec as JSON "
+                                                                                  "in the multipart field 'spec'"}])
+    text = (await part.read()).decode("utf-8", "replace") if isinstance(part, UploadFile) else part
+    try:
+        return DatasetSpec.model_validate_json(text)
+    except ValidationError as exc:
+        errors = [{"field": ".".join(str(p) for p in error["loc"]) or "spec", "reason": error["msg"]}
+                  for error in exc.errors(include_url=False)]
+        summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+        raise BadRequest(f"the spec is invalid: {summary}", errors) from exc
+
+
+async def _upload(part: Any, declared_format: Any, spec: DatasetSpec, uploader: str, limit: int) -> Upload:
+    if not isinstance(part, UploadFile):
+        raise BadRequest("missing file part 'file'", [{"field": "file", "reason": "send the CSV or Parquet "
+                                                                                  "file in the multipart field "
+                                                                                  "'file' (with a filename)"}])
+    # Hash everything but keep at most `limit` bytes: the rejection still names what was sent.
+    digest, kept, size = hashlib.sha256(), bytearray(), 0
+    while chunk := await part.read(_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+        if size <= limit:
+            kept += chunk
+    return Upload(spec=spec, data=bytes(kept), size=size, sha256=digest.hexdigest(),
+                  filename=part.filename or "", declared_format=declared_format if isinstance(declared_format, str)
+                  else None, uploader=uploader)
+

@@ -1,0 +1,16 @@
+from functools import lru_cache
+
+from pydantic import Field
+
+from conveyor_kernel import ServiceSettings
+
+
+class IngestSettings(ServiceSettings):
+    port: int = 8001
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0, description="largest accepted file part")
+    min_rows: int = Field(default=20, ge=1, description="fewer rows cannot be split for training")
+
+
+@lru_cache
+def get_settings() -> IngestSettings:
+    return IngestSettings()

@@ -1,0 +1,64 @@
+"""The real app, lifespan and all, against the real broker: an upload becomes a DatasetArrived record."""
+
+import asyncio
+import hashlib
+import json
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from conveyor.events.v1 import events_pb2 as ev
+from conveyor_ingest.settings import IngestSettings
+from conveyor_ingest.wiring import create_app
+from conveyor_kernel import topics
+
+pytestmark = pytest.mark.integration
+
+
+async def read_records(bootstrap: str, topic: str, count: int, timeout: float = 30.0):
+    partition = TopicPartition(topic, 0)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign([partition])
+        await consumer.seek_to_beginning(partition)
+        records = []
+        async with asyncio.timeout(timeout):
+            while len(records) < count:
+                for messages in (await consumer.getmany(partition, timeout_ms=500)).values():
+                    records += messages
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def test_upload_is_announced_on_kafka(kafka_settings, tmp_path, frame, spec_dict):
+    settings = IngestSettings(data_dir=tmp_path, kafka=kafka_settings)
+    app = create_app(settings)
+    good = frame.to_csv(index=False).encode()
+    bad = frame.drop(columns=["mean_area"]).to_csv(index=False).encode()
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as http:
+            assert (await http.get("/readyz")).status_code == 200
+            files = {"spec": (None, json.dumps(spec_dict), "application/json")}
+            rejected = await http.post("/datasets", files={**files, "file": ("bad.csv", bad, "text/csv")})
+            accepted = await http.post("/datasets", files={**files, "file": ("good.csv", good, "text/csv")})
+    assert (rejected.status_code, accepted.status_code) == (422, 201), accepted.text
+
+    sha = hashlib.sha256(good).hexdigest()
+    first, second = await read_records(
+        kafka_settings.bootstrap_servers, kafka_settings.topic_prefix + topics.DATASETS, 2
+    )
+    headers = dict(second.headers)
+    assert headers["ce_type"] == b"conveyor.events.v1.DatasetArrived"
+    assert headers["ce_subject"] == sha.encode()
+    assert headers["ce_source"] == b"ingest"
+    assert second.key == sha.encode()
+    event = ev.DatasetArrived.FromString(second.value)
+    assert (event.dataset_id, event.row_count, event.uri) == (sha, 40, accepted.json()["uri"])
+    assert event.training.estimator == "random_forest"
+
+    assert dict(first.headers)["ce_type"] == b"conveyor.events.v1.DatasetRejected"
+    assert dict(first.headers)["ce_subject"] == b"breast-cancer"
+    assert [e.column for e in ev.DatasetRejected.FromString(first.value).errors] == ["mean_area"]
