@@ -240,7 +240,7 @@ class DatasetArrived(_message.Message):
     """sha256 of the stored bytes, hex"""
     name: _builtins.str
     uri: _builtins.str
-    """where the canonical (Parquet) copy lives"""
+    """where the uploaded bytes live (see source_format)"""
     row_count: _builtins.int
     target: _builtins.str
     subject_id_column: _builtins.str
