@@ -22,16 +22,20 @@ class Data:
     frame: pd.DataFrame
     features: list[str]
     target: str = "diagnosis"
-    sensitive: str = "size_group"
+    sensitive: str = "clinic"
 
 
 def breast_cancer() -> Data:
-    """scikit-learn's breast cancer data with a derived sensitive attribute (tumour size group)."""
+    """scikit-learn's breast cancer data with a derived sensitive attribute.
+
+    `clinic` stands for where a patient was seen: assigned by patient number, so it is independent of the
+    diagnosis, as a protected attribute should be for a fair model (the policy checks the gaps per clinic).
+    """
     raw = load_breast_cancer(as_frame=True)
     frame = raw.frame.rename(columns={"target": "diagnosis"})
     frame.columns = [c.replace(" ", "_") for c in frame.columns]
     features = [c for c in frame.columns if c != "diagnosis"]
-    frame["size_group"] = np.where(frame["mean_area"] > frame["mean_area"].median(), "large", "small")
+    frame["clinic"] = np.where(np.arange(len(frame)) % 2 == 0, "north", "south")
     frame["patient_id"] = [f"p{i:04d}" for i in range(len(frame))]
     return Data(frame=frame, features=features)
 
