@@ -1,0 +1,36 @@
+"""Prometheus metrics, in a registry per service instance so tests and restarts never collide."""
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter
+
+PREDICTIONS_CONSUMED = "conveyor_monitor_predictions_consumed"
+WINDOWS_EVALUATED = "conveyor_monitor_windows_evaluated"
+DRIFT_EVENTS = "conveyor_monitor_drift_events"
+
+
+@dataclass(frozen=True)
+class MonitorMetrics:
+    registry: CollectorRegistry
+    predictions_consumed: Counter
+    windows_evaluated: Counter
+    drift_events: Counter
+
+    @classmethod
+    def create(cls) -> "MonitorMetrics":
+        registry = CollectorRegistry()
+        return cls(
+            registry=registry,
+            predictions_consumed=Counter(
+                PREDICTIONS_CONSUMED, "Predictions of the champion version added to a window",
+                ["model"], registry=registry,
+            ),
+            windows_evaluated=Counter(
+                WINDOWS_EVALUATED, "Full windows compared with the reference", ["model", "drifted"],
+                registry=registry,
+            ),
+            drift_events=Counter(
+                DRIFT_EVENTS, "DriftDetected events published (cooldown-suppressed ones are not)", ["model"],
+                registry=registry,
+            ),
+        )

@@ -1,0 +1,14 @@
+"""Faust tables: durable per-model state, restored from its changelog topic after a restart."""
+
+import faust
+
+
+def create_champions_table(app: faust.App) -> faust.Table:
+    """model name -> {"version", "reference_uri", "dataset_id", "feature_names"}: plain JSON values.
+
+    No default: a REST read of an unknown model must not write to the table (faust forbids writes
+    outside a stream, and a read with a default would write).
+    """
+    return app.Table(
+        "champions", partitions=1, key_type=str, help="the current champion of each model and its reference"
+    )

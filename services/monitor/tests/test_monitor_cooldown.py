@@ -1,0 +1,55 @@
+from conveyor_kernel import Envelope
+from conveyor_monitor.cooldown import CooldownGate
+from conveyor_monitor.window import WindowBuffer
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_one_alarm_per_shift_until_the_cooldown_ends():
+    clock = FakeClock()
+    gate = CooldownGate(300, clock=clock)
+    assert gate.allow("m")
+    clock.now += 10
+    assert not gate.allow("m")
+    clock.now += 289
+    assert not gate.allow("m")
+    assert gate.cooling("m")
+    clock.now += 1
+    assert gate.allow("m")
+
+
+def test_cooldown_is_per_model_and_a_new_champion_resets_it():
+    gate = CooldownGate(300, clock=FakeClock())
+    assert gate.allow("a")
+    assert gate.allow("b")
+    assert not gate.allow("a")
+    gate.reset("a")
+    assert gate.allow("a")
+    assert not gate.allow("b")
+
+
+def test_windows_fill_exactly_and_carry_the_rest():
+    buffer = WindowBuffer(size=4)
+    first, second = Envelope("t", "s", "m"), Envelope("t", "s", "m")
+    assert buffer.add("m", 1, [[1.0]] * 3, ["0"] * 3, first) == []
+    full = buffer.add("m", 1, [[2.0]] * 3, ["1"] * 3, second)
+    assert len(full) == 1
+    assert full[0].rows == [[1.0]] * 3 + [[2.0]]
+    assert full[0].envelopes == [first, second]
+    assert buffer.pending("m") == 2
+
+
+def test_a_new_version_starts_a_new_window():
+    buffer = WindowBuffer(size=4)
+    envelope = Envelope("t", "s", "m")
+    buffer.add("m", 1, [[1.0]] * 3, ["0"] * 3, envelope)
+    assert buffer.add("m", 2, [[1.0]] * 3, ["0"] * 3, envelope) == []
+    assert buffer.pending("m") == 3
+    buffer.reset("m")
+    assert buffer.pending("m") == 0

@@ -1,0 +1,103 @@
+import pytest
+
+from conveyor.events.v1 import events_pb2 as ev
+from conveyor_kernel import ArtifactStore, Dispatcher, Envelope, InMemoryBus, InvalidMessage, topics
+from conveyor_monitor.cooldown import CooldownGate
+from conveyor_monitor.handlers import Monitor, handler_table
+from conveyor_monitor.history import EvaluationHistory
+from conveyor_monitor.metrics import MonitorMetrics
+from conveyor_monitor.window import WindowBuffer
+
+WINDOW = 200
+ENVELOPE = Envelope("conveyor.events.v1.PredictionsLogged", "test", "churn")
+
+
+@pytest.fixture
+def store(tmp_path):
+    return ArtifactStore(tmp_path / "artifacts")
+
+
+@pytest.fixture
+def bus():
+    return InMemoryBus(source="serving")
+
+
+@pytest.fixture
+def monitor(bus, store):
+    return Monitor(
+        publisher=bus, store=store, champions={}, windows=WindowBuffer(WINDOW), cooldown=CooldownGate(300),
+        history=EvaluationHistory(100), metrics=MonitorMetrics.create(),
+    )
+
+
+def promoted(store, samples, version: int) -> ev.ModelPromoted:
+    _, uri = store.put_json("references", samples.reference())
+    return ev.ModelPromoted(model_name="churn", version=version, reference_uri=uri, dataset_id="d1")
+
+
+async def feed(monitor, samples, version: int, windows: int, shifted: bool) -> None:
+    for _ in range(windows * 4):
+        await monitor.on_predictions(samples.batch("churn", version, WINDOW // 4, shifted), ENVELOPE)
+
+
+async def test_undrifted_windows_publish_nothing(monitor, bus, store, samples):
+    await monitor.on_promoted(promoted(store, samples, 1), ENVELOPE)
+    await feed(monitor, samples, 1, windows=2, shifted=False)
+    report = monitor.history.report("churn")
+    assert [e["dataset_drifted"] for e in report["evaluations"]] == [False, False]
+    assert bus.records == []
+
+
+async def test_one_shift_gives_one_alarm_and_a_new_champion_may_alarm_again(monitor, bus, store, samples):
+    await monitor.on_promoted(promoted(store, samples, 1), ENVELOPE)
+    await feed(monitor, samples, 1, windows=3, shifted=True)
+    [drift] = bus.events(ev.DriftDetected)
+    [retrain] = bus.events(ev.RetrainRequested)
+    assert drift.model_name == "churn" and drift.version == 1 and drift.window_size == WINDOW
+    assert {f.feature for f in drift.features if f.drifted} == {"x", "y", "color"}
+    assert drift.drift_share == 1.0 and drift.share_threshold == 0.5
+    assert drift.prediction_drift.method == "chi2" and drift.prediction_drift.drifted
+    assert retrain.dataset_id == "d1" and retrain.version == 1 and "share 1.00" in retrain.reason
+    assert retrain.drift == drift
+    evaluations = monitor.history.report("churn")["evaluations"]
+    assert [e["published"] for e in evaluations] == [False, False, True]  # newest first
+    assert all(e["dataset_drifted"] for e in evaluations)
+
+    await monitor.on_promoted(promoted(store, samples, 1), ENVELOPE)  # redelivered: cooldown holds
+    await feed(monitor, samples, 1, windows=1, shifted=True)
+    assert len(bus.events(ev.DriftDetected)) == 1
+
+    await monitor.on_promoted(promoted(store, samples, 2), ENVELOPE)
+    await feed(monitor, samples, 2, windows=1, shifted=True)
+    assert [d.version for d in bus.events(ev.DriftDetected)] == [1, 2]
+    assert [r.version for r in bus.events(ev.RetrainRequested)] == [1, 2]
+
+
+async def test_predictions_of_other_versions_and_models_are_ignored(monitor, bus, store, samples):
+    await monitor.on_promoted(promoted(store, samples, 2), ENVELOPE)
+    await feed(monitor, samples, 1, windows=1, shifted=True)
+    await monitor.on_predictions(samples.batch("other", 2, WINDOW, shifted=True), ENVELOPE)
+    assert monitor.windows.pending("churn") == 0
+    assert monitor.history.report("churn")["evaluations"] == []
+    assert monitor.history.report("other") is None
+
+
+async def test_bad_inputs_are_dead_lettered_with_a_reason(monitor, bus, store, samples):
+    await monitor.on_promoted(promoted(store, samples, 1), ENVELOPE)
+    batch = samples.batch("churn", 1, 3)
+    del batch.predictions[1].features[-1]
+    with pytest.raises(InvalidMessage, match="'r1' has 2 features"):
+        await monitor.on_predictions(batch, ENVELOPE)
+    missing = ev.ModelPromoted(model_name="churn", version=3, reference_uri="file:///nowhere/ref.json")
+    with pytest.raises(InvalidMessage, match="does not exist"):
+        await monitor.on_promoted(missing, ENVELOPE)
+    _, uri = store.put_json("references", {"feature_names": ["x"], "columns": {}})
+    with pytest.raises(InvalidMessage, match=r"columns\['x'\]"):
+        await monitor.on_promoted(ev.ModelPromoted(model_name="churn", version=4, reference_uri=uri), ENVELOPE)
+    assert monitor.champions["churn"]["version"] == 1
+
+    # Through the kernel dispatch rule, the same failure becomes a dead-letter record.
+    await bus.publish(missing, "churn")
+    await bus.drain(Dispatcher(handler_table(monitor), group="monitor"), [topics.REGISTRY])
+    [dead] = bus.on(topics.DEAD_LETTER)
+    assert b"does not exist" in dict(dead.headers)["dlq_reason"]
