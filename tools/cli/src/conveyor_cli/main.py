@@ -62,7 +62,7 @@ def demo(
 
     logging.basicConfig(level=logging.WARNING)
     platform = _platform(state_dir)
-    platform.env.setdefault("CONVEYOR_MONITOR_WINDOW_SIZE", str(window))
+    platform.env.setdefault("CONVEYOR_WINDOW_SIZE", str(window))
     console.rule("starting Conveyor")
     try:
         platform.start()
