@@ -1,0 +1,144 @@
+"""The infer hot path: JSON bytes → one float32 matrix → one session.run → response dict.
+
+Kept free of pydantic and FastAPI so it can run on the event loop or in a worker thread, and so every bad
+request is a BadRequest whose message names the input and what to fix.
+"""
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+
+from .adapters.onnx_model import CLASSIFICATION, LoadedModel
+
+SUPPORTED_DATATYPES = frozenset({"FP32", "FP64", "INT64", "INT32"})
+_NUMERIC_KINDS = frozenset("iuf")
+
+
+class BadRequest(ValueError):
+    """The request cannot be served as sent; the message says what to fix."""
+
+
+@dataclass(slots=True)
+class Inference:
+    """One answered request: the response body and what the prediction log needs."""
+
+    response: dict[str, Any]
+    model: LoadedModel
+    request_id: str
+    features: np.ndarray
+    results: dict[str, np.ndarray]
+    timestamp_ms: int
+
+    @property
+    def rows(self) -> int:
+        return self.features.shape[0]
+
+
+def _find_input(inputs: Any, model: LoadedModel) -> dict[str, Any]:
+    wanted = model.input.name
+    if not isinstance(inputs, list) or not inputs:
+        raise BadRequest(f'"inputs" must be a non-empty list holding the tensor {wanted!r}')
+    names = []
+    for tensor in inputs:
+        if not isinstance(tensor, dict):
+            raise BadRequest('every item of "inputs" must be an object with name, shape, datatype, data')
+        if tensor.get("name") == wanted:
+            return tensor
+        names.append(tensor.get("name"))
+    raise BadRequest(f"missing input {wanted!r}: the request has {names}, model {model.name!r} takes {wanted!r}")
+
+
+def _matrix(tensor: dict[str, Any], model: LoadedModel, max_rows: int) -> np.ndarray:
+    name = model.input.name
+    datatype = tensor.get("datatype")
+    if datatype not in SUPPORTED_DATATYPES:
+        raise BadRequest(f"input {name!r}: unsupported datatype {datatype!r}; use one of {sorted(SUPPORTED_DATATYPES)}")
+    shape = tensor.get("shape")
+    if not (isinstance(shape, list) and len(shape) == 2 and all(type(d) is int and d > 0 for d in shape)):
+        raise BadRequest(f"input {name!r}: shape must be [rows, {model.n_features}] with positive integers, "
+                         f"got {shape!r}")
+    rows, n_features = shape
+    if n_features != model.n_features:
+        raise BadRequest(f"input {name!r}: shape {shape} has {n_features} features per row, "
+                         f"model {model.name!r} expects {model.n_features}")
+    if rows > max_rows:
+        raise BadRequest(f"input {name!r}: {rows} rows is more than the limit of {max_rows}; split the request")
+    data = tensor.get("data")
+    if not isinstance(data, list):
+        raise BadRequest(f"input {name!r}: data must be a list of numbers (flat or nested)")
+    try:
+        values = np.asarray(data)
+    except ValueError as exc:
+        raise BadRequest(f"input {name!r}: data rows have different lengths") from exc
+    if values.dtype.kind not in _NUMERIC_KINDS:
+        raise BadRequest(f"input {name!r}: data must hold only numbers")
+    if datatype.startswith("INT") and values.dtype.kind == "f":
+        raise BadRequest(f"input {name!r}: datatype {datatype} but data holds non-integers; send FP32 or FP64")
+    if values.size != rows * n_features:
+        raise BadRequest(f"input {name!r}: data has {values.size} values but shape {shape} needs "
+                         f"{rows * n_features}")
+    # An overflow to inf is caught just below as a 400. No np.errstate here: it costs more than the
+    # session.run that follows (it slows the next ONNX Runtime call), and bad values are the rare case.
+    features = values.astype(np.float32, copy=False).reshape(rows, n_features)
+    if not np.isfinite(features).all():
+        raise BadRequest(f"input {name!r}: data holds values that are not finite in float32 (too large?)")
+    return features
+
+
+def _wanted_outputs(requested: Any, model: LoadedModel) -> list[str]:
+    if requested is None:
+        return model.output_names
+    if not isinstance(requested, list):
+        raise BadRequest('"outputs" must be a list of {"name": ...} objects')
+    names = [o.get("name") if isinstance(o, dict) else o for o in requested]
+    unknown = [n for n in names if n not in model.output_names]
+    if unknown:
+        raise BadRequest(f"unknown output(s) {unknown}; model {model.name!r} outputs {model.output_names}")
+    return names
+
+
+_INT64, _FP32 = np.dtype(np.int64), np.dtype(np.float32)
+
+
+def _output(name: str, value: np.ndarray) -> dict[str, Any]:
+    if value.dtype is _INT64 or value.dtype == _INT64:
+        datatype = "INT64"
+    else:
+        datatype = "FP32"
+        value = value.astype(_FP32, copy=False)
+    return {"name": name, "datatype": datatype, "shape": list(value.shape), "data": value.ravel()}
+
+
+def infer(model: LoadedModel, body: bytes, max_rows: int) -> Inference:
+    """Answer one request on `model`; raise BadRequest when the request is at fault."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise BadRequest('request body must be a JSON object with "inputs"')
+    features = _matrix(_find_input(payload.get("inputs"), model), model, max_rows)
+    wanted = _wanted_outputs(payload.get("outputs"), model)
+    request_id = payload.get("id")
+    request_id = str(request_id) if request_id else uuid.uuid4().hex
+
+    results = dict(zip(model.output_names, model.session.run(None, {model.input.name: features}), strict=True))
+    response = {
+        "model_name": model.name,
+        "model_version": str(model.version),
+        "id": request_id,
+        "outputs": [_output(name, results[name]) for name in wanted],
+    }
+    return Inference(response, model, request_id, features, results, time.time_ns() // 1_000_000)
+
+
+def is_classifier(model: LoadedModel) -> bool:
+    return model.task == CLASSIFICATION
+
+
+def dumps(body: Any) -> bytes:
+    return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)

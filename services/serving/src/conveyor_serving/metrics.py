@@ -1,0 +1,34 @@
+"""Prometheus metrics of one serving app, in its own registry so two apps in one process never collide."""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REQUEST_SECONDS = "conveyor_serving_request_seconds"
+REQUEST_ERRORS = "conveyor_serving_request_errors"
+IN_FLIGHT = "conveyor_serving_requests_in_flight"
+MODEL_SWAPS = "conveyor_serving_model_swaps"
+MODEL_LOAD_SECONDS = "conveyor_serving_model_load_seconds"
+LOG_BUFFER_DEPTH = "conveyor_serving_prediction_log_depth"
+LOG_DROPPED = "conveyor_serving_prediction_log_dropped"
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class ServingMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.request_seconds = Histogram(
+            REQUEST_SECONDS, "Infer request latency, parse to response", ["model", "version"],
+            buckets=_LATENCY_BUCKETS, registry=registry,
+        )
+        self.request_errors = Counter(
+            REQUEST_ERRORS, "Infer requests answered with an error", ["model", "status"], registry=registry
+        )
+        self.in_flight = Gauge(IN_FLIGHT, "Infer requests being handled", ["model"], registry=registry)
+        self.swaps = Counter(MODEL_SWAPS, "Champion swaps (promotions and rollbacks)", ["model"], registry=registry)
+        self.load_seconds = Histogram(
+            MODEL_LOAD_SECONDS, "Time to load and check an ONNX model", ["model"], registry=registry
+        )
+        self.log_depth = Gauge(LOG_BUFFER_DEPTH, "Predictions waiting in the log buffer", registry=registry)
+        self.log_dropped = Counter(
+            LOG_DROPPED, "Predictions not logged (buffer full, or publish failed)", ["reason"], registry=registry
+        )

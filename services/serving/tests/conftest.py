@@ -1,0 +1,137 @@
+"""Small real ONNX models (built once per session with scikit-learn + skl2onnx) and a unit-test harness."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from fastapi.testclient import TestClient
+from skl2onnx import to_onnx
+from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+from conveyor.events.v1 import events_pb2 as ev
+from conveyor_kernel import ArtifactStore, Dispatcher, InMemoryBus, topics
+from conveyor_serving.settings import ServingSettings
+from conveyor_serving.wiring import create_app
+
+N_FEATURES = 30
+FEATURE_NAMES = [f"f{i}" for i in range(N_FEATURES)]
+
+
+def _renamed(model: onnx.ModelProto, names: dict[str, str]) -> onnx.ModelProto:
+    """Rename graph outputs (and every node output feeding them) to the serving contract's names."""
+    for node in model.graph.node:
+        node.output[:] = [names.get(o, o) for o in node.output]
+    for output in model.graph.output:
+        output.name = names.get(output.name, output.name)
+    return model
+
+
+def _classifier_onnx(estimator, tensor_type=FloatTensorType, output_names=("label", "probabilities")) -> bytes:
+    model = to_onnx(estimator, initial_types=[("input", tensor_type([None, N_FEATURES]))],
+                    options={id(estimator): {"zipmap": False}}, target_opset=17)
+    produced = [o.name for o in model.graph.output]  # skl2onnx names them label/probabilities or output_*
+    return _renamed(model, dict(zip(produced, output_names, strict=True))).SerializeToString()
+
+
+@dataclass
+class Models:
+    data_dir: Path
+    X: np.ndarray  # standardized breast-cancer features, float32
+    v1: LogisticRegression
+    v2: LogisticRegression
+    v1_uri: str
+    v2_uri: str
+    wrong_outputs_uri: str  # outputs named output_label/output_probability
+    double_input_uri: str  # input is float64
+    garbage_uri: str
+    regression_uri: str
+    regression: LinearRegression
+    X_reg: np.ndarray
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
+    data_dir = tmp_path_factory.mktemp("serving-data")
+    store = ArtifactStore(data_dir / "artifacts")
+    X, y = load_breast_cancer(return_X_y=True)
+    X = ((X - X.mean(axis=0)) / X.std(axis=0)).astype(np.float32)
+    v1 = LogisticRegression(C=1.0, max_iter=1000).fit(X, y)
+    v2 = LogisticRegression(C=0.01, max_iter=1000).fit(X, y)  # visibly different probabilities
+    X_reg, y_reg = load_diabetes(return_X_y=True)
+    X_reg = X_reg.astype(np.float32)
+    regression = LinearRegression().fit(X_reg, y_reg)
+    regression_onnx = to_onnx(regression, initial_types=[("input", FloatTensorType([None, X_reg.shape[1]]))])
+
+    def put(data: bytes) -> str:
+        return store.put("models", data, ".onnx")[1]
+
+    return Models(
+        data_dir=data_dir, X=X, v1=v1, v2=v2,
+        v1_uri=put(_classifier_onnx(v1)),
+        v2_uri=put(_classifier_onnx(v2)),
+        wrong_outputs_uri=put(_classifier_onnx(v2, output_names=("output_label", "output_probability"))),
+        double_input_uri=put(_classifier_onnx(v2, tensor_type=DoubleTensorType)),
+        garbage_uri=put(b"this is not an onnx model"),
+        regression_uri=put(regression_onnx.SerializeToString()),
+        regression=regression, X_reg=X_reg,
+    )
+
+
+class Harness:
+    """A serving app on an InMemoryBus; promotions are delivered through the real Dispatcher."""
+
+    def __init__(self, client: TestClient, bus: InMemoryBus) -> None:
+        self.client = client
+        self.bus = bus
+        self.serving = client.app.state.serving
+        self.dispatcher = Dispatcher(self.serving.handlers, group="serving-test", max_retries=0)
+
+    def promote(self, name: str, version: int, uri: str, action: str = "promote", **fields) -> None:
+        fields.setdefault("feature_names", FEATURE_NAMES)
+        fields.setdefault("task", ev.TASK_CLASSIFICATION)
+        event = ev.ModelPromoted(model_name=name, version=version, artifact_uri=uri, action=action, **fields)
+
+        async def deliver() -> None:
+            start = len(self.bus.records)
+            await self.bus.publish(event, subject=event.model_name)
+            await self.bus.drain(self.dispatcher, [topics.REGISTRY], start)
+
+        self.client.portal.call(deliver)  # on the app's own event loop, like the Kafka consumer
+
+    def infer(self, rows: np.ndarray, path: str = "/v2/models/cancer/infer", request_id: str | None = None):
+        body = {"inputs": [{"name": "input", "shape": list(rows.shape), "datatype": "FP32",
+                            "data": rows.tolist()}]}
+        if request_id:
+            body["id"] = request_id
+        return self.client.post(path, json=body)
+
+    def dead_letter_reasons(self) -> list[str]:
+        return [dict(r.headers)["dlq_reason"].decode() for r in self.bus.on(topics.DEAD_LETTER)]
+
+    def metric(self, name: str, **labels: str) -> float:
+        value = self.serving.ports.metrics.registry.get_sample_value(name, labels)
+        return 0.0 if value is None else value
+
+
+@pytest.fixture
+def make_serving(models: Models):
+    @contextmanager
+    def make(**overrides) -> Iterator[Harness]:
+        settings = ServingSettings(data_dir=models.data_dir, instance="test-instance", **overrides)
+        bus = InMemoryBus(source="serving")
+        with TestClient(create_app(settings, publisher=bus)) as client:
+            yield Harness(client, bus)
+
+    return make
+
+
+@pytest.fixture
+def serving(make_serving) -> Iterator[Harness]:
+    with make_serving(max_batch_rows=50) as harness:
+        yield harness

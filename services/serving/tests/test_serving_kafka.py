@@ -1,0 +1,78 @@
+"""Serving on the real broker: a ModelPromoted on Kafka becomes a ready model, ModelDeployed and PredictionsLogged."""
+
+import asyncio
+import time
+
+import numpy as np
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from fastapi.testclient import TestClient
+
+from conveyor.events.v1 import events_pb2 as ev
+from conveyor_kernel import Envelope, KafkaPublisher, decode_event, ensure_topics, topic_for
+from conveyor_serving.settings import ServingSettings
+from conveyor_serving.wiring import create_app
+
+pytestmark = pytest.mark.integration
+
+
+async def _publish(kafka_settings, event) -> None:
+    publisher = KafkaPublisher(kafka_settings, source="registry")
+    await publisher.start()
+    try:
+        await publisher.publish(event, subject=event.model_name)
+    finally:
+        await publisher.stop()
+
+
+async def _read(kafka_settings, event_cls, count: int) -> list:
+    """Every `event_cls` on its topic, waiting (bounded) until at least `count` are there."""
+    partition = TopicPartition(topic_for(event_cls, kafka_settings.topic_prefix), 0)
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_settings.bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    found: list = []
+    try:
+        consumer.assign([partition])
+        await consumer.seek_to_beginning(partition)
+        deadline = time.monotonic() + 30
+        while len(found) < count and time.monotonic() < deadline:
+            for messages in (await consumer.getmany(partition, timeout_ms=500)).values():
+                for m in messages:
+                    envelope = Envelope.from_headers(list(m.headers))
+                    found.append((envelope, decode_event(envelope, m.value)))
+        return found
+    finally:
+        await consumer.stop()
+
+
+def test_promotion_on_kafka_is_served_and_logged(kafka_settings, models):
+    asyncio.run(ensure_topics(kafka_settings, [topic_for(cls, kafka_settings.topic_prefix)
+                                               for cls in (ev.ModelPromoted, ev.ModelDeployed,
+                                                           ev.PredictionsLogged)]))
+    promotion = ev.ModelPromoted(model_name="cancer", version=1, artifact_uri=models.v1_uri, action="promote",
+                                 feature_names=[f"f{i}" for i in range(30)], task=ev.TASK_CLASSIFICATION)
+    asyncio.run(_publish(kafka_settings, promotion))
+    settings = ServingSettings(data_dir=models.data_dir, kafka=kafka_settings, log_flush_interval=0.1)
+    rows = models.X[:4]
+
+    with TestClient(create_app(settings)) as client:
+        deadline = time.monotonic() + 60
+        while client.get("/v2/models/cancer/ready").status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert client.get("/v2/models/cancer/ready").status_code == 200
+        assert client.get("/v2/health/ready").json() == {"ready": True}
+        response = client.post("/v2/models/cancer/infer", json={"id": "kafka-1", "inputs": [
+            {"name": "input", "shape": [4, 30], "datatype": "FP32", "data": rows.tolist()}]})
+        assert response.status_code == 200, response.text
+        assert response.json()["outputs"][0]["data"] == models.v1.predict(rows).tolist()
+        logged = asyncio.run(_read(kafka_settings, ev.PredictionsLogged, 1))
+        instance = client.app.state.serving.ports.instance
+
+    (_, predictions), = logged
+    assert (predictions.model_name, predictions.version) == ("cancer", 1)
+    assert [p.request_id for p in predictions.predictions] == ["kafka-1"] * 4
+    np.testing.assert_allclose([list(p.probabilities) for p in predictions.predictions],
+                               models.v1.predict_proba(rows), atol=1e-5)
+    ((envelope, deployed),) = asyncio.run(_read(kafka_settings, ev.ModelDeployed, 1))
+    assert (deployed.model_name, deployed.version, deployed.instance) == ("cancer", 1, instance)
+    assert envelope.source == "serving" and envelope.subject == "cancer"

@@ -1,0 +1,37 @@
+"""A deployment shows up as spans under the consumer span, and the trace continues into ModelDeployed."""
+
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from conveyor.events.v1 import events_pb2 as ev
+from conveyor_kernel import Envelope, InMemoryBus, topics
+from conveyor_serving import handlers as handlers_module
+from conveyor_serving.settings import ServingSettings
+from conveyor_serving.wiring import create_app
+
+
+async def test_load_and_swap_spans_are_children_of_the_consumer_span(models, monkeypatch):
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()  # local: the process-wide provider other tests rely on stays untouched
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    monkeypatch.setattr(handlers_module, "tracer", tracer)
+    bus = InMemoryBus(source="serving")
+    app = create_app(ServingSettings(data_dir=models.data_dir), publisher=bus)
+    handle = app.state.serving.handlers[ev.ModelPromoted]
+    promotion = ev.ModelPromoted(model_name="cancer", version=1, artifact_uri=models.v1_uri)
+
+    with tracer.start_as_current_span("consume ModelPromoted") as consumer_span:
+        await handle(promotion, Envelope(type="x", source="registry", subject="cancer"))
+
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    consumer = consumer_span.get_span_context()
+    assert spans["deploy model"].parent.span_id == consumer.span_id
+    deploy_id = spans["deploy model"].context.span_id
+    assert spans["load model"].parent.span_id == deploy_id
+    assert spans["swap champion"].parent.span_id == deploy_id
+    assert spans["deploy model"].attributes["conveyor.model_version"] == 1
+    (record,) = bus.on(topics.DEPLOYMENTS)
+    traceparent = Envelope.from_headers(record.headers).traceparent
+    assert traceparent.split("-")[1] == format(consumer.trace_id, "032x")
