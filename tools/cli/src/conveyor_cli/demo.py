@@ -11,7 +11,7 @@ from conveyor_kernel import KafkaSettings
 from . import scenario
 from .narrator import Narrator
 
-console = Console()
+console = Console(soft_wrap=True)
 
 
 @dataclass
@@ -29,13 +29,16 @@ def _say(elapsed: float, kind: str, text: str) -> None:
 async def run_scenario(
     urls: dict[str, str], kafka: KafkaSettings, window: int = 500, timeout: float = 120.0, quiet: bool = False
 ) -> LoopReport:
-    data = scenario.breast_cancer()
     client = scenario.Client(urls)
+    run = await client.demo_run_number()
+    model = scenario.MODEL if run == 1 else f"{scenario.MODEL}-run{run}"
+    data = scenario.breast_cancer(shuffle_seed=run)
     narrator = Narrator(kafka, (lambda *a: None) if quiet else _say)
     report = LoopReport()
     await narrator.start()
     try:
-        model = scenario.MODEL
+        if run > 1 and not quiet:
+            console.print(f"[yellow]an earlier demo's model exists; this run trains {model}[/yellow]")
 
         async def seen(event_cls, after=0.0, **fields):
             return await scenario.wait_for(
@@ -43,14 +46,15 @@ async def run_scenario(
                 lambda: _found(narrator.first(event_cls, after, **fields)), timeout,
             )
 
-        upload = await client.upload(data, scenario.dataset_spec(data))
+        upload = await client.upload(data, scenario.dataset_spec(data, model))
         report.phases["uploaded"] = _now(narrator)
         report.phases["trained"] = await seen(ev.ModelTrained, dataset_id=upload["dataset_id"])
-        report.phases["registered"] = await seen(ev.ModelRegistered)
-        report.phases["promoted"] = await seen(ev.ModelPromoted)
-        deployed = await seen(ev.ModelDeployed)
-        report.phases["deployed"] = deployed
-        report.first_version = next(e.version for _, _, e in narrator.seen if isinstance(e, ev.ModelDeployed))
+        report.phases["registered"] = await seen(ev.ModelRegistered, model_name=model)
+        report.phases["promoted"] = await seen(ev.ModelPromoted, model_name=model)
+        report.phases["deployed"] = await seen(ev.ModelDeployed, model_name=model)
+        report.first_version = next(
+            e.version for _, _, e in narrator.seen if isinstance(e, ev.ModelDeployed) and e.model_name == model
+        )
 
         normal = scenario.traffic(data, window, drift=False, seed=1)
         await scenario.send_traffic(client, model, normal, batch=50, prefix="normal")
@@ -61,22 +65,22 @@ async def run_scenario(
         drifted = scenario.traffic(data, window + 100, drift=True, seed=2)
         await scenario.send_traffic(client, model, drifted, batch=50, prefix="drifted")
         report.phases["drifted traffic sent"] = _now(narrator)
-        report.phases["drift detected"] = await seen(ev.DriftDetected)
-        report.phases["retrain requested"] = await seen(ev.RetrainRequested)
-        retrained = await seen(ev.ModelTrained, trigger="retrain_requested")
+        report.phases["drift detected"] = await seen(ev.DriftDetected, model_name=model)
+        report.phases["retrain requested"] = await seen(ev.RetrainRequested, model_name=model)
+        retrained = await seen(ev.ModelTrained, model_name=model, trigger="retrain_requested")
         report.phases["retrained"] = retrained
         report.retrained_version = report.first_version + 1
         report.phases["new version deployed"] = await seen(
-            ev.ModelDeployed, version=report.retrained_version
+            ev.ModelDeployed, model_name=model, version=report.retrained_version
         )
 
-        async def ledger_complete():
-            result = await client.ledger_verify()
+        async def ledger_holds_the_loop():
             # the new deployment is the last event of the loop: once the ledger holds it, it holds the loop
-            deployments = await client.ledger(type="conveyor.events.v1.ModelDeployed")
-            return result if len(deployments) >= 2 else None
+            deployments = await client.ledger(type="conveyor.events.v1.ModelDeployed", subject=model)
+            return len(deployments) >= 2 or None
 
-        report.ledger = await scenario.wait_for("the ledger to hold the loop", ledger_complete, timeout)
+        await scenario.wait_for("the ledger to hold the loop", ledger_holds_the_loop, timeout)
+        report.ledger = await client.ledger_verify()
         report.phases["ledger verified"] = _now(narrator)
     finally:
         await narrator.stop()

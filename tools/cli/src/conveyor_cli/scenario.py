@@ -25,7 +25,7 @@ class Data:
     sensitive: str = "clinic"
 
 
-def breast_cancer() -> Data:
+def breast_cancer(shuffle_seed: int = 1) -> Data:
     """scikit-learn's breast cancer data with a derived sensitive attribute.
 
     `clinic` stands for where a patient was seen: assigned by patient number, so it is independent of the
@@ -37,12 +37,14 @@ def breast_cancer() -> Data:
     features = [c for c in frame.columns if c != "diagnosis"]
     frame["clinic"] = np.where(np.arange(len(frame)) % 2 == 0, "north", "south")
     frame["patient_id"] = [f"p{i:04d}" for i in range(len(frame))]
+    if shuffle_seed != 1:  # a later demo run uploads the same patients in another order: new bytes, new dataset
+        frame = frame.sample(frac=1.0, random_state=shuffle_seed).reset_index(drop=True)
     return Data(frame=frame, features=features)
 
 
-def dataset_spec(data: Data, estimator: str = "logistic_regression") -> dict[str, Any]:
+def dataset_spec(data: Data, model: str = MODEL, estimator: str = "logistic_regression") -> dict[str, Any]:
     return {
-        "name": MODEL,
+        "name": model,
         "target": data.target,
         "task": "classification",
         "features": [{"name": f, "kind": "numeric"} for f in data.features],
@@ -50,7 +52,7 @@ def dataset_spec(data: Data, estimator: str = "logistic_regression") -> dict[str
         "subject_id_column": "patient_id",
         "consent_basis": "public_task",
         "owner": "data-science@conveyor.example",
-        "training": {"model_name": MODEL, "estimator": estimator, "seed": 42, "primary_metric": "roc_auc"},
+        "training": {"model_name": model, "estimator": estimator, "seed": 42, "primary_metric": "roc_auc"},
     }
 
 
@@ -86,19 +88,13 @@ class Client:
         response.raise_for_status()
         return response.json()
 
-    async def champion(self, model: str) -> int | None:
-        response = await self.http.get(f"{self.urls['registry']}/models/{model}")
-        if response.status_code != 200:
-            return None
-        return response.json().get("champion_version")
-
-    async def serving_version(self, model: str) -> int | None:
-        response = await self.http.get(f"{self.urls['serving']}/v2/models/{model}")
-        if response.status_code != 200:
-            return None
+    async def demo_run_number(self) -> int:
+        """1 on a fresh platform; n + 1 when n demo models exist already (each run trains its own model)."""
+        response = await self.http.get(f"{self.urls['registry']}/models")
+        response.raise_for_status()
         body = response.json()
-        versions = body.get("versions") or []
-        return int(body.get("champion_version") or (versions[-1] if versions else 0)) or None
+        models = body if isinstance(body, list) else body.get("models", [])
+        return 1 + sum(1 for m in models if m["name"] == MODEL or m["name"].startswith(f"{MODEL}-run"))
 
     async def infer(self, model: str, rows: np.ndarray, request_id: str) -> dict[str, Any]:
         response = await self.http.post(

@@ -1,0 +1,126 @@
+"""`conveyor audit ...` (keys and the key-only verifier) and `conveyor report ...` (compliance reports).
+
+The verifier logic lives in conveyor_audit (imported lazily, so the rest of the CLI starts without it);
+this module only fetches over HTTP and prints.
+"""
+
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+import typer
+from rich.console import Console
+
+audit_app = typer.Typer(help="The audit ledger: signing keys and independent verification.", no_args_is_help=True)
+report_app = typer.Typer(help="Compliance reports drawn from the audit ledger.", no_args_is_help=True)
+console = Console()
+DEFAULT_URL = "http://127.0.0.1:8006"
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]{message}[/red]")
+    return typer.Exit(1)
+
+
+def _getter(url: str):
+    client = httpx.Client(base_url=url, timeout=30)
+
+    def get(path: str, params: dict[str, Any]) -> Any:
+        response = client.get(path, params=params)
+        if response.status_code >= 400:
+            raise _fail(f"GET {path} -> {response.status_code}: {response.text}")
+        return response.json()
+    return get
+
+
+@audit_app.command()
+def keygen(name: str = typer.Option("conveyor.local/audit", help="key name = the log's origin")) -> None:
+    """Make a new Ed25519 signing key; put the first line in CONVEYOR_SIGNING_KEY, give verifiers the second."""
+    from conveyor_audit.note import Signer
+
+    signer = Signer.generate(name)
+    typer.echo(signer.skey())
+    typer.echo(signer.verifier.vkey())
+
+
+@audit_app.command("public-key")
+def public_key(
+    key_file: Path = typer.Option(None, help="file holding the PRIVATE+KEY+... signing key"),
+    data_dir: Path = typer.Option(None, help="the audit service's CONVEYOR_DATA_DIR (dev key lives there)"),
+) -> None:
+    """Print the verifier key (<name>+<key id hex>+<base64 key>) of the ledger's signing key."""
+    from conveyor_audit.keys import DEV_KEY_FILE
+    from conveyor_audit.note import NoteError, parse_skey
+
+    if key_file is not None:
+        text = key_file.read_text()
+    elif os.environ.get("CONVEYOR_SIGNING_KEY"):
+        text = os.environ["CONVEYOR_SIGNING_KEY"]
+    else:
+        root = data_dir or Path(os.environ.get("CONVEYOR_DATA_DIR", Path.cwd() / "var" / "data"))
+        dev_key = root / "audit" / DEV_KEY_FILE
+        if not dev_key.exists():
+            raise _fail(f"no signing key: pass --key-file, set CONVEYOR_SIGNING_KEY, or --data-dir ({dev_key} absent)")
+        text = dev_key.read_text()
+    try:
+        typer.echo(parse_skey(text).verifier.vkey())
+    except NoteError as exc:
+        raise _fail(f"not a signing key: {exc}") from exc
+
+
+@audit_app.command()
+def verify(
+    key: str = typer.Option(..., help="the verifier key, or a file holding it; the only thing trusted"),
+    url: str = typer.Option(DEFAULT_URL, help="the audit service"),
+    checkpoint: Path = typer.Option(None, help="a checkpoint note to verify against (default: the latest)"),
+    since: Path = typer.Option(None, help="an older checkpoint you kept: prove the log only appended since"),
+    index: list[int] = typer.Option([], help="leaf index whose inclusion to prove (repeatable)"),
+    full: bool = typer.Option(False, help="re-read every entry and recompute every hash"),
+    save: Path = typer.Option(None, help="write the verified checkpoint here, for a later --since"),
+) -> None:
+    """Verify the ledger using nothing but a public key: signature, inclusion, consistency, full recompute."""
+    from conveyor_audit.note import NoteError, parse_vkey
+    from conveyor_audit.verifier import RemoteLog, VerificationFailed
+
+    try:
+        verifier = parse_vkey(Path(key).read_text() if Path(key).is_file() else key)
+    except NoteError as exc:
+        raise _fail(f"--key: {exc}") from exc
+    get = _getter(url)
+    log = RemoteLog(get, verifier)
+    note = checkpoint.read_text() if checkpoint else get("/ledger/checkpoint", {})["note"]
+    try:
+        latest = log.checkpoint(note)
+        console.print(f"[green]ok[/green] checkpoint {latest.origin} size {latest.size} signed by {verifier.name}")
+        if since is not None:
+            older = log.checkpoint(since.read_text())
+            log.consistency(older, latest)
+            console.print(f"[green]ok[/green] size {latest.size} extends size {older.size} (consistency proof)")
+        for leaf in index:
+            entry = log.inclusion(latest, leaf)
+            console.print(f"[green]ok[/green] entry {leaf} included (leaf {entry.leaf_hash.hex()[:16]}...)")
+        if full:
+            console.print(f"[green]ok[/green] all {log.full(latest)} entries recomputed to the signed root")
+    except VerificationFailed as exc:
+        raise _fail(f"FAILED: {exc}") from exc
+    if save is not None:
+        save.write_text(note)
+
+
+@report_app.command()
+def monthly(
+    month: str = typer.Option(..., help="YYYY-MM"),
+    url: str = typer.Option(DEFAULT_URL, help="the audit service"),
+    out: Path = typer.Option(Path("."), help="directory for report-<month>.json and .html"),
+) -> None:
+    """Write the monthly compliance report (JSON + HTML) and record its hash in the ledger."""
+    response = httpx.get(f"{url}/reports/monthly/{month}", params={"format": "json"}, timeout=60)
+    if response.status_code >= 400:
+        raise _fail(f"{response.status_code}: {response.text}")
+    html = httpx.get(f"{url}/reports/monthly/{month}", params={"format": "html"}, timeout=60)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"report-{month}.json").write_bytes(response.content)
+    (out / f"report-{month}.html").write_bytes(html.content)
+    body = response.json()
+    console.print(f"report {month}: sha256 {body.get('sha256', '?')} -> {out / f'report-{month}.html'}")
