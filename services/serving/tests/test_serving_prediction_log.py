@@ -108,3 +108,35 @@ def test_a_refused_publish_is_counted_and_logging_carries_on(models):
             time.sleep(0.01)
         assert dropped() == 2
         assert serving.log._task is not None and not serving.log._task.done()  # the flusher survived
+
+
+def _body(rows: np.ndarray, **parameters) -> dict:
+    return {"id": "req", "parameters": parameters,
+            "inputs": [{"name": "input", "shape": list(rows.shape), "datatype": "FP32", "data": rows.tolist()}]}
+
+
+def test_attributes_sent_as_parameters_are_logged_per_row_and_never_fed_to_the_model(make_serving, models):
+    with make_serving(log_flush_interval=3600) as harness:
+        harness.promote("cancer", 1, models.v1_uri)
+        response = harness.client.post(
+            "/v2/models/cancer/infer", json=_body(models.X[:3], attributes={"clinic": ["north", "south", "north"]})
+        )
+        assert response.status_code == 200
+    [event] = _logged(harness.bus)
+    assert [dict(p.attributes) for p in event.predictions] == [
+        {"clinic": "north"}, {"clinic": "south"}, {"clinic": "north"}
+    ]
+    assert [(p.request_id, p.row) for p in event.predictions] == [("req", 0), ("req", 1), ("req", 2)]
+
+
+def test_malformed_attributes_are_a_400_naming_the_attribute(make_serving, models):
+    with make_serving(log_flush_interval=3600) as harness:
+        harness.promote("cancer", 1, models.v1_uri)
+        short = harness.client.post("/v2/models/cancer/infer", json=_body(models.X[:3], attributes={"clinic": ["a"]}))
+        assert short.status_code == 400
+        assert "parameters.attributes.clinic must be a list of 3 values" in short.json()["error"]
+        nested = harness.client.post("/v2/models/cancer/infer",
+                                     json=_body(models.X[:1], attributes={"clinic": [{"x": 1}]}))
+        assert nested.status_code == 400
+        assert "strings, integers or booleans" in nested.json()["error"]
+    assert _logged(harness.bus) == []

@@ -32,6 +32,7 @@ class Inference:
     features: np.ndarray
     results: dict[str, np.ndarray]
     timestamp_ms: int
+    attributes: dict[str, list[str]] | None = None
 
     @property
     def rows(self) -> int:
@@ -89,6 +90,27 @@ def _matrix(tensor: dict[str, Any], model: LoadedModel, max_rows: int) -> np.nda
     return features
 
 
+def _attributes(parameters: Any, rows: int) -> dict[str, list[str]] | None:
+    """Per-row context the client sends for monitoring (e.g. sensitive attributes): never a model input."""
+    if parameters is None:
+        return None
+    if not isinstance(parameters, dict):
+        raise BadRequest('"parameters" must be an object')
+    attributes = parameters.get("attributes")
+    if attributes is None:
+        return None
+    if not isinstance(attributes, dict):
+        raise BadRequest('parameters.attributes must be an object: {"<attribute>": [one value per row]}')
+    parsed = {}
+    for name, values in attributes.items():
+        if not isinstance(values, list) or len(values) != rows:
+            raise BadRequest(f"parameters.attributes.{name} must be a list of {rows} values, one per row")
+        if not all(isinstance(v, str | int | bool) for v in values):
+            raise BadRequest(f"parameters.attributes.{name} must hold strings, integers or booleans")
+        parsed[name] = [str(v) for v in values]
+    return parsed
+
+
 def _wanted_outputs(requested: Any, model: LoadedModel) -> list[str]:
     if requested is None:
         return model.output_names
@@ -123,6 +145,7 @@ def infer(model: LoadedModel, body: bytes, max_rows: int) -> Inference:
         raise BadRequest('request body must be a JSON object with "inputs"')
     features = _matrix(_find_input(payload.get("inputs"), model), model, max_rows)
     wanted = _wanted_outputs(payload.get("outputs"), model)
+    attributes = _attributes(payload.get("parameters"), features.shape[0])
     request_id = payload.get("id")
     request_id = str(request_id) if request_id else uuid.uuid4().hex
 
@@ -133,7 +156,7 @@ def infer(model: LoadedModel, body: bytes, max_rows: int) -> Inference:
         "id": request_id,
         "outputs": [_output(name, results[name]) for name in wanted],
     }
-    return Inference(response, model, request_id, features, results, time.time_ns() // 1_000_000)
+    return Inference(response, model, request_id, features, results, time.time_ns() // 1_000_000, attributes)
 
 
 def is_classifier(model: LoadedModel) -> bool:

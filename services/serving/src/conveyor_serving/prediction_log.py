@@ -30,7 +30,12 @@ def _predictions(item: Inference) -> Iterator[ev.Prediction]:
     probabilities = item.results.get("probabilities")
     values = item.results.get("variable")
     for row, features in enumerate(item.features.tolist()):
-        prediction = ev.Prediction(request_id=item.request_id, features=features, timestamp_ms=item.timestamp_ms)
+        prediction = ev.Prediction(
+            request_id=item.request_id, features=features, timestamp_ms=item.timestamp_ms, row=row
+        )
+        if item.attributes:
+            for name, per_row in item.attributes.items():
+                prediction.attributes[name] = per_row[row]
         if labels is not None:
             prediction.label = str(labels[row])
         if probabilities is not None:

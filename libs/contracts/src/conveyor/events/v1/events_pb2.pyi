@@ -621,21 +621,49 @@ Global___ModelDeployed: _TypeAlias = ModelDeployed  # noqa: Y015
 class Prediction(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class AttributesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     FEATURES_FIELD_NUMBER: _builtins.int
     LABEL_FIELD_NUMBER: _builtins.int
     PROBABILITIES_FIELD_NUMBER: _builtins.int
     VALUE_FIELD_NUMBER: _builtins.int
     TIMESTAMP_MS_FIELD_NUMBER: _builtins.int
+    ATTRIBUTES_FIELD_NUMBER: _builtins.int
+    ROW_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     label: _builtins.str
     value: _builtins.float
     """regression output"""
     timestamp_ms: _builtins.int
+    row: _builtins.int
+    """the row's index within its request: (request_id, row) names it"""
     @_builtins.property
     def features(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
     @_builtins.property
     def probabilities(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    @_builtins.property
+    def attributes(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """per-row context from the request's parameters.attributes"""
+
     def __init__(
         self,
         *,
@@ -645,10 +673,12 @@ class Prediction(_message.Message):
         probabilities: _abc.Iterable[_builtins.float] | None = ...,
         value: _builtins.float = ...,
         timestamp_ms: _builtins.int = ...,
+        attributes: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        row: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["features", b"features", "label", b"label", "probabilities", b"probabilities", "request_id", b"request_id", "timestamp_ms", b"timestamp_ms", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "features", b"features", "label", b"label", "probabilities", b"probabilities", "request_id", b"request_id", "row", b"row", "timestamp_ms", b"timestamp_ms", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -796,3 +826,87 @@ class RetrainRequested(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RetrainRequested: _TypeAlias = RetrainRequested  # noqa: Y015
+
+@_typing.final
+class CheckpointIssued(_message.Message):
+    """--- audit --------------------------------------------------------------------------------------
+
+    The audit ledger signed its tree head. Published so copies live outside the ledger's own database;
+    never read back into the ledger (its topic is not a lifecycle topic).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORIGIN_FIELD_NUMBER: _builtins.int
+    TREE_SIZE_FIELD_NUMBER: _builtins.int
+    ROOT_HASH_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    KEY_NAME_FIELD_NUMBER: _builtins.int
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    origin: _builtins.str
+    """the log's name: the checkpoint's first line"""
+    tree_size: _builtins.int
+    root_hash: _builtins.bytes
+    """RFC 9162 Merkle tree hash, 32 bytes"""
+    note: _builtins.str
+    """the C2SP signed note verbatim (checkpoint body + signature lines)"""
+    key_name: _builtins.str
+    key_id: _builtins.str
+    """4 bytes, hex"""
+    def __init__(
+        self,
+        *,
+        origin: _builtins.str = ...,
+        tree_size: _builtins.int = ...,
+        root_hash: _builtins.bytes = ...,
+        note: _builtins.str = ...,
+        key_name: _builtins.str = ...,
+        key_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key_id", b"key_id", "key_name", b"key_name", "note", b"note", "origin", b"origin", "root_hash", b"root_hash", "tree_size", b"tree_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckpointIssued: _TypeAlias = CheckpointIssued  # noqa: Y015
+
+@_typing.final
+class ReportPublished(_message.Message):
+    """A compliance document was produced. Its topic is a lifecycle topic, so the report's hash becomes a
+    ledger entry and the report itself can later be checked against the log.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    SHA256_FIELD_NUMBER: _builtins.int
+    TREE_SIZE_FIELD_NUMBER: _builtins.int
+    URI_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """"monthly" | "model_card" """
+    scope: _builtins.str
+    """"2025-06" for a month, "<model>@<version>" for a card"""
+    sha256: _builtins.str
+    """of the report's canonical JSON, hex"""
+    tree_size: _builtins.int
+    """the ledger size the report was drawn from"""
+    uri: _builtins.str
+    """artifact store copy of the JSON"""
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        scope: _builtins.str = ...,
+        sha256: _builtins.str = ...,
+        tree_size: _builtins.int = ...,
+        uri: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "scope", b"scope", "sha256", b"sha256", "tree_size", b"tree_size", "uri", b"uri"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportPublished: _TypeAlias = ReportPublished  # noqa: Y015
