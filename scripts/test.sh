@@ -13,4 +13,5 @@ fi
 cleanup() { if [ "$started" = 1 ]; then deploy/local/kafka.sh stop; fi; }
 trap cleanup EXIT
 .venv/bin/ruff check .
+.venv/bin/mypy
 .venv/bin/pytest "$@"
