@@ -1,0 +1,154 @@
+"""Audit ledger throughput and proof latency on this machine. Not a test: it asserts nothing, it prints.
+
+1. Produces N small events to a fresh topic prefix, then in the same run measures
+   a. the raw aiokafka consume rate of that topic (no decoding, no storage), and
+   b. the sustained ledger append rate: the audit consumer reading the same records and committing
+      entries + subtree hashes + offsets with SQLite synchronous=FULL, one transaction per batch.
+2. Builds the complete-subtree table of a 10-million-leaf log (random hashes: proof generation reads
+   the same rows whatever the values) and times inclusion and consistency proofs from it.
+
+Usage: .venv/bin/python bench/audit.py [--events 100000] [--batch 2000] [--log-size 10000000] [--proofs 2000]
+"""
+
+import argparse
+import asyncio
+import os
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from conveyor.events.v1 import events_pb2 as ev
+from conveyor_audit.adapters.ledger_db import Ledger
+from conveyor_audit.consumer import LedgerConsumer
+from conveyor_kernel import KafkaPublisher, KafkaSettings, build_record, ensure_topics, topics
+
+
+async def produce(settings: KafkaSettings, count: int) -> str:
+    await ensure_topics(settings, [settings.topic_prefix + t for t in topics.LIFECYCLE_TOPICS])
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=20,
+                                max_batch_size=512 * 1024, acks="all")
+    await producer.start()
+    try:
+        futures = []
+        for i in range(count):
+            record, _ = build_record(ev.ModelDeployed(model_name=f"m{i % 10}", version=i), f"m{i % 10}",
+                                     "bench", settings.topic_prefix)
+            futures.append(await producer.send(record.topic, record.value, key=record.key,
+                                               headers=list(record.headers)))
+        await asyncio.gather(*futures)
+        return record.topic
+    finally:
+        await producer.stop()
+
+
+async def raw_consume(settings: KafkaSettings, topic: str, count: int) -> float:
+    partition = TopicPartition(topic, 0)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
+                                max_partition_fetch_bytes=8 * 1024 * 1024)
+    await consumer.start()
+    try:
+        consumer.assign([partition])
+        await consumer.seek_to_beginning(partition)
+        seen, started = 0, time.perf_counter()
+        while seen < count:
+            for messages in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
+                seen += len(messages)
+        return count / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+async def ledger_append(settings: KafkaSettings, count: int, batch: int, state: Path) -> float:
+    ledger = Ledger(state / "ledger.db")
+    publisher = KafkaPublisher(settings, source="bench")
+    consumer = LedgerConsumer(settings, ledger, publisher, batch_size=batch)
+    await publisher.start()
+    await consumer.start()
+    started = time.perf_counter()
+    try:
+        while ledger.size < count:
+            await asyncio.sleep(0.02)
+        return count / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+        await publisher.stop()
+        ledger.close()
+
+
+def build_subtrees(path: Path, size: int) -> None:
+    """Every complete subtree of a `size`-leaf tree, as the ledger stores them (random values)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;")
+    Ledger(path).close()  # the real schema
+    conn.execute("BEGIN")
+    level, width = 0, size
+    while width:
+        for start in range(0, width, 100_000):
+            n = min(100_000, width - start)
+            blob = os.urandom(32 * n)
+            conn.executemany("INSERT INTO subtree (level, idx, hash) VALUES (?, ?, ?)",
+                             ((level, start + i, blob[32 * i: 32 * i + 32]) for i in range(n)))
+        level, width = level + 1, width // 2
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def time_proofs(path: Path, size: int, count: int) -> tuple[float, float]:
+    ledger = Ledger(path)
+    rng = random.Random(1)
+    inclusion, consistency = [], []
+    try:
+        for _ in range(count):
+            index = rng.randrange(size)
+            started = time.perf_counter()
+            ledger.proof(index, size)
+            inclusion.append(time.perf_counter() - started)
+            first = rng.randrange(1, size)
+            started = time.perf_counter()
+            ledger.consistency(first, size)
+            consistency.append(time.perf_counter() - started)
+    finally:
+        ledger.close()
+    return statistics.median(inclusion) * 1e3, statistics.quantiles(inclusion, n=100)[98] * 1e3, \
+        statistics.median(consistency) * 1e3
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=2000)
+    parser.add_argument("--log-size", type=int, default=10_000_000)
+    parser.add_argument("--proofs", type=int, default=2000)
+    parser.add_argument("--subtree-db", type=Path, default=Path(tempfile.gettempdir()) / "conveyor-bench-10m.db",
+                        help="kept between runs: building it takes a while")
+    args = parser.parse_args()
+    settings = KafkaSettings(bootstrap_servers=os.environ.get("CONVEYOR_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+                             topic_prefix=f"bench{uuid.uuid4().hex[:8]}.")
+    started = time.perf_counter()
+    topic = await produce(settings, args.events)
+    print(f"produced {args.events} events in {time.perf_counter() - started:.1f}s")
+    raw = await raw_consume(settings, topic, args.events)
+    with tempfile.TemporaryDirectory() as state:
+        append = await ledger_append(settings, args.events, args.batch, Path(state))
+    print(f"raw aiokafka consume:        {raw:10,.0f} events/s")
+    print(f"ledger append (durable):     {append:10,.0f} events/s  (batch {args.batch}, synchronous=FULL)")
+    marker = args.subtree_db.with_suffix(f".{args.log_size}.done")
+    if not marker.exists():
+        args.subtree_db.unlink(missing_ok=True)
+        started = time.perf_counter()
+        build_subtrees(args.subtree_db, args.log_size)
+        marker.touch()
+        print(f"built the subtree table of a {args.log_size:,}-leaf log in {time.perf_counter() - started:.0f}s")
+    median, p99, consistency = time_proofs(args.subtree_db, args.log_size, args.proofs)
+    print(f"inclusion proof, {args.log_size:,} leaves: median {median:.3f} ms, p99 {p99:.3f} ms")
+    print(f"consistency proof, {args.log_size:,} leaves: median {consistency:.3f} ms")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
