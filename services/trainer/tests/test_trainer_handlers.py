@@ -133,3 +133,15 @@ async def test_runs_api_lists_and_finds_runs(bus, ports, make_dataset) -> None: 
     assert one["metrics"]["roc_auc"] == pytest.approx(trained.metrics["roc_auc"])
     missing = client.get("/runs/unknown")
     assert missing.status_code == 404 and "unknown" in missing.json()["detail"]
+
+
+async def test_a_redelivered_trigger_republishes_the_same_run(bus, ports, make_dataset) -> None:  # type: ignore[no-untyped-def]
+    dataset = make_dataset()
+    await bus.publish(dataset, "s")
+    record = bus.records[-1]
+    dispatcher = Dispatcher(handlers_for(ports), group="trainer", max_retries=0)
+    assert await dispatcher.dispatch(record) is None
+    assert await dispatcher.dispatch(record) is None  # the same record again, as after a crash before commit
+    first, second = bus.events(ev.ModelTrained)
+    assert first == second  # same run id, same artifact: the registry registers it once
+    assert len(ports.state.recent_runs(10)) == 1

@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 
 from conveyor.events.v1 import events_pb2 as ev
@@ -14,6 +15,7 @@ from .settings import TrainerSettings
 from .training import RunRequest, TrainingFailure, model_name_of, train
 
 logger = logging.getLogger(__name__)
+_RUN_NAMESPACE = uuid.UUID("6f1c2d7e-3b7a-4c55-9a51-5f0e8c1d2b90")
 
 
 @dataclass(frozen=True)
@@ -24,12 +26,24 @@ class TrainerPorts:
     settings: TrainerSettings
 
 
+def run_id_for(envelope: Envelope) -> str:
+    """One run per triggering event: a redelivered event names the same run (the registry dedupes by run id)."""
+    return uuid.uuid5(_RUN_NAMESPACE, envelope.id).hex
+
+
 async def run_training(ports: TrainerPorts, request: RunRequest) -> None:
     """Train in a worker thread (the consumer loop and /healthz stay live) and publish the outcome.
 
     A failed run is a fact for the lifecycle, not a bad message: it is published and the handler returns.
+    The outcome is recorded before it is published, so a trigger redelivered after a crash republishes the
+    same outcome instead of training a second, differently named model.
     """
     request = request.with_run_id()
+    earlier = ports.state.outcome(request.run_id)
+    if earlier is not None:
+        logger.info("run %s already finished; publishing its outcome again", request.run_id)
+        await ports.publisher.publish(earlier, subject=earlier.model_name)
+        return
     dataset = request.dataset
     model_name = model_name_of(dataset)
     ports.state.run_started(request.run_id, model_name, dataset.dataset_id, request.trigger)
@@ -43,16 +57,16 @@ async def run_training(ports: TrainerPorts, request: RunRequest) -> None:
         logger.warning("run %s of %s failed at %s: %s", request.run_id, model_name, failure.stage, failure.reason)
         ports.state.run_failed(request.run_id, failure.stage, failure.reason)
         RUNS.labels(outcome=failure.stage).inc()
-        await ports.publisher.publish(
-            ev.ModelTrainingFailed(
-                model_name=model_name, dataset_id=dataset.dataset_id, stage=failure.stage, reason=failure.reason
-            ),
-            subject=model_name,
+        failed = ev.ModelTrainingFailed(
+            model_name=model_name, dataset_id=dataset.dataset_id, stage=failure.stage, reason=failure.reason
         )
+        ports.state.record_outcome(request.run_id, failed)
+        await ports.publisher.publish(failed, subject=model_name)
         return
     finally:
         TRAINING_SECONDS.observe(time.perf_counter() - started)
     ports.state.run_trained(request.run_id, dict(trained.metrics), trained.artifact_uri)
+    ports.state.record_outcome(request.run_id, trained)
     RUNS.labels(outcome="trained").inc()
     await ports.publisher.publish(trained, subject=trained.model_name)
 
@@ -67,7 +81,7 @@ def handlers_for(ports: TrainerPorts) -> HandlerTable:
     async def on_dataset_arrived(event: ev.DatasetArrived, envelope: Envelope) -> None:
         _check_dataset(event)
         ports.state.remember_dataset(event, model_name_of(event))
-        await run_training(ports, RunRequest(event, trigger="dataset_arrived"))
+        await run_training(ports, RunRequest(event, trigger="dataset_arrived", run_id=run_id_for(envelope)))
 
     async def on_retrain_requested(event: ev.RetrainRequested, envelope: Envelope) -> None:
         dataset = ports.state.dataset(event.dataset_id) if event.dataset_id else None
@@ -89,6 +103,6 @@ def handlers_for(ports: TrainerPorts) -> HandlerTable:
                 event.dataset_id,
                 dataset.dataset_id,
             )
-        await run_training(ports, RunRequest(dataset, trigger="retrain_requested"))
+        await run_training(ports, RunRequest(dataset, trigger="retrain_requested", run_id=run_id_for(envelope)))
 
     return {ev.DatasetArrived: on_dataset_arrived, ev.RetrainRequested: on_retrain_requested}

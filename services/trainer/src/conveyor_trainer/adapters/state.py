@@ -11,7 +11,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from google.protobuf.message import Message
+
 from conveyor.events.v1 import events_pb2 as ev
+
+_OUTCOME_TYPES: dict[str, type[Message]] = {
+    cls.DESCRIPTOR.full_name: cls for cls in (ev.ModelTrained, ev.ModelTrainingFailed)
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS datasets (
@@ -33,6 +39,11 @@ CREATE TABLE IF NOT EXISTS runs (
     artifact_uri TEXT NOT NULL DEFAULT '',
     started_at REAL NOT NULL,
     finished_at REAL
+);
+CREATE TABLE IF NOT EXISTS outcomes (
+    run_id TEXT PRIMARY KEY,      -- derived from the triggering event's id
+    event_type TEXT NOT NULL,     -- the outcome's protobuf full name
+    event BLOB NOT NULL           -- ModelTrained or ModelTrainingFailed, exactly as published
 );
 """
 
@@ -77,10 +88,25 @@ class TrainerState:
 
     # --- runs ---------------------------------------------------------------------------------
 
+    def outcome(self, run_id: str) -> Message | None:
+        """The event a finished run published, to publish again when its trigger is redelivered."""
+        with self._connect() as db:
+            row = db.execute("SELECT event_type, event FROM outcomes WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            return None
+        return _OUTCOME_TYPES[row["event_type"]].FromString(row["event"])
+
+    def record_outcome(self, run_id: str, event: Message) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO outcomes (run_id, event_type, event) VALUES (?, ?, ?)",
+                (run_id, event.DESCRIPTOR.full_name, event.SerializeToString()),
+            )
+
     def run_started(self, run_id: str, model_name: str, dataset_id: str, trigger: str) -> None:
         with self._connect() as db:
             db.execute(
-                "INSERT INTO runs (run_id, model_name, dataset_id, trigger, status, started_at)"
+                "INSERT OR REPLACE INTO runs (run_id, model_name, dataset_id, trigger, status, started_at)"
                 " VALUES (?, ?, ?, ?, 'running', ?)",
                 (run_id, model_name, dataset_id, trigger, time.time()),
             )
