@@ -51,6 +51,21 @@ def loop(platform):
     return running, urls, report
 
 
+def test_every_service_answers_health_readiness_metrics_and_docs(platform):
+    import httpx
+
+    running, _ = platform
+    for service in SERVICES:
+        base = running.url(service)
+        assert httpx.get(f"{base}/healthz").status_code == 200, service
+        assert httpx.get(f"{base}/readyz").status_code == 200, service
+        metrics = httpx.get(f"{base}/metrics")
+        assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain"), service
+        assert "# TYPE" in metrics.text, service
+        assert httpx.get(f"{base}/docs").status_code == 200, service
+        assert httpx.get(f"{base}/openapi.json").json()["info"]["title"], service
+
+
 def test_the_loop_closes_from_upload_to_a_retrained_model_serving(loop):
     _, _, report = loop
     phases = list(report.phases)
