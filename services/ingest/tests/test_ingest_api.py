@@ -268,3 +268,13 @@ def test_broker_down_is_503_with_nothing_catalogued_and_a_retry_succeeds(setting
         assert catalog_rows(settings) == 1
         assert len(bus.events(ev.DatasetArrived)) == 1
         assert "conveyor_ingest_datasets_accepted_total 1.0" in client.get("/metrics").text
+
+
+def test_an_upload_announcing_too_many_bytes_is_refused_before_it_is_read(tmp_path, bus, frame, spec_dict):
+    settings = IngestSettings(data_dir=tmp_path, max_upload_bytes=1000)
+    with TestClient(create_app(settings, publisher=bus)) as client:
+        response = post(client, csv_of(frame) * 50, spec_dict)  # far beyond limit + form overhead
+        assert response.status_code == 413
+        assert "exceeds the limit of 1000 bytes" in response.json()["detail"]
+    assert stored_files(settings) == []
+    assert bus.records == []

@@ -17,6 +17,7 @@ from .spec import DatasetSpec
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["datasets"])
 _CHUNK = 1024 * 1024
+_FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the spec part, on top of the file itself
 
 _UPLOAD_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file", "spec"], "properties": {
@@ -43,6 +44,12 @@ async def upload_dataset(
     ingestor: Ingestor = Depends(get_ingestor),
     x_conveyor_user: str = Header(default="anonymous", description="who uploads, for provenance"),
 ) -> JSONResponse:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > ingestor.max_upload_bytes + _FORM_OVERHEAD:
+        # refuse before reading: a client that announces too much is not made to send it all first
+        return JSONResponse({"detail": f"upload of {declared} bytes exceeds the limit of "
+                                       f"{ingestor.max_upload_bytes} bytes; split the dataset", "errors": []},
+                            status_code=413)
     form = await request.form()
     try:
         spec = await _spec(form.get("spec"))
