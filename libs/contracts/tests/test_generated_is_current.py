@@ -28,6 +28,6 @@ def test_every_event_has_a_topic():
     top_level_events = {"DatasetArrived", "DatasetRejected", "ModelTrained", "ModelTrainingFailed",
                         "ModelRegistered", "ModelPromoted", "PromotionDeclined", "ModelDeployed",
                         "PredictionsLogged", "DriftDetected", "RetrainRequested",
-                        "CheckpointIssued", "ReportPublished"}
+                        "CheckpointIssued", "ReportPublished", "FairnessDegraded", "PerformanceDegraded"}
     assert {cls.DESCRIPTOR.name for cls in TOPIC_OF} == top_level_events
     assert top_level_events <= set(events_pb2.DESCRIPTOR.message_types_by_name)

@@ -12,8 +12,12 @@ PREDICTIONS = "conveyor.predictions"
 MONITORING = "conveyor.monitoring"
 RETRAIN = "conveyor.commands.retrain"
 DEAD_LETTER = "conveyor.deadletter"
+# The audit ledger's own output. Checkpoints are NOT a lifecycle topic: the ledger issues one every N
+# entries, so recording them would feed the ledger its own output forever. Report hashes are.
+CHECKPOINTS = "conveyor.audit.checkpoints"
+REPORTS = "conveyor.audit.reports"
 
-LIFECYCLE_TOPICS = (DATASETS, MODELS, REGISTRY, DEPLOYMENTS, MONITORING, RETRAIN)
+LIFECYCLE_TOPICS = (DATASETS, MODELS, REGISTRY, DEPLOYMENTS, MONITORING, RETRAIN, REPORTS)
 
 TOPIC_OF: dict[type[Message], str] = {
     ev.DatasetArrived: DATASETS,
@@ -26,7 +30,11 @@ TOPIC_OF: dict[type[Message], str] = {
     ev.ModelDeployed: DEPLOYMENTS,
     ev.PredictionsLogged: PREDICTIONS,
     ev.DriftDetected: MONITORING,
+    ev.FairnessDegraded: MONITORING,
+    ev.PerformanceDegraded: MONITORING,
     ev.RetrainRequested: RETRAIN,
+    ev.CheckpointIssued: CHECKPOINTS,
+    ev.ReportPublished: REPORTS,
 }
 
 EVENT_TYPES: dict[str, type[Message]] = {cls.DESCRIPTOR.full_name: cls for cls in TOPIC_OF}

@@ -1,5 +1,6 @@
 """REST over the ledger: parse, call the ledger, map errors to HTTP codes."""
 
+import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,7 @@ from conveyor_kernel import EVENT_TYPES, ConveyorError
 from .adapters.ledger_db import Ledger
 from .adapters.rows import Entry
 from .leaf import event_as_dict
+from .note import Verifier
 from .verify import verify_snapshot
 
 MAX_PAGE = 1000
@@ -33,7 +35,7 @@ def entry_json(entry: Entry) -> dict[str, Any]:
         "index": entry.idx, "event_id": entry.event_id, "type": entry.type, "source": entry.source,
         "subject": entry.subject, "time": entry.time, "topic": entry.topic, "partition": entry.partition,
         "offset": entry.offset, "leaf_hash": entry.leaf_hash.hex(), "chain_hash": entry.chain_hash.hex(),
-        "recorded_at": entry.recorded_at,
+        "recorded_at": entry.recorded_at, "leaf_bytes": base64.b64encode(entry.leaf_bytes).decode("ascii"),
     }
     try:
         body["event"] = event_as_dict(entry.leaf_bytes)
@@ -43,7 +45,8 @@ def entry_json(entry: Entry) -> dict[str, Any]:
     return body
 
 
-def build_router(ledger_of: Callable[[], Ledger]) -> APIRouter:
+def build_router(ledger_of: Callable[[], Ledger], verifier_of: Callable[[], Verifier | None] = lambda: None
+                 ) -> APIRouter:
     router = APIRouter(prefix="/ledger", tags=["ledger"])
 
     @router.get("")
@@ -58,7 +61,7 @@ def build_router(ledger_of: Callable[[], Ledger]) -> APIRouter:
 
     @router.get("/verify")
     def verify() -> dict[str, object]:
-        return verify_snapshot(ledger_of().snapshot()).as_dict()
+        return verify_snapshot(ledger_of().snapshot(), verifier_of()).as_dict()
 
     @router.get("/root")
     def root() -> dict[str, object]:

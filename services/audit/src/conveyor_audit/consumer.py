@@ -8,6 +8,7 @@ offset stored in the ledger, and each polled batch (entries + next offsets) is o
 import asyncio
 import logging
 import sqlite3
+from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -37,8 +38,9 @@ MAX_BACKOFF_SECONDS = 5.0
 
 class LedgerConsumer:
     def __init__(self, settings: KafkaSettings, ledger: Ledger, publisher: KafkaPublisher,
-                 batch_size: int = 500) -> None:
+                 batch_size: int = 500, after_batch: Callable[[], Awaitable[object]] | None = None) -> None:
         self.settings = settings
+        self.after_batch = after_batch  # e.g. issue a checkpoint when N entries accumulated
         self.ledger = ledger
         self.publisher = publisher
         self.batch_size = batch_size
@@ -144,4 +146,6 @@ class LedgerConsumer:
         metrics.ENTRIES_APPENDED.inc(result.appended)
         metrics.DUPLICATES_SKIPPED.inc(result.duplicates)
         metrics.LEDGER_SIZE.set(result.size)
+        if self.after_batch is not None and result.appended:
+            await self.after_batch()
         return result

@@ -1,6 +1,7 @@
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from conveyor_kernel import ServiceSettings
 
@@ -12,6 +13,15 @@ class AuditSettings(ServiceSettings):
         description="serve the ledger without consuming; also lets a ledger that fails verification be inspected",
     )
     batch_size: int = Field(default=500, ge=1, le=10_000, description="most records appended per transaction")
+    mode: Literal["dev", "production"] = Field(
+        default="dev", description="production refuses to start without CONVEYOR_SIGNING_KEY; dev makes one up",
+    )
+    signing_key: SecretStr | None = Field(
+        default=None, description="C2SP signed-note private key: PRIVATE+KEY+<name>+<key id hex>+<base64(0x01||seed)>",
+    )
+    origin: str = Field(default="conveyor.local/audit", description="the log's name: first line of checkpoints")
+    checkpoint_every: int = Field(default=1000, ge=1, description="issue a checkpoint at least every N entries")
+    checkpoint_seconds: float = Field(default=60.0, gt=0, description="... and at least every T seconds")
 
 
 @lru_cache

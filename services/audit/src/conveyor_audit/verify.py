@@ -6,14 +6,16 @@ What a single changed byte anywhere trips:
   chain_hash  → the chain check at that index
   subtree / tree_head rows → the node or head check
   the indexed columns (event_id, type, ...) → the column check against the leaf's JSON
+  checkpoint rows → the note's signature, its size/root against the row, the root against the leaves
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .adapters.rows import Entry, Snapshot
+from .adapters.rows import Entry, Snapshot, StoredCheckpoint
 from .leaf import CHAIN_SEED, leaf_hash_of, next_chain, parse_leaf
-from .merkle import CompactRange
+from .merkle import EMPTY_ROOT, CompactRange
+from .note import NoteError, Verifier, verify_checkpoint
 
 MAX_PROBLEMS = 100  # a corrupted prefix would otherwise list every later chain hash
 LEAF_FIELDS = {"event_id": "id", "type": "type", "source": "source", "subject": "subject", "time": "time"}
@@ -43,10 +45,13 @@ class VerifyReport:
         return {"ok": self.ok, "size": self.size, "root": self.root.hex(), "problems": problems}
 
 
-def verify_snapshot(snapshot: Snapshot) -> VerifyReport:
+def verify_snapshot(snapshot: Snapshot, verifier: Verifier | None = None) -> VerifyReport:
+    """Recompute everything from the leaf bytes; with a verifier, check every stored checkpoint too."""
     tree = CompactRange()
     chain = CHAIN_SEED
     heads = dict(snapshot.tree_heads)
+    wanted = {c.size for c in snapshot.checkpoints}
+    roots = {0: EMPTY_ROOT}
     report = VerifyReport(size=len(snapshot.entries), root=tree.root())
     for position, entry in enumerate(snapshot.entries):
         if entry.idx != position:
@@ -64,11 +69,16 @@ def verify_snapshot(snapshot: Snapshot) -> VerifyReport:
             if stored != node:
                 state = "missing" if stored is None else "differs from the recomputed hash"
                 report.add(f"subtree (level {level}, index {index}) {state}")
+        if tree.size in wanted:
+            roots[tree.size] = tree.root()
         if tree.size in heads and heads[tree.size] != tree.root():
             report.add(f"tree head for size {tree.size} does not match the recomputed root")
     report.root = tree.root()
     for size in _sizes_beyond(heads, tree.size):
         report.add(f"tree head for size {size} is beyond the ledger's {tree.size} entries")
+    for checkpoint in snapshot.checkpoints:
+        for problem in _checkpoint_problems(checkpoint, roots.get(checkpoint.size), verifier):
+            report.add(f"checkpoint {checkpoint.size}: {problem}")
     expected_nodes = 2 * tree.size - tree.size.bit_count()
     if len(snapshot.nodes) != expected_nodes:
         report.add(f"subtree table has {len(snapshot.nodes)} rows, expected {expected_nodes}")
@@ -89,3 +99,20 @@ def _column_problems(entry: Entry) -> list[str]:
 
 def _sizes_beyond(heads: Iterable[int], size: int) -> list[int]:
     return sorted(s for s in heads if s > size)
+
+
+def _checkpoint_problems(stored: StoredCheckpoint, recomputed: bytes | None, verifier: Verifier | None) -> list[str]:
+    if recomputed is None:
+        return ["is beyond the ledger's entries"]
+    problems = []
+    if stored.root != recomputed:
+        problems.append("root column does not match the recomputed root")
+    if verifier is None:
+        return problems
+    try:
+        signed = verify_checkpoint(stored.note, verifier)
+    except NoteError as exc:
+        return [*problems, f"note does not verify ({exc})"]
+    if (signed.size, signed.root) != (stored.size, recomputed):
+        problems.append("signed size/root differ from the ledger's")
+    return problems

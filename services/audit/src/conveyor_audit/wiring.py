@@ -1,17 +1,24 @@
 """The composition root: ledger, publisher (dead letters) and consumer, built from settings."""
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from conveyor_kernel import ConveyorError, KafkaPublisher, create_service_app
+from conveyor_kernel import ConveyorError, KafkaPublisher, create_service_app, ensure_topics, topics
 
 from . import metrics
 from .adapters.ledger_db import Ledger, open_ledger
 from .api import build_router
+from .checkpoints import Checkpointer
 from .consumer import LedgerConsumer
+from .keys import load_signer
+from .note import Signer
+from .proofs_api import build_proof_router
+from .reports_api import build_report_router
 from .settings import AuditSettings
 from .verify import verify_snapshot
 
@@ -28,10 +35,14 @@ class AuditService:
         self.ledger: Ledger | None = None
         self.publisher: KafkaPublisher | None = None
         self.consumer: LedgerConsumer | None = None
+        self.signer: Signer | None = None
+        self.checkpointer: Checkpointer | None = None
+        self._timer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        self.signer = load_signer(self.settings)  # before opening anything: production needs a real key
         self.ledger = open_ledger(self.settings.state_dir("audit"))
-        report = verify_snapshot(self.ledger.snapshot())
+        report = verify_snapshot(self.ledger.snapshot(), self.signer.verifier)
         metrics.LEDGER_SIZE.set(report.size)
         if report.ok:
             logger.info("ledger verified: %d entries, root %s", report.size, report.root.hex())
@@ -45,18 +56,33 @@ class AuditService:
                 f"ledger {path} fails verification ({'; '.join(report.problems[:5])}); "
                 "refusing to append. Start with CONVEYOR_READ_ONLY=true to inspect it."
             )
-        if self.settings.read_only:
+        settings = self.settings
+        self.checkpointer = Checkpointer(self.ledger, self.signer, settings.origin, settings.checkpoint_every)
+        if settings.read_only:
             return
-        self.publisher = KafkaPublisher(self.settings.kafka, source="audit")
-        self.consumer = LedgerConsumer(self.settings.kafka, self.ledger, self.publisher, self.settings.batch_size)
+        self.publisher = KafkaPublisher(settings.kafka, source="audit")
+        self.checkpointer.publisher = self.publisher
+        self.consumer = LedgerConsumer(settings.kafka, self.ledger, self.publisher, settings.batch_size,
+                                       after_batch=self.checkpointer.issue)
         try:
+            await ensure_topics(settings.kafka, [settings.kafka.topic_prefix + topics.CHECKPOINTS])
             await self.publisher.start()
+            # Re-send the latest checkpoint first: a crash may have come between storing and publishing it.
+            for latest in self.ledger.checkpoints(limit=1):
+                await self.checkpointer.publish(latest)
+            await self.checkpointer.issue(force=True)
             await self.consumer.start()
+            self._timer = asyncio.create_task(self.checkpointer.run_timer(settings.checkpoint_seconds))
         except BaseException:
             await self.stop()  # leave no half-started clients or open database behind
             raise
 
     async def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer
+            self._timer = None
         if self.consumer is not None:
             await self.consumer.stop()
             self.consumer = None
@@ -86,6 +112,11 @@ class AuditService:
             raise RuntimeError("the ledger is not open (service not started)")
         return self.ledger
 
+    def require_signer(self) -> Signer:
+        if self.signer is None:
+            raise RuntimeError("the signing key is not loaded (service not started)")
+        return self.signer
+
 
 def create_app(settings: AuditSettings) -> FastAPI:
     service = AuditService(settings)
@@ -99,6 +130,11 @@ def create_app(settings: AuditSettings) -> FastAPI:
             await service.stop()
 
     app = create_service_app("Conveyor audit", service.problems, lifespan)
-    app.include_router(build_router(service.require_ledger))
+    app.include_router(build_router(service.require_ledger, lambda: service.signer and service.signer.verifier))
+    app.include_router(build_proof_router(service.require_ledger, service.require_signer))
+    app.include_router(build_report_router(
+        service.require_ledger, lambda: service.publisher.send if service.publisher else None,
+        settings.kafka.topic_prefix,
+    ))
     app.state.audit = service
     return app

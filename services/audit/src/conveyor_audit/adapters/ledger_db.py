@@ -11,9 +11,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..consistency import consistency_proof
 from ..leaf import CHAIN_SEED, encode_leaf, leaf_hash_of, next_chain
 from ..merkle import CompactRange, inclusion_proof, subtree_root
-from .rows import AppendResult, Entry, Pending, Snapshot, TopicPartitionKey
+from .rows import AppendResult, Entry, Pending, Snapshot, StoredCheckpoint, TopicPartitionKey
 from .schema import connect
 
 logger = logging.getLogger(__name__)
@@ -70,32 +71,41 @@ class Ledger:
     def _insert_entries(
         self, pending: Sequence[Pending], tree: CompactRange, chain: bytes
     ) -> tuple[int, int, bytes]:
-        appended = duplicates = 0
+        """One duplicate lookup and two executemany per batch: per-row statements cost more than hashing."""
         recorded_at = _now()
+        known = self._known_leaves([item.envelope.id for item in pending])
+        entry_rows: list[tuple[object, ...]] = []
+        node_rows: list[tuple[int, int, bytes]] = []
+        duplicates = 0
         for item in pending:
-            leaf_bytes = encode_leaf(item.envelope, item.value)
-            known = self._conn.execute(
-                "SELECT leaf_bytes FROM entries WHERE event_id = ?", (item.envelope.id,)
-            ).fetchone()
-            if known is not None:
+            env = item.envelope
+            leaf_bytes = encode_leaf(env, item.value)
+            if env.id in known:  # stored before, or earlier in this very batch
                 duplicates += 1
-                if known[0] != leaf_bytes:
-                    logger.warning("event id %s seen again with different content; first one kept",
-                                   item.envelope.id)
+                if known[env.id] != leaf_bytes:
+                    logger.warning("event id %s seen again with different content; first one kept", env.id)
                 continue
+            known[env.id] = leaf_bytes
             leaf_hash = leaf_hash_of(leaf_bytes)
             chain = next_chain(chain, leaf_hash)
-            env = item.envelope
-            self._conn.execute(
-                f"INSERT INTO entries ({ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (tree.size, env.id, env.type, env.source, env.subject, env.time, item.topic,
-                 item.partition, item.offset, leaf_bytes, leaf_hash, chain, recorded_at),
-            )
-            self._conn.executemany(
-                "INSERT INTO subtree (level, idx, hash) VALUES (?, ?, ?)", tree.append(leaf_hash)
-            )
-            appended += 1
-        return appended, duplicates, chain
+            entry_rows.append((tree.size, env.id, env.type, env.source, env.subject, env.time, item.topic,
+                               item.partition, item.offset, leaf_bytes, leaf_hash, chain, recorded_at))
+            node_rows.extend(tree.append(leaf_hash))
+        self._conn.executemany(
+            f"INSERT INTO entries ({ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", entry_rows
+        )
+        self._conn.executemany("INSERT INTO subtree (level, idx, hash) VALUES (?, ?, ?)", node_rows)
+        return len(entry_rows), duplicates, chain
+
+    def _known_leaves(self, event_ids: list[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        for start in range(0, len(event_ids), 900):  # under SQLite's bound-parameter limit
+            chunk = event_ids[start:start + 900]
+            marks = ",".join("?" * len(chunk))
+            found.update(self._conn.execute(
+                f"SELECT event_id, leaf_bytes FROM entries WHERE event_id IN ({marks})", chunk
+            ).fetchall())
+        return found
 
     def _store_offsets(self, offsets: Mapping[TopicPartitionKey, int]) -> None:
         self._conn.executemany(
@@ -113,6 +123,11 @@ class Ledger:
 
     def root(self) -> bytes:
         return self._range.root()
+
+    def tip(self) -> tuple[int, bytes]:
+        """Size and root of the same committed state (one read of the tip, never a mix of two batches)."""
+        tree = self._range
+        return tree.size, tree.root()
 
     def offsets(self) -> dict[TopicPartitionKey, int]:
         with self._lock:
@@ -142,9 +157,40 @@ class Ledger:
             ).fetchall()
         return total, [Entry(*row) for row in rows]
 
+    def between(self, start: str, end: str) -> list[Entry]:
+        """Entries whose event time (ce_time, ISO 8601 UTC) is in [start, end), in ledger order."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {ENTRY_COLUMNS} FROM entries WHERE time >= ? AND time < ? ORDER BY idx", (start, end)
+            ).fetchall()
+        return [Entry(*row) for row in rows]
+
     def proof(self, index: int, size: int) -> list[bytes]:
         with self._lock:
             return inclusion_proof(index, size, self._node)
+
+    def consistency(self, first: int, second: int) -> list[bytes]:
+        with self._lock:
+            return consistency_proof(first, second, self._node)
+
+    # --- checkpoints ------------------------------------------------------------------------------
+
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO checkpoint (size, root, note, issued_at) VALUES (?, ?, ?, ?)",
+                (checkpoint.size, checkpoint.root, checkpoint.note, checkpoint.issued_at),
+            )
+
+    def checkpoints(self, issued_before: str | None = None, limit: int = 1) -> list[StoredCheckpoint]:
+        """The latest checkpoints (newest first), optionally only those issued before an ISO time."""
+        clause, params = ("WHERE issued_at < ?", [issued_before]) if issued_before else ("", [])
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT size, root, note, issued_at FROM checkpoint {clause} ORDER BY size DESC LIMIT ?",
+                [*params, limit],
+            ).fetchall()
+        return [StoredCheckpoint(*row) for row in rows]
 
     def root_at(self, size: int) -> bytes:
         """MTH of the first `size` entries, from stored subtree hashes."""
@@ -167,9 +213,11 @@ class Ledger:
                 nodes = {(level, idx): h for level, idx, h in
                          self._conn.execute("SELECT level, idx, hash FROM subtree")}
                 heads = self._conn.execute("SELECT size, root FROM tree_head ORDER BY size").fetchall()
+                checkpoints = [StoredCheckpoint(*row) for row in self._conn.execute(
+                    "SELECT size, root, note, issued_at FROM checkpoint ORDER BY size")]
             finally:
                 self._conn.execute("COMMIT")
-        return Snapshot(entries, nodes, [(size, root) for size, root in heads])
+        return Snapshot(entries, nodes, [(size, root) for size, root in heads], checkpoints)
 
 
 def _now() -> str:

@@ -1,6 +1,6 @@
 """What the ledger stores and returns, as plain values."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from conveyor_kernel import Envelope
 
@@ -44,7 +44,16 @@ class AppendResult:
 
 
 @dataclass(frozen=True)
+class StoredCheckpoint:
+    size: int
+    root: bytes
+    note: str
+    issued_at: str
+
+
+@dataclass(frozen=True)
 class Snapshot:
     entries: list[Entry]
     nodes: dict[tuple[int, int], bytes]
     tree_heads: list[tuple[int, bytes]]
+    checkpoints: list[StoredCheckpoint] = field(default_factory=list)

@@ -36,6 +36,15 @@ CREATE TABLE IF NOT EXISTS tree_head (
     recorded_at  TEXT NOT NULL
 );
 
+-- Signed checkpoints (C2SP signed notes), kept verbatim: what verifiers were ever shown stays checkable.
+CREATE TABLE IF NOT EXISTS checkpoint (
+    size       INTEGER PRIMARY KEY,
+    root       BLOB NOT NULL,
+    note       TEXT NOT NULL,
+    issued_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS checkpoint_by_time ON checkpoint(issued_at);
+
 CREATE TABLE IF NOT EXISTS consumer_offset (
     topic        TEXT NOT NULL,
     partition    INTEGER NOT NULL,
@@ -49,7 +58,7 @@ WHEN NEW.idx != (SELECT COALESCE(MAX(idx) + 1, 0) FROM entries)
 BEGIN SELECT RAISE(ABORT, 'ledger entries: idx must be the next index'); END;
 """
 
-APPEND_ONLY_TABLES = ("entries", "subtree", "tree_head")
+APPEND_ONLY_TABLES = ("entries", "subtree", "tree_head", "checkpoint")
 
 
 def _append_only_triggers() -> str:

@@ -763,6 +763,7 @@ class DriftDetected(_message.Message):
     SHARE_THRESHOLD_FIELD_NUMBER: _builtins.int
     WINDOW_SIZE_FIELD_NUMBER: _builtins.int
     PREDICTION_DRIFT_FIELD_NUMBER: _builtins.int
+    MULTIVARIATE_FIELD_NUMBER: _builtins.int
     model_name: _builtins.str
     version: _builtins.int
     drift_share: _builtins.float
@@ -772,6 +773,10 @@ class DriftDetected(_message.Message):
     def features(self) -> _containers.RepeatedCompositeFieldContainer[Global___FeatureDrift]: ...
     @_builtins.property
     def prediction_drift(self) -> Global___FeatureDrift: ...
+    @_builtins.property
+    def multivariate(self) -> Global___FeatureDrift:
+        """method "pca_reconstruction": score = mean error, threshold = upper band"""
+
     def __init__(
         self,
         *,
@@ -782,10 +787,11 @@ class DriftDetected(_message.Message):
         share_threshold: _builtins.float = ...,
         window_size: _builtins.int = ...,
         prediction_drift: Global___FeatureDrift | None = ...,
+        multivariate: Global___FeatureDrift | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["prediction_drift", b"prediction_drift"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["multivariate", b"multivariate", "prediction_drift", b"prediction_drift"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["drift_share", b"drift_share", "features", b"features", "model_name", b"model_name", "prediction_drift", b"prediction_drift", "share_threshold", b"share_threshold", "version", b"version", "window_size", b"window_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["drift_share", b"drift_share", "features", b"features", "model_name", b"model_name", "multivariate", b"multivariate", "prediction_drift", b"prediction_drift", "share_threshold", b"share_threshold", "version", b"version", "window_size", b"window_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -802,14 +808,23 @@ class RetrainRequested(_message.Message):
     DATASET_ID_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     DRIFT_FIELD_NUMBER: _builtins.int
+    TRIGGER_FIELD_NUMBER: _builtins.int
+    FAIRNESS_FIELD_NUMBER: _builtins.int
+    PERFORMANCE_FIELD_NUMBER: _builtins.int
     model_name: _builtins.str
     version: _builtins.int
     """the version found wanting"""
     dataset_id: _builtins.str
     """data to train on"""
     reason: _builtins.str
+    trigger: _builtins.str
+    """"drift" | "fairness" | "performance": which evidence below is set"""
     @_builtins.property
     def drift(self) -> Global___DriftDetected: ...
+    @_builtins.property
+    def fairness(self) -> Global___FairnessDegraded: ...
+    @_builtins.property
+    def performance(self) -> Global___PerformanceDegraded: ...
     def __init__(
         self,
         *,
@@ -818,10 +833,13 @@ class RetrainRequested(_message.Message):
         dataset_id: _builtins.str = ...,
         reason: _builtins.str = ...,
         drift: Global___DriftDetected | None = ...,
+        trigger: _builtins.str = ...,
+        fairness: Global___FairnessDegraded | None = ...,
+        performance: Global___PerformanceDegraded | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["drift", b"drift"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["drift", b"drift", "fairness", b"fairness", "performance", b"performance"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset_id", b"dataset_id", "drift", b"drift", "model_name", b"model_name", "reason", b"reason", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset_id", b"dataset_id", "drift", b"drift", "fairness", b"fairness", "model_name", b"model_name", "performance", b"performance", "reason", b"reason", "trigger", b"trigger", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -910,3 +928,204 @@ class ReportPublished(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReportPublished: _TypeAlias = ReportPublished  # noqa: Y015
+
+@_typing.final
+class FairnessDegraded(_message.Message):
+    """--- monitor: live fairness and performance -------------------------------------------------
+
+    A window of a model version's predictions treated the groups of a sensitive attribute unequally.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class SelectionRateEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class GroupSizeEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    MODEL_NAME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    ATTRIBUTE_FIELD_NUMBER: _builtins.int
+    POSITIVE_LABEL_FIELD_NUMBER: _builtins.int
+    SELECTION_RATE_FIELD_NUMBER: _builtins.int
+    GROUP_SIZE_FIELD_NUMBER: _builtins.int
+    DEMOGRAPHIC_PARITY_DIFFERENCE_FIELD_NUMBER: _builtins.int
+    DEMOGRAPHIC_PARITY_RATIO_FIELD_NUMBER: _builtins.int
+    FOUR_FIFTHS_VIOLATED_FIELD_NUMBER: _builtins.int
+    DIFFERENCE_THRESHOLD_FIELD_NUMBER: _builtins.int
+    P_VALUE_FIELD_NUMBER: _builtins.int
+    WINDOW_SIZE_FIELD_NUMBER: _builtins.int
+    model_name: _builtins.str
+    version: _builtins.int
+    attribute: _builtins.str
+    """e.g. "clinic", from the request's parameters.attributes"""
+    positive_label: _builtins.str
+    """the label whose rate is compared"""
+    demographic_parity_difference: _builtins.float
+    """max - min selection rate (fairlearn)"""
+    demographic_parity_ratio: _builtins.float
+    """min / max selection rate (fairlearn)"""
+    four_fifths_violated: _builtins.bool
+    """ratio < 0.8"""
+    difference_threshold: _builtins.float
+    p_value: _builtins.float
+    """chi-square test of independence of group and selection"""
+    window_size: _builtins.int
+    @_builtins.property
+    def selection_rate(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """per group"""
+
+    @_builtins.property
+    def group_size(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]: ...
+    def __init__(
+        self,
+        *,
+        model_name: _builtins.str = ...,
+        version: _builtins.int = ...,
+        attribute: _builtins.str = ...,
+        positive_label: _builtins.str = ...,
+        selection_rate: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        group_size: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        demographic_parity_difference: _builtins.float = ...,
+        demographic_parity_ratio: _builtins.float = ...,
+        four_fifths_violated: _builtins.bool = ...,
+        difference_threshold: _builtins.float = ...,
+        p_value: _builtins.float = ...,
+        window_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attribute", b"attribute", "demographic_parity_difference", b"demographic_parity_difference", "demographic_parity_ratio", b"demographic_parity_ratio", "difference_threshold", b"difference_threshold", "four_fifths_violated", b"four_fifths_violated", "group_size", b"group_size", "model_name", b"model_name", "p_value", b"p_value", "positive_label", b"positive_label", "selection_rate", b"selection_rate", "version", b"version", "window_size", b"window_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FairnessDegraded: _TypeAlias = FairnessDegraded  # noqa: Y015
+
+@_typing.final
+class PerformanceDegraded(_message.Message):
+    """Late labels joined to logged predictions show the live metrics fell below the version's holdout ones."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class MetricsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class BaselineEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    MODEL_NAME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    METRICS_FIELD_NUMBER: _builtins.int
+    BASELINE_FIELD_NUMBER: _builtins.int
+    DEGRADED_FIELD_NUMBER: _builtins.int
+    TOLERANCE_FIELD_NUMBER: _builtins.int
+    WINDOW_SIZE_FIELD_NUMBER: _builtins.int
+    EQUALIZED_ODDS_FIELD_NUMBER: _builtins.int
+    model_name: _builtins.str
+    version: _builtins.int
+    tolerance: _builtins.float
+    window_size: _builtins.int
+    @_builtins.property
+    def metrics(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """live, over the labelled window"""
+
+    @_builtins.property
+    def baseline(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """the version's holdout metrics (ModelRegistered)"""
+
+    @_builtins.property
+    def degraded(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """metric names that fell by more than the tolerance"""
+
+    @_builtins.property
+    def equalized_odds(self) -> _containers.RepeatedCompositeFieldContainer[Global___FairnessGap]:
+        """per sensitive attribute, over the same window"""
+
+    def __init__(
+        self,
+        *,
+        model_name: _builtins.str = ...,
+        version: _builtins.int = ...,
+        metrics: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        baseline: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        degraded: _abc.Iterable[_builtins.str] | None = ...,
+        tolerance: _builtins.float = ...,
+        window_size: _builtins.int = ...,
+        equalized_odds: _abc.Iterable[Global___FairnessGap] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "degraded", b"degraded", "equalized_odds", b"equalized_odds", "metrics", b"metrics", "model_name", b"model_name", "tolerance", b"tolerance", "version", b"version", "window_size", b"window_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PerformanceDegraded: _TypeAlias = PerformanceDegraded  # noqa: Y015
