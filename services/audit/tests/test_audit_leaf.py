@@ -44,3 +44,17 @@ def test_event_decodes_back_from_the_leaf() -> None:
     assert event_as_dict(encode_leaf(ENVELOPE, VALUE)) == {
         "model_name": "créditø", "version": "3", "reasons": ["auc up"],
     }
+
+
+def test_leaf_bytes_are_exactly_the_documented_json_dumps_form_for_awkward_strings() -> None:
+    import json
+
+    from conveyor_audit.leaf import encode_leaf, leaf_document
+
+    awkward = 'quote " backslash \\ slash / tab \t nl \n ctrl \x01\x1f del \x7f é 漢 \u2028 emoji 🙂'
+    envelope = Envelope(type="conveyor.events.v1.ModelDeployed", source=awkward, subject=awkward, id=awkward,
+                        time="2026-11-26T00:00:00.000000+00:00")
+    value = bytes(range(256))
+    documented = json.dumps(leaf_document(envelope, value), sort_keys=True, separators=(",", ":"),
+                            ensure_ascii=False).encode("utf-8")
+    assert encode_leaf(envelope, value) == documented

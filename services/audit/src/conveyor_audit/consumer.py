@@ -29,11 +29,12 @@ from conveyor_kernel import (
 from . import metrics
 from .adapters.ledger_db import Ledger
 from .adapters.rows import AppendResult
-from .intake import sort_records
+from .intake import Batch, sort_records
 
 logger = logging.getLogger(__name__)
 METADATA_ATTEMPTS = 50
 MAX_BACKOFF_SECONDS = 5.0
+MAX_LINKS = 128
 
 
 class LedgerConsumer:
@@ -105,40 +106,53 @@ class LedgerConsumer:
         raise TransientError(f"no partition metadata for {[t for t, p in found.items() if not p]}")
 
     async def _run(self) -> None:
+        """Fetch and sort batch n+1 while batch n is written: appends still land one at a time, in order."""
         assert self._consumer is not None
-        while True:
-            polled = await self._consumer.getmany(timeout_ms=500, max_records=self.batch_size)
-            records = [
-                Record(m.topic, m.key, m.value, list(m.headers or ()), m.partition, m.offset)
-                for messages in polled.values() for m in messages
-            ]
-            if not records:
-                continue
-            backoff = 0.2
-            while True:  # a gap in the ledger is worse than a stall: retry the same batch until it lands
-                try:
-                    await self.process(records)
-                    break
-                except (TransientError, OSError, sqlite3.OperationalError) as exc:
-                    logger.error("audit batch of %d records failed, retrying in %.1fs: %s",
-                                 len(records), backoff, exc)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+        writing: asyncio.Task[AppendResult] | None = None
+        try:
+            while True:
+                polled = await self._consumer.getmany(timeout_ms=500, max_records=self.batch_size)
+                records = [
+                    Record(m.topic, m.key, m.value, list(m.headers or ()), m.partition, m.offset)
+                    for messages in polled.values() for m in messages
+                ]
+                if not records:
+                    continue
+                batch = sort_records(records)
+                if writing is not None:
+                    await writing
+                writing = asyncio.create_task(self._land(batch, len(records)))
+        finally:
+            if writing is not None and not writing.done():
+                writing.cancel()
+
+    async def _land(self, batch: Batch, count: int) -> AppendResult:
+        backoff = 0.2
+        while True:  # a gap in the ledger is worse than a stall: retry the same batch until it lands
+            try:
+                return await self.append(batch, count)
+            except (TransientError, OSError, sqlite3.OperationalError) as exc:
+                logger.error("audit batch of %d records failed, retrying in %.1fs: %s", count, backoff, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     async def process(self, records: list[Record]) -> AppendResult:
-        batch = sort_records(records)
+        return await self.append(sort_records(records), len(records))
+
+    async def append(self, batch: Batch, count: int) -> AppendResult:
         for record in batch.dead:
             logger.warning("dead-lettering %s", dict(record.headers)["dlq_reason"].decode())
             # Sent before the offsets commit: a crash in between re-sends it (at least once).
             await self.publisher.send(Record(self.settings.topic_prefix + record.topic, record.key,
                                              record.value, record.headers))
             metrics.DEAD_LETTERED.inc()
-        envelopes = list({p.envelope.id: p.envelope for p in batch.pending}.values())  # one link per event
+        # one link per event, up to the SDK's default span link limit (extracting more is wasted work)
+        envelopes = list({p.envelope.id: p.envelope for p in batch.pending[:MAX_LINKS]}.values())
         with tracer.start_as_current_span(
             "audit append", kind=trace.SpanKind.CONSUMER, links=links_of(envelopes)
         ) as span:
             result = await asyncio.to_thread(self.ledger.append_batch, batch.pending, batch.next_offsets)
-            span.set_attribute("messaging.batch.message_count", len(records))
+            span.set_attribute("messaging.batch.message_count", count)
             span.set_attribute("audit.appended", result.appended)
             span.set_attribute("audit.duplicates", result.duplicates)
             span.set_attribute("audit.tree_size", result.size)

@@ -22,6 +22,7 @@ import hashlib
 import json
 from typing import Any
 
+import orjson
 from google.protobuf.json_format import MessageToDict
 
 from conveyor_kernel import CONTENT_TYPE, Envelope, decode_event
@@ -47,8 +48,9 @@ def leaf_document(envelope: Envelope, value: bytes) -> dict[str, str]:
 
 
 def encode_leaf(envelope: Envelope, value: bytes) -> bytes:
-    document = leaf_document(envelope, value)
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    # orjson with sorted keys writes exactly the canonical form above for a flat object of strings
+    # (test_audit_leaf pins it against json.dumps), several times faster on the append path.
+    return orjson.dumps(leaf_document(envelope, value), option=orjson.OPT_SORT_KEYS)
 
 
 def leaf_hash_of(leaf_bytes: bytes) -> bytes:
