@@ -25,6 +25,10 @@ running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
 
 start() {
+  local external=${CONVEYOR_KAFKA__BOOTSTRAP_SERVERS:-}
+  if [ -n "$external" ] && [ "$external" != "127.0.0.1:$port" ]; then
+    echo "kafka: CONVEYOR_KAFKA__BOOTSTRAP_SERVERS=$external; not starting a local broker"; return 0
+  fi
   if running; then echo "kafka: already running (pid $(cat "$pidfile"))"; return 0; fi
   if port_open; then echo "kafka: something already listens on 127.0.0.1:$port; using it"; return 0; fi
   fetch
