@@ -28,6 +28,7 @@ def test_every_event_has_a_topic():
     top_level_events = {"DatasetArrived", "DatasetRejected", "ModelTrained", "ModelTrainingFailed",
                         "ModelRegistered", "ModelPromoted", "PromotionDeclined", "ModelDeployed",
                         "PredictionsLogged", "DriftDetected", "RetrainRequested",
-                        "CheckpointIssued", "ReportPublished", "FairnessDegraded", "PerformanceDegraded"}
+                        "CheckpointIssued", "ReportPublished", "FairnessDegraded", "PerformanceDegraded",
+                        "TrafficSplitSet"}
     assert {cls.DESCRIPTOR.name for cls in TOPIC_OF} == top_level_events
     assert top_level_events <= set(events_pb2.DESCRIPTOR.message_types_by_name)

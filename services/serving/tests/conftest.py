@@ -104,6 +104,17 @@ class Harness:
 
         self.client.portal.call(deliver)  # on the app's own event loop, like the Kafka consumer
 
+    def split(self, name: str, mode: str, version: int = 0, uri: str = "", weight: float = 0.0) -> None:
+        event = ev.TrafficSplitSet(model_name=name, mode=mode, candidate_version=version, candidate_artifact_uri=uri,
+                                   canary_weight=weight, feature_names=FEATURE_NAMES, task=ev.TASK_CLASSIFICATION)
+
+        async def deliver() -> None:
+            start = len(self.bus.records)
+            await self.bus.publish(event, subject=name)
+            await self.bus.drain(self.dispatcher, [topics.REGISTRY], start)
+
+        self.client.portal.call(deliver)
+
     def infer(self, rows: np.ndarray, path: str = "/v2/models/cancer/infer", request_id: str | None = None):
         body = {"inputs": [{"name": "input", "shape": list(rows.shape), "datatype": "FP32",
                             "data": rows.tolist()}]}
@@ -135,3 +146,24 @@ def make_serving(models: Models):
 def serving(make_serving) -> Iterator[Harness]:
     with make_serving(max_batch_rows=50) as harness:
         yield harness
+
+
+@pytest.fixture
+def model_folder(models: Models, tmp_path: Path) -> Path:
+    """DIR/<model>/<version>/model.onnx: cancer v1+v2 (Conveyor contract) and `plain` (skl2onnx's own names)."""
+    store = ArtifactStore(models.data_dir / "artifacts")
+    for name, version, uri in [("cancer", 1, models.v1_uri), ("cancer", 2, models.v2_uri),
+                               ("plain", 3, models.wrong_outputs_uri)]:
+        target = tmp_path / "repo" / name / str(version)
+        target.mkdir(parents=True)
+        (target / "model.onnx").write_bytes(store.path_of(uri).read_bytes())
+    (tmp_path / "repo" / "cancer" / "notes").mkdir()  # not a version: ignored
+    return tmp_path / "repo"
+
+
+@pytest.fixture
+def standalone(models: Models, model_folder: Path) -> Iterator[TestClient]:
+    settings = ServingSettings(data_dir=models.data_dir, model_repository=model_folder, kafka_enabled=False,
+                               max_batch_rows=50)
+    with TestClient(create_app(settings)) as client:
+        yield client

@@ -56,7 +56,7 @@ def test_server_and_model_metadata(serving, models):
 
     assert client.get("/v2/health/live").json() == {"live": True}
     assert client.get("/v2/health/ready").json() == {"ready": True}
-    assert client.get("/v2").json() == {"name": "conveyor-serving", "version": "0.1.0",
+    assert client.get("/v2").json() == {"name": "conveyor-serving", "version": "0.2.0",
                                         "extensions": ["model_repository"]}
     metadata = client.get("/v2/models/cancer").json()
     assert metadata["name"] == "cancer"

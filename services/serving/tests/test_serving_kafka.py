@@ -1,6 +1,7 @@
 """Serving on the real broker: a ModelPromoted on Kafka becomes a ready model, ModelDeployed and PredictionsLogged."""
 
 import asyncio
+import logging
 import time
 
 import numpy as np
@@ -76,3 +77,38 @@ def test_promotion_on_kafka_is_served_and_logged(kafka_settings, models):
     ((envelope, deployed),) = asyncio.run(_read(kafka_settings, ev.ModelDeployed, 1))
     assert (deployed.model_name, deployed.version, deployed.instance) == ("cancer", 1, instance)
     assert envelope.source == "serving" and envelope.subject == "cancer"
+
+
+def test_a_canary_and_its_rollback_on_kafka_reach_serving(kafka_settings, models, caplog):
+    asyncio.run(ensure_topics(kafka_settings, [topic_for(ev.ModelPromoted, kafka_settings.topic_prefix)]))
+    features = [f"f{i}" for i in range(30)]
+    asyncio.run(_publish(kafka_settings, ev.ModelPromoted(model_name="cancer", version=1, artifact_uri=models.v1_uri,
+                                                          feature_names=features, task=ev.TASK_CLASSIFICATION)))
+    asyncio.run(_publish(kafka_settings, ev.TrafficSplitSet(
+        model_name="cancer", mode="canary", champion_version=1, candidate_version=2,
+        candidate_artifact_uri=models.v2_uri, canary_weight=1.0, feature_names=features,
+        task=ev.TASK_CLASSIFICATION)))
+    settings = ServingSettings(data_dir=models.data_dir, kafka=kafka_settings)
+
+    def traffic(client) -> dict:
+        response = client.get("/v2/models/cancer")
+        return response.json()["parameters"]["traffic"] if response.status_code == 200 else {}
+
+    def wait_for(client, mode: str) -> float:
+        started = time.monotonic()
+        while traffic(client).get("mode") != mode and time.monotonic() - started < 60:
+            time.sleep(0.01)
+        return time.monotonic() - started
+
+    with TestClient(create_app(settings)) as client:
+        wait_for(client, "canary")
+        assert traffic(client) == {"mode": "canary", "candidate_version": "2", "canary_weight": 1.0}
+        body = {"inputs": [{"name": "input", "shape": [1, 30], "datatype": "FP32", "data": models.X[0].tolist()}]}
+        assert client.post("/v2/models/cancer/infer", json=body).json()["model_version"] == "2"
+
+        asyncio.run(_publish(kafka_settings, ev.TrafficSplitSet(model_name="cancer", mode="", champion_version=1)))
+        seconds = wait_for(client, "none")
+
+        assert traffic(client) == {"mode": "none"}
+        assert client.post("/v2/models/cancer/infer", json=body).json()["model_version"] == "1"
+    logging.getLogger(__name__).warning("rollback reached serving %.3f s after it was published", seconds)

@@ -35,3 +35,30 @@ async def test_load_and_swap_spans_are_children_of_the_consumer_span(models, mon
     (record,) = bus.on(topics.DEPLOYMENTS)
     traceparent = Envelope.from_headers(record.headers).traceparent
     assert traceparent.split("-")[1] == format(consumer.trace_id, "032x")
+
+
+def test_infer_is_traced_when_the_caller_sends_traceparent_and_sampled_otherwise(make_serving, models, monkeypatch):
+    from conveyor_serving import api as api_module
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(api_module, "tracer", provider.get_tracer("test"))
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    body = {"inputs": [{"name": "input", "shape": [1, 30], "datatype": "FP32", "data": models.X[0].tolist()}]}
+
+    with make_serving(trace_sample_ratio=0.0) as harness:
+        harness.promote("cancer", 1, models.v1_uri)
+        harness.client.post("/v2/models/cancer/infer", json=body)
+        assert exporter.get_finished_spans() == ()  # no caller trace, ratio 0: no span at all
+        harness.client.post("/v2/models/cancer/infer", json=body,
+                            headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
+    with make_serving(trace_sample_ratio=1.0) as harness:
+        harness.promote("cancer", 1, models.v1_uri)
+        harness.client.post("/v1/models/cancer:predict", json={"instances": [models.X[0].tolist()]})
+
+    continued, root = exporter.get_finished_spans()
+    assert format(continued.context.trace_id, "032x") == trace_id
+    assert continued.parent.span_id == 0x00F067AA0BA902B7
+    assert continued.attributes["conveyor.model_name"] == "cancer"
+    assert root.parent is None and root.attributes["http.route"] == "/v1/models/cancer:predict"

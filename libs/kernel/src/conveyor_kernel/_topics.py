@@ -27,6 +27,7 @@ TOPIC_OF: dict[type[Message], str] = {
     ev.ModelRegistered: REGISTRY,
     ev.ModelPromoted: REGISTRY,
     ev.PromotionDeclined: REGISTRY,
+    ev.TrafficSplitSet: REGISTRY,
     ev.ModelDeployed: DEPLOYMENTS,
     ev.PredictionsLogged: PREDICTIONS,
     ev.DriftDetected: MONITORING,

@@ -9,8 +9,8 @@ from sqlmodel import Session
 
 from conveyor_kernel import TransientError, tracer
 
-from . import queries
-from .schemas import ChangeRequest, DecisionPublic, ModelPublic, ModelVersionPublic
+from . import queries, traffic
+from .schemas import ChangeRequest, DecisionPublic, ModelPublic, ModelVersionPublic, TrafficPublic, TrafficRequest
 from .service import Conflict, NotFound, Registry
 
 ModelName = Annotated[str, Path(min_length=1, max_length=200, description="registered model name")]
@@ -63,7 +63,38 @@ def build_router(registry: Registry) -> APIRouter:
         with tracer.start_as_current_span("rollback", attributes={"model": name}):
             return await _change(lambda: registry.rollback(name, body.user, body.reason))
 
+    @router.post("/{name}/traffic", response_model=TrafficPublic)
+    async def set_traffic(name: ModelName, body: TrafficRequest) -> TrafficPublic:
+        """Canary or shadow: split traffic between the champion and one candidate version."""
+        with tracer.start_as_current_span("set traffic split", attributes={"model": name, "mode": body.mode}):
+            event = await _split(lambda: traffic.set_split(registry, name, body.mode, body.version, body.weight,
+                                                           body.user, body.reason))
+        return _traffic(event)
+
+    @router.post("/{name}/traffic/rollback", response_model=TrafficPublic)
+    async def rollback_traffic(name: ModelName, body: ChangeRequest) -> TrafficPublic:
+        """End the split: the champion answers everything again."""
+        with tracer.start_as_current_span("rollback traffic split", attributes={"model": name}):
+            return _traffic(await _split(lambda: traffic.clear_split(registry, name, body.user, body.reason)))
+
     return router
+
+
+def _traffic(event) -> TrafficPublic:  # type: ignore[no-untyped-def]
+    return TrafficPublic(model_name=event.model_name, mode=event.mode or "none",
+                         champion_version=event.champion_version,
+                         candidate_version=event.candidate_version or None, canary_weight=event.canary_weight)
+
+
+async def _split(operation: Callable):  # type: ignore[no-untyped-def, type-arg]
+    try:
+        return await operation()
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except Conflict as exc:
+        raise HTTPException(409, str(exc)) from exc
+    except TransientError as exc:
+        raise HTTPException(503, f"change not made, try again: {exc}") from exc
 
 
 async def _change(operation: Callable) -> DecisionPublic:  # type: ignore[type-arg]

@@ -1,6 +1,7 @@
 """What the REST API reads and returns. Built from the table models' bases, never the tables themselves."""
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -28,3 +29,19 @@ class ChangeRequest(BaseModel):
 
     user: str = Field(min_length=1, max_length=200, description="who asks; e.g. an e-mail address")
     reason: str = Field(min_length=1, max_length=2000, description="why, in a sentence")
+
+
+class TrafficRequest(ChangeRequest):
+    """A canary or shadow split of a model's traffic to one candidate version."""
+
+    mode: Literal["canary", "shadow"]
+    version: int = Field(ge=1, description="the candidate version")
+    weight: float = Field(default=0.1, ge=0, le=1, description="share of requests the candidate answers (canary)")
+
+
+class TrafficPublic(BaseModel):
+    model_name: str
+    mode: str = Field(description='"canary", "shadow", or "none" after a rollback')
+    champion_version: int
+    candidate_version: int | None
+    canary_weight: float

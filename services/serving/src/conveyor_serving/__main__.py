@@ -1,17 +1,43 @@
+"""Conveyor serving: keeps each model's champion loaded in ONNX Runtime and answers Open Inference Protocol v2.
+
+Consumes ModelPromoted (every worker process sees every promotion), publishes ModelDeployed and
+PredictionsLogged. `python -m conveyor_serving` reads its settings from CONVEYOR_* variables; with
+CONVEYOR_WORKERS > 1 uvicorn binds the port once and runs that many worker processes on it.
+"""
+
+from typing import TYPE_CHECKING
+
 import uvicorn
 
 from conveyor_kernel import configure_logging, configure_tracing
 
 from .settings import get_settings
-from .wiring import create_app
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+
+def app_factory() -> "FastAPI":
+    """Run in each worker process: logging and tracing are per process, so they are set up here."""
+    # Imported here, not at the top: the supervisor of N workers never needs ONNX Runtime, and on a
+    # loaded machine every import it skips shortens the time until the workers start.
+    from .wiring import create_app
+
+    settings = get_settings()
+    configure_logging("serving")
+    configure_tracing(settings.telemetry.service_name or "serving", settings.telemetry.span_file)
+    return create_app(settings)
 
 
 def main() -> None:
     settings = get_settings()
-    configure_logging("serving")
-    configure_tracing(settings.telemetry.service_name or "serving", settings.telemetry.span_file)
     # No per-request access log: it would cost more than the inference of a small model.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False)
+    options = {"host": settings.host, "port": settings.port, "access_log": False, "loop": "uvloop",
+               "http": "httptools", "log_level": "info"}
+    if settings.workers <= 1:
+        uvicorn.run(app_factory(), **options)
+    else:
+        uvicorn.run("conveyor_serving.__main__:app_factory", factory=True, workers=settings.workers, **options)
 
 
 if __name__ == "__main__":

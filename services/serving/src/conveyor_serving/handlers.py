@@ -10,7 +10,7 @@ from conveyor_kernel import ArtifactStore, Envelope, HandlerTable, InvalidMessag
 
 from .adapters.onnx_model import CLASSIFICATION, REGRESSION, LoadedModel, ModelRefused, load_model
 from .metrics import ServingMetrics
-from .repository import ModelRepository
+from .repository import CANARY, SHADOW, ModelNotFound, ModelRepository, TrafficSplit
 
 logger = logging.getLogger(__name__)
 
@@ -36,22 +36,20 @@ def _check(event: ev.ModelPromoted) -> None:
         raise InvalidMessage(f"ModelPromoted for {event.model_name!r} v{event.version} has no artifact_uri")
 
 
-async def _load(ports: ServingPorts, event: ev.ModelPromoted) -> tuple[LoadedModel, float]:
+async def _load(ports: ServingPorts, name: str, version: int, uri: str, feature_names: list[str],
+                task: int) -> tuple[LoadedModel, float]:
     """The loaded version if we have it (a rollback), else load it in a worker thread."""
-    cached = ports.repository.loaded(event.model_name, event.version)
-    if cached is not None and cached.artifact_uri == event.artifact_uri:
+    cached = ports.repository.loaded(name, version)
+    if cached is not None and cached.artifact_uri == uri:
         return cached, 0.0
-    path = ports.store.path_of(event.artifact_uri)
+    path = ports.store.path_of(uri)
     started = time.perf_counter()
     try:
-        model = await asyncio.to_thread(
-            load_model, path, event.model_name, event.version, event.artifact_uri,
-            list(event.feature_names), _TASKS.get(event.task, ""),
-        )
+        model = await asyncio.to_thread(load_model, path, name, version, uri, feature_names, _TASKS.get(task, ""))
     except ModelRefused as exc:
-        raise InvalidMessage(f"refused {event.model_name!r} v{event.version}: {exc}") from exc
+        raise InvalidMessage(f"refused {name!r} v{version}: {exc}") from exc
     seconds = time.perf_counter() - started
-    ports.metrics.load_seconds.labels(event.model_name).observe(seconds)
+    ports.metrics.load_seconds.labels(name).observe(seconds)
     ports.repository.add(model)
     return model, seconds
 
@@ -64,7 +62,8 @@ def build_handlers(ports: ServingPorts) -> HandlerTable:
             span.set_attribute("conveyor.model_version", event.version)
             span.set_attribute("conveyor.action", event.action or "promote")
             with tracer.start_as_current_span("load model"):
-                model, load_seconds = await _load(ports, event)
+                model, load_seconds = await _load(ports, event.model_name, event.version, event.artifact_uri,
+                                                  list(event.feature_names), event.task)
             with tracer.start_as_current_span("swap champion"):
                 previous = ports.repository.promote(model)
             ports.metrics.swaps.labels(event.model_name).inc()
@@ -77,4 +76,26 @@ def build_handlers(ports: ServingPorts) -> HandlerTable:
                 subject=model.name,
             )
 
-    return {ev.ModelPromoted: on_model_promoted}
+    async def on_traffic_split_set(event: ev.TrafficSplitSet, envelope: Envelope) -> None:
+        name = event.model_name
+        if event.mode not in (CANARY, SHADOW, ""):
+            raise InvalidMessage(f"TrafficSplitSet for {name!r} has mode {event.mode!r}; use canary, shadow or ''")
+        if event.mode and (event.candidate_version <= 0 or not event.candidate_artifact_uri):
+            raise InvalidMessage(f"TrafficSplitSet {event.mode} for {name!r} needs a candidate version and uri")
+        if event.mode == CANARY and not 0.0 <= event.canary_weight <= 1.0:
+            raise InvalidMessage(f"TrafficSplitSet canary for {name!r} has weight {event.canary_weight}; use 0..1")
+        with tracer.start_as_current_span("split traffic") as span:
+            span.set_attribute("conveyor.model_name", name)
+            span.set_attribute("conveyor.traffic_mode", event.mode or "none")
+            split = None
+            if event.mode:
+                candidate, _ = await _load(ports, name, event.candidate_version, event.candidate_artifact_uri,
+                                           list(event.feature_names), event.task)
+                split = TrafficSplit(event.mode, candidate, event.canary_weight if event.mode == CANARY else 0.0)
+            try:
+                ports.repository.set_split(name, split)
+            except ModelNotFound as exc:
+                raise InvalidMessage(str(exc)) from exc
+        logger.info("traffic of %s: %s", name, split.as_metadata() if split else "champion only")
+
+    return {ev.ModelPromoted: on_model_promoted, ev.TrafficSplitSet: on_traffic_split_set}

@@ -25,30 +25,32 @@ from .metrics import ServingMetrics
 logger = logging.getLogger(__name__)
 
 
-def _predictions(item: Inference) -> Iterator[ev.Prediction]:
-    labels = item.results.get("label")
-    probabilities = item.results.get("probabilities")
-    values = item.results.get("variable")
+def _rows(item: Inference) -> Iterator[dict]:
+    """One Prediction's fields per row; `predictions.add(**fields)` builds it in place (no copy)."""
+    results = item.results
+    labels = results["label"].tolist() if "label" in results else None
+    probabilities = results["probabilities"].tolist() if "probabilities" in results else None
+    values = results["variable"].reshape(-1).tolist() if "variable" in results else None
     for row, features in enumerate(item.features.tolist()):
-        prediction = ev.Prediction(
-            request_id=item.request_id, features=features, timestamp_ms=item.timestamp_ms, row=row
-        )
+        fields: dict = {"request_id": item.request_id, "features": features, "timestamp_ms": item.timestamp_ms,
+                        "row": row}
         if item.attributes:
-            for name, per_row in item.attributes.items():
-                prediction.attributes[name] = per_row[row]
+            fields["attributes"] = {name: per_row[row] for name, per_row in item.attributes.items()}
         if labels is not None:
-            prediction.label = str(labels[row])
+            fields["label"] = str(labels[row])
         if probabilities is not None:
-            prediction.probabilities.extend(probabilities[row].tolist())
+            fields["probabilities"] = probabilities[row]
         if values is not None:
-            prediction.value = float(values[row].ravel()[0])
-        yield prediction
+            fields["value"] = values[row]
+        yield fields
 
 
 class PredictionLog:
     def __init__(
-        self, publisher: Publisher, metrics: ServingMetrics, capacity: int, batch_size: int, interval: float
+        self, publisher: Publisher, metrics: ServingMetrics, capacity: int, batch_size: int, interval: float,
+        enabled: bool = True,
     ) -> None:
+        self.enabled = enabled  # off in standalone serving without Kafka: nothing to log to
         self.publisher = publisher
         self.metrics = metrics
         self.capacity = capacity
@@ -66,6 +68,8 @@ class PredictionLog:
 
     def record(self, item: Inference) -> bool:
         """Buffer one answered request; False when it was dropped because the buffer is full."""
+        if not self.enabled:
+            return False
         if self._depth + item.rows > self.capacity:
             self.metrics.log_dropped.labels("buffer_full").inc(item.rows)
             return False
@@ -77,6 +81,8 @@ class PredictionLog:
         return True
 
     async def start(self) -> None:
+        if not self.enabled:
+            return
         self._task = asyncio.create_task(self._run(), name="prediction-log")
 
     async def stop(self) -> None:
@@ -121,13 +127,13 @@ class PredictionLog:
         for group in by_model.values():
             model = group[0].model
             event = None
-            for prediction in (p for item in group for p in _predictions(item)):
+            for fields in (f for item in group for f in _rows(item)):
                 if event is None:
                     event = ev.PredictionsLogged(
                         model_name=model.name, version=model.version,
                         feature_names=model.feature_names, class_labels=model.class_labels,
                     )
-                event.predictions.append(prediction)
+                event.predictions.add(**fields)
                 if len(event.predictions) >= self.batch_size:
                     yield event
                     event = None

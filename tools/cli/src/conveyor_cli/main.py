@@ -12,11 +12,13 @@ from conveyor_kernel import KafkaSettings
 
 from .audit_cmd import audit_app, report_app
 from .platform import SERVICES, Platform, PlatformError
+from .serving_cmd import serving
 
 app = typer.Typer(help="Conveyor: the event-driven ML lifecycle platform.", no_args_is_help=True)
 console = Console()
 app.add_typer(audit_app, name="audit")
 app.add_typer(report_app, name="report")
+app.command(name="serving")(serving)
 
 
 def _platform(state_dir: Path | None) -> Platform:

@@ -15,6 +15,7 @@ from onnx import helper
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
+OTHER = "other"  # a model from a model-repository folder whose outputs follow no Conveyor contract
 
 # ONNX Runtime type strings → Open Inference Protocol datatypes
 OIP_DATATYPES = {
@@ -98,9 +99,14 @@ def _task_of(outputs: dict[str, str], declared: str) -> str:
 
 
 def load_model(
-    path: Path, name: str, version: int, artifact_uri: str, feature_names: list[str], task: str = ""
+    path: Path, name: str, version: int, artifact_uri: str, feature_names: list[str], task: str = "",
+    strict: bool = True,
 ) -> LoadedModel:
-    """Read, check and smoke-run the model; raise ModelRefused when it cannot be served."""
+    """Read, check and smoke-run the model; raise ModelRefused when it cannot be served.
+
+    `strict=False` (model-repository folders) serves any single-float-input model: outputs that follow no
+    Conveyor contract are returned as they are, and the task is OTHER.
+    """
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -131,9 +137,15 @@ def load_model(
         raise ModelRefused(f"input {arg.name!r} has no fixed feature count and no feature_names were given")
 
     output_types = {o.name: o.type for o in session.get_outputs()}
+    maps = [n for n, t in output_types.items() if not t.startswith("tensor(")]
+    if maps:
+        raise ModelRefused(f"outputs {maps} are not tensors (sequences or maps); export with zipmap disabled")
     resolved_task = _task_of(output_types, task)
     for out_name, out_type in _REQUIRED_OUTPUTS[resolved_task].items():
         if output_types.get(out_name) != out_type:
+            if not strict:
+                resolved_task = OTHER
+                break
             raise ModelRefused(f"a {resolved_task} model must output {out_name!r} as {out_type}; "
                                f"its outputs are {output_types}")
 
@@ -154,7 +166,7 @@ def _smoke_run(model: LoadedModel) -> None:
     except Exception as exc:  # noqa: BLE001 - any failure here means the model is unusable
         raise ModelRefused(f"model fails on a {model.n_features}-feature row: {exc}") from exc
     produced = dict(zip(model.output_names, results, strict=True))
-    first = produced.get("label", produced.get("variable"))
-    if first is None or first.shape[0] != 1:
+    first = produced.get("label", produced.get("variable", results[0]))
+    if not hasattr(first, "shape") or first.shape[0] != 1:
         raise ModelRefused("model does not return one prediction per input row")
 

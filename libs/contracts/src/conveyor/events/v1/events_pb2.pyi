@@ -1129,3 +1129,60 @@ class PerformanceDegraded(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PerformanceDegraded: _TypeAlias = PerformanceDegraded  # noqa: Y015
+
+@_typing.final
+class TrafficSplitSet(_message.Message):
+    """--- registry: traffic split between champion and candidate ---------------------------------
+
+    How a model's requests are split. mode "canary": the candidate answers a `canary_weight` share of
+    requests to the model's name; "shadow": the candidate also runs on every request, its answers are logged,
+    never returned; "" clears the split (rollback: the champion answers everything again).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_NAME_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    CHAMPION_VERSION_FIELD_NUMBER: _builtins.int
+    CANDIDATE_VERSION_FIELD_NUMBER: _builtins.int
+    CANDIDATE_ARTIFACT_URI_FIELD_NUMBER: _builtins.int
+    CANARY_WEIGHT_FIELD_NUMBER: _builtins.int
+    FEATURE_NAMES_FIELD_NUMBER: _builtins.int
+    TASK_FIELD_NUMBER: _builtins.int
+    SET_BY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    model_name: _builtins.str
+    mode: _builtins.str
+    """"canary" | "shadow" | "" """
+    champion_version: _builtins.int
+    candidate_version: _builtins.int
+    """0 when mode is "" """
+    candidate_artifact_uri: _builtins.str
+    canary_weight: _builtins.float
+    """0..1, canary only"""
+    task: Global___Task.ValueType
+    set_by: _builtins.str
+    reason: _builtins.str
+    @_builtins.property
+    def feature_names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        model_name: _builtins.str = ...,
+        mode: _builtins.str = ...,
+        champion_version: _builtins.int = ...,
+        candidate_version: _builtins.int = ...,
+        candidate_artifact_uri: _builtins.str = ...,
+        canary_weight: _builtins.float = ...,
+        feature_names: _abc.Iterable[_builtins.str] | None = ...,
+        task: Global___Task.ValueType = ...,
+        set_by: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["canary_weight", b"canary_weight", "candidate_artifact_uri", b"candidate_artifact_uri", "candidate_version", b"candidate_version", "champion_version", b"champion_version", "feature_names", b"feature_names", "mode", b"mode", "model_name", b"model_name", "reason", b"reason", "set_by", b"set_by", "task", b"task"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TrafficSplitSet: _TypeAlias = TrafficSplitSet  # noqa: Y015

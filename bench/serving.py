@@ -1,0 +1,118 @@
+"""Serving benchmark: Conveyor vs a bare FastAPI+ONNX Runtime app vs MLServer 1.7.1 (sklearn runtime).
+
+Builds RF(100) and logistic regression on breast_cancer, then starts each server in turn on this machine,
+measures peak throughput with wrk (closed loop) and p50/p99 with an open-loop generator at a fixed rate
+(80% and 40% of Conveyor's peak for Conveyor and the reference; of its own peak for MLServer), and prints one
+table with the ratios the issue sets as targets. Not a test: it asserts nothing. Needs wrk, Go, and
+MLServer in .cache/mlserver-venv (see docs/serving.md).
+Usage: .venv/bin/python bench/serving.py [--seconds 10] [--workers 2] [--connections 32]
+"""
+
+import argparse
+import sys
+import tempfile
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from serving_load import build_open_loop, open_loop, wrk_peak  # noqa: E402
+from serving_servers import MODELS, build_models, conveyor, free_port, mlserver, reference  # noqa: E402
+
+LOAD_FRACTION = 0.8
+LOW_FRACTION = 0.4  # where the open-loop generator and the server together still fit on the cores
+
+
+def _measure(urls: dict, bodies: dict, args, binary: Path) -> dict:
+    """Every server is up (idle) at once; wrk runs interleaved in rounds, best round kept per server.
+
+    Interleaving spreads the machine's noise (other tenants on the same cores) over every server instead of
+    whichever one happened to run during a burst.
+    """
+    results: dict = {}
+    for model in MODELS:
+        for base in urls.values():  # warm-up: every worker, every connection
+            wrk_peak(f"{base}/v2/models/{model}/infer", bodies[model], 2, args.connections)
+        for _ in range(args.rounds):
+            for name, base in urls.items():
+                peak = wrk_peak(f"{base}/v2/models/{model}/infer", bodies[model], args.seconds, args.connections)
+                best = results.get((name, model))
+                if best is None or peak.rps > best["rps"]:
+                    results[(name, model)] = {"rps": peak.rps, "wrk_errors": peak.errors}
+                print(f"  {name:<22} {model}: {peak.rps:8.0f} req/s", flush=True)
+        for fraction, key in ((LOAD_FRACTION, ""), (LOW_FRACTION, "low_")):
+            target = fraction * results[("conveyor", model)]["rps"]
+            for name, base in urls.items():
+                rate = fraction * results[(name, model)]["rps"] if name == "mlserver" else target
+                latency = open_loop(binary, f"{base}/v2/models/{model}/infer", bodies[model], rate, args.seconds)
+                results[(name, model)].update({f"{key}rate": rate, **{f"{key}{k}": v for k, v in latency.items()}})
+                print(f"  {name:<22} {model}: p50 {latency['p50_ms']:.2f} ms, p99 {latency['p99_ms']:.2f} ms "
+                      f"at {rate:.0f} req/s", flush=True)
+    return results
+
+
+def _table(results: dict) -> str:
+    results = dict(sorted(results.items(), key=lambda item: item[0][1], reverse=True))  # rf rows, then lr
+    lines = ["| server | model | peak req/s (wrk) | open loop at 80%: rate | p50 ms | p99 ms "
+             "| open loop at 40%: rate | p50 ms | p99 ms | errors |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for (name, model), r in results.items():
+        lines.append(f"| {name} | {model} | {r['rps']:.0f} | {r['rate']:.0f} | {r['p50_ms']:.2f} | "
+                     f"{r['p99_ms']:.2f} | {r['low_rate']:.0f} | {r['low_p50_ms']:.2f} | {r['low_p99_ms']:.2f} | "
+                     f"{r['wrk_errors'] + r['errors'] + r['low_errors']} |")
+    return "\n".join(lines)
+
+
+def _ratios(results: dict) -> str:
+    def rps(name, model):
+        return results[(name, model)]["rps"] if (name, model) in results else float("nan")
+
+    lines = ["", "| ratio | rf | lr | target |", "|---|---:|---:|---|"]
+    rows = [
+        ("Conveyor / MLServer", "conveyor", "mlserver", ">= 20x rf, >= 4x lr"),
+        ("Conveyor / bare reference", "conveyor", "reference", ">= 0.85"),
+        ("Conveyor logging on / off", "conveyor", "conveyor (no Kafka)", ">= 0.90"),
+    ]
+    for label, a, b, target in rows:
+        lines.append(f"| {label} | " + " | ".join(f"{rps(a, m) / rps(b, m):.2f}" for m in MODELS) + f" | {target} |")
+    p99 = " | ".join(f"{results[('conveyor', m)]['p99_ms']:.2f} ms" for m in MODELS)
+    lines.append(f"| Conveyor p99 at {LOAD_FRACTION:.0%} of its peak (open loop) | {p99} | <= 5 ms |")
+    low = " | ".join(f"{results[('conveyor', m)]['low_p99_ms']:.2f} ms" for m in MODELS)
+    lines.append(f"| Conveyor p99 at {LOW_FRACTION:.0%} of its peak (open loop) | {low} | |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved wrk rounds; the best is kept")
+    parser.add_argument("--kafka", default="127.0.0.1:9092")
+    parser.add_argument("--skip-mlserver", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp, ExitStack() as servers:
+        workdir = Path(tmp)
+        bodies = build_models(workdir)
+        binary = build_open_loop(workdir)
+        prefix = f"bench{uuid.uuid4().hex[:8]}."
+        ports = {name: free_port() for name in ("conveyor", "conveyor (no Kafka)", "reference", "mlserver")}
+        print("starting servers", flush=True)
+        servers.enter_context(conveyor(workdir, ports["conveyor"], args.workers, args.kafka, prefix))
+        servers.enter_context(conveyor(workdir, ports["conveyor (no Kafka)"], args.workers, None, prefix))
+        servers.enter_context(reference(workdir, ports["reference"], args.workers))
+        if args.skip_mlserver:
+            del ports["mlserver"]
+        else:
+            servers.enter_context(mlserver(workdir, ports["mlserver"]))
+        urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        print("measuring:", flush=True)
+        results = _measure(urls, bodies, args, binary)
+    print()
+    print(_table(results))
+    print(_ratios(results))
+
+
+if __name__ == "__main__":
+    main()

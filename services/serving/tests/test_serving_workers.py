@@ -1,0 +1,175 @@
+"""`conveyor serving` as real processes: N workers on one port, standalone or fed promotions by Kafka.
+
+The zero-downtime test runs 20 deployments under continuous load and requires every request to succeed.
+"""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from conveyor.events.v1 import events_pb2 as ev
+from conveyor_kernel import Envelope, KafkaPublisher, decode_event, ensure_topics, topic_for
+
+pytestmark = pytest.mark.integration
+CONVEYOR = str(Path(sys.executable).parent / "conveyor")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def _conveyor_serving(folder: Path, tmp_path: Path, *args: str, **env: str) -> Iterator[str]:
+    port = _free_port()
+    out = (tmp_path / "serving.log").open("w")
+    process = subprocess.Popen(
+        [CONVEYOR, "serving", "--model-repository", str(folder), "--port", str(port), *args],
+        env={**os.environ, "CONVEYOR_LOG_FLUSH_INTERVAL": "0.1", **env}, stdout=out, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120  # generous: worker start-up is mostly imports, slow on a busy machine
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if httpx.get(f"{url}/v2/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        assert process.poll() is None, (tmp_path / "serving.log").read_text()
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            assert process.wait(timeout=30) == 0, (tmp_path / "serving.log").read_text()
+        finally:
+            if process.poll() is None:
+                process.kill()
+            out.close()
+
+
+def _listening_pids(url: str) -> set[int]:
+    """Processes holding the port's listening socket."""
+    port = url.rsplit(":", 1)[1]
+    listening = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True).stdout
+    return {int(part.split(",")[0]) for part in listening.split("pid=")[1:]}
+
+
+def _body(rows) -> dict:
+    return {"inputs": [{"name": "input", "shape": list(rows.shape), "datatype": "FP32", "data": rows.tolist()}]}
+
+
+def test_standalone_workers_serve_the_folder_without_kafka(model_folder, models, tmp_path):
+    with _conveyor_serving(model_folder, tmp_path, "--workers", "2", CONVEYOR_KAFKA__BOOTSTRAP_SERVERS="") as url:
+        rows = models.X[:5]
+        for _ in range(8):  # fresh connections land on either worker; every one must answer the same
+            with httpx.Client(base_url=url) as client:
+                answer = client.post("/v2/models/cancer/infer", json=_body(rows)).json()
+                assert answer["model_version"] == "2"
+                assert answer["outputs"][0]["data"] == models.v2.predict(rows).tolist()
+        assert len(_listening_pids(url)) == 1 + 2  # the supervisor holds the socket too, and two workers
+        assert httpx.post(f"{url}/v1/models/plain:predict",
+                          json={"instances": rows.tolist()}).json()["predictions"] == models.v2.predict(rows).tolist()
+
+
+async def _publish_all(kafka_settings, events) -> None:
+    publisher = KafkaPublisher(kafka_settings, source="registry")
+    await publisher.start()
+    try:
+        for event in events:
+            await publisher.publish(event, subject=event.model_name)
+    finally:
+        await publisher.stop()
+
+
+async def _deployed(kafka_settings, count: int, bound: float = 40) -> list[ev.ModelDeployed]:
+    partition = TopicPartition(topic_for(ev.ModelDeployed, kafka_settings.topic_prefix), 0)
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_settings.bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    found: list[ev.ModelDeployed] = []
+    try:
+        consumer.assign([partition])
+        await consumer.seek_to_beginning(partition)
+        deadline = time.monotonic() + bound
+        while len(found) < count and time.monotonic() < deadline:
+            for messages in (await consumer.getmany(partition, timeout_ms=200)).values():
+                found += [decode_event(Envelope.from_headers(list(m.headers)), m.value) for m in messages]
+        return found
+    finally:
+        await consumer.stop()
+
+
+def _promotion(models, version: int) -> ev.ModelPromoted:
+    uri = models.v1_uri if version % 2 else models.v2_uri
+    return ev.ModelPromoted(model_name="cancer", version=version, artifact_uri=uri, action="promote",
+                            feature_names=[f"f{i}" for i in range(30)], task=ev.TASK_CLASSIFICATION)
+
+
+@pytest.mark.timeout(90)
+def test_twenty_deployments_under_load_lose_no_request_on_any_worker(kafka_settings, models, tmp_path):
+    workers, deployments = 2, 20
+    empty = tmp_path / "empty-repo"
+    empty.mkdir()
+    asyncio.run(ensure_topics(kafka_settings, [topic_for(c, kafka_settings.topic_prefix)
+                                               for c in (ev.ModelPromoted, ev.ModelDeployed, ev.PredictionsLogged)]))
+    asyncio.run(_publish_all(kafka_settings, [_promotion(models, 1)]))
+    env = {"CONVEYOR_KAFKA__TOPIC_PREFIX": kafka_settings.topic_prefix, "CONVEYOR_DATA_DIR": str(models.data_dir)}
+    with _conveyor_serving(empty, tmp_path, "--workers", str(workers), "--kafka", kafka_settings.bootstrap_servers,
+                           **env) as url:
+        first = asyncio.run(_deployed(kafka_settings, workers))
+        assert len({d.instance for d in first}) == workers  # every worker consumed the promotion itself
+        answers: list[tuple[int, str]] = []
+        failures: list[BaseException] = []
+        loading = threading.Event()
+        loading.set()
+
+        def load() -> None:
+            body = _body(models.X[:2])
+            with httpx.Client(base_url=url, timeout=10) as client:
+                while loading.is_set():
+                    try:
+                        response = client.post("/v2/models/cancer/infer", json=body)
+                        answers.append((response.status_code, response.json().get("model_version", "")))
+                    except Exception as exc:  # noqa: BLE001 - a lost request is what this test looks for
+                        failures.append(exc)
+
+        threads = [threading.Thread(target=load) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        try:
+            asyncio.run(_publish_all(kafka_settings, [_promotion(models, v) for v in range(2, deployments + 2)]))
+            deployed = asyncio.run(_deployed(kafka_settings, workers * (deployments + 1)))
+            before = len(answers)
+            deadline = time.monotonic() + 10
+            while len(answers) < before + 50 and time.monotonic() < deadline:
+                time.sleep(0.01)  # keep the load on after the last swap too
+        finally:
+            loading.clear()
+            for thread in threads:
+                thread.join(timeout=30)
+
+        final = str(deployments + 1)
+        with httpx.Client(base_url=url) as fresh:
+            assert fresh.post("/v2/models/cancer/infer", json=_body(models.X[:1])).json()["model_version"] == final
+
+    assert failures == []
+    assert len(answers) > 100
+    assert {status for status, _ in answers} == {200}
+    assert len(deployed) == workers * (deployments + 1)
+    for instance in {d.instance for d in deployed}:
+        assert [d.version for d in deployed if d.instance == instance] == list(range(1, deployments + 2))
+    assert len({version for _, version in answers}) > 2  # requests really ran across the swaps
