@@ -11,6 +11,7 @@ from ._http import create_service_app
 from ._kafka import KafkaConsumerLoop, KafkaPublisher, ensure_topics
 from ._logging import configure_logging
 from ._runtime import EventRuntime
+from ._serve import serve
 from ._settings import KafkaSettings, ServiceSettings, TelemetrySettings
 from ._storage import ArtifactStore
 from ._telemetry import configure_tracing, context_of, links_of, tracer
@@ -48,6 +49,7 @@ __all__ = [
     "decode_event",
     "ensure_topics",
     "links_of",
+    "serve",
     "topic_for",
     "topics",
     "tracer",

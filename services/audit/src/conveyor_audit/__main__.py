@@ -1,18 +1,13 @@
-"""`python -m conveyor_audit`: run the audit service."""
+"""`python -m conveyor_audit` runs the audit service."""
 
-import uvicorn
-
-from conveyor_kernel import configure_logging, configure_tracing
+from conveyor_kernel import serve
 
 from .settings import get_settings
 from .wiring import create_app
 
 
 def main() -> None:
-    settings = get_settings()
-    configure_logging("audit")
-    configure_tracing(settings.telemetry.service_name or "audit", settings.telemetry.span_file)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    serve("audit", get_settings(), create_app)
 
 
 if __name__ == "__main__":

@@ -1,18 +1,13 @@
 """`python -m conveyor_registry` runs the registry service."""
 
-import uvicorn
-
-from conveyor_kernel import configure_logging, configure_tracing
+from conveyor_kernel import serve
 
 from .settings import get_settings
 from .wiring import create_app
 
 
 def main() -> None:
-    settings = get_settings()
-    configure_logging("registry")
-    configure_tracing(settings.telemetry.service_name or "registry", settings.telemetry.span_file)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    serve("registry", get_settings(), create_app)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,13 @@
-import uvicorn
+"""`python -m conveyor_trainer` runs the trainer service."""
 
-from conveyor_kernel import configure_logging, configure_tracing
+from conveyor_kernel import serve
 
 from .settings import get_settings
 from .wiring import SERVICE, create_app
 
 
 def main() -> None:
-    settings = get_settings()
-    configure_logging(SERVICE)
-    configure_tracing(settings.telemetry.service_name or SERVICE, settings.telemetry.span_file)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    serve(SERVICE, get_settings(), create_app)
 
 
 if __name__ == "__main__":
