@@ -33,17 +33,24 @@ class Samples:
             "class_labels": ["0", "1"],
         }
 
-    def batch(self, model: str, version: int, n: int, shifted: bool = False) -> ev.PredictionsLogged:
+    def batch(
+        self, model: str, version: int, n: int, shifted: bool = False, request: str = "", biased: bool = False
+    ) -> ev.PredictionsLogged:
+        """`request` names one request whose rows are 0..n-1 (else each row is request r<i>); every row gets a
+        clinic attribute; `biased` predicts "1" for almost nobody in the south clinic."""
         data = self._draw(n, shifted)
+        predictions = []
+        for i, row in enumerate(data):
+            clinic = "north" if i % 2 == 0 else "south"
+            label = int(row[0] > 0) if not (biased and clinic == "south") else int(row[0] > 1.5)
+            p1 = float(1 / (1 + np.exp(-3 * row[0])))
+            predictions.append(ev.Prediction(
+                request_id=request or f"r{i}", row=i if request else 0, features=row.tolist(), label=str(label),
+                probabilities=[1 - p1, p1], attributes={"clinic": clinic},
+            ))
         return ev.PredictionsLogged(
-            model_name=model,
-            version=version,
-            feature_names=FEATURES,
-            class_labels=["0", "1"],
-            predictions=[
-                ev.Prediction(request_id=f"r{i}", features=row.tolist(), label=str(int(row[0] > 0)))
-                for i, row in enumerate(data)
-            ],
+            model_name=model, version=version, feature_names=FEATURES, class_labels=["0", "1"],
+            predictions=predictions,
         )
 
 

@@ -25,7 +25,8 @@ async def test_drift_report_lists_newest_first_and_404s_unknown_models(tmp_path)
     assert report["champion_version"] == 3
     assert [e["published"] for e in report["evaluations"]] == [False, True]
     assert report["evaluations"][0]["features"][0] == {
-        "feature": "x", "method": "ks", "p_value": 0.001, "threshold": 0.05, "drifted": True, "psi_decile": 0.4
+        "feature": "x", "method": "ks", "score": 0.001, "threshold": 0.05, "drifted": True,
+        "psi_reference_deciles": 0.4,
     }
 
 

@@ -41,8 +41,23 @@ def test_windows_fill_exactly_and_carry_the_rest():
     full = buffer.add("m", 1, [[2.0]] * 3, ["1"] * 3, second)
     assert len(full) == 1
     assert full[0].rows == [[1.0]] * 3 + [[2.0]]
-    assert full[0].envelopes == [first, second]
+    assert [e.id for e in full[0].envelopes] == [first.id, second.id]
     assert buffer.pending("m") == 2
+    assert buffer.seen("m", second.id) and buffer.seen("m", first.id) and not buffer.seen("m", "other")
+
+
+def test_window_state_is_plain_json_so_a_table_can_hold_it():
+    import json
+
+    state: dict = {}
+    buffer = WindowBuffer(size=4, state=state)
+    buffer.add("m", 1, [[1.0, 2.0]] * 3, ["0"] * 3, Envelope("t", "s", "m", traceparent="00-ab-cd-01"),
+               [{"clinic": "north"}] * 3)
+    restored = WindowBuffer(size=4, state=json.loads(json.dumps(state)))  # what a changelog replay gives
+    [full] = restored.add("m", 1, [[3.0, 4.0]], ["1"], Envelope("t", "s", "m"))
+    assert full.rows == [[1.0, 2.0]] * 3 + [[3.0, 4.0]]
+    assert full.attributes == [{"clinic": "north"}] * 3 + [{}]
+    assert full.envelopes[0].traceparent == "00-ab-cd-01"
 
 
 def test_a_new_version_starts_a_new_window():

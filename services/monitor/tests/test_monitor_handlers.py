@@ -2,14 +2,18 @@ import pytest
 
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import ArtifactStore, Dispatcher, Envelope, InMemoryBus, InvalidMessage, topics
-from conveyor_monitor.cooldown import CooldownGate
-from conveyor_monitor.handlers import Monitor, handler_table
+from conveyor_monitor.handlers import handler_table
 from conveyor_monitor.history import EvaluationHistory
 from conveyor_monitor.metrics import MonitorMetrics
-from conveyor_monitor.window import WindowBuffer
+from conveyor_monitor.settings import MonitorSettings
+from conveyor_monitor.wiring import build_monitor
 
 WINDOW = 200
-ENVELOPE = Envelope("conveyor.events.v1.PredictionsLogged", "test", "churn")
+ENVELOPE = Envelope("conveyor.events.v1.ModelPromoted", "test", "churn")
+
+
+def batch_envelope() -> Envelope:
+    return Envelope("conveyor.events.v1.PredictionsLogged", "serving", "churn")  # a fresh id, as on the wire
 
 
 @pytest.fixture
@@ -23,11 +27,11 @@ def bus():
 
 
 @pytest.fixture
-def monitor(bus, store):
-    return Monitor(
-        publisher=bus, store=store, champions={}, windows=WindowBuffer(WINDOW), cooldown=CooldownGate(300),
-        history=EvaluationHistory(100), metrics=MonitorMetrics.create(),
-    )
+def monitor(bus, store, tmp_path):
+    settings = MonitorSettings(data_dir=tmp_path, window_size=WINDOW, retrain_cooldown_seconds=300)
+    built = build_monitor(settings, bus, {}, EvaluationHistory(100), MonitorMetrics.create())
+    built.store = store
+    return built
 
 
 def promoted(store, samples, version: int) -> ev.ModelPromoted:
@@ -37,7 +41,7 @@ def promoted(store, samples, version: int) -> ev.ModelPromoted:
 
 async def feed(monitor, samples, version: int, windows: int, shifted: bool) -> None:
     for _ in range(windows * 4):
-        await monitor.on_predictions(samples.batch("churn", version, WINDOW // 4, shifted), ENVELOPE)
+        await monitor.on_predictions(samples.batch("churn", version, WINDOW // 4, shifted), batch_envelope())
 
 
 async def test_undrifted_windows_publish_nothing(monitor, bus, store, samples):
@@ -56,9 +60,10 @@ async def test_one_shift_gives_one_alarm_and_a_new_champion_may_alarm_again(moni
     assert drift.model_name == "churn" and drift.version == 1 and drift.window_size == WINDOW
     assert {f.feature for f in drift.features if f.drifted} == {"x", "y", "color"}
     assert drift.drift_share == 1.0 and drift.share_threshold == 0.5
-    assert drift.prediction_drift.method == "chi2" and drift.prediction_drift.drifted
+    assert {f.method for f in drift.features} == {"ks", "chisquare"}  # 1,000 reference rows: Evidently's tests
+    assert drift.prediction_drift.method == "z" and drift.prediction_drift.drifted
     assert retrain.dataset_id == "d1" and retrain.version == 1 and "share 1.00" in retrain.reason
-    assert retrain.drift == drift
+    assert retrain.trigger == "drift" and retrain.drift == drift
     evaluations = monitor.history.report("churn")["evaluations"]
     assert [e["published"] for e in evaluations] == [False, False, True]  # newest first
     assert all(e["dataset_drifted"] for e in evaluations)
@@ -70,13 +75,16 @@ async def test_one_shift_gives_one_alarm_and_a_new_champion_may_alarm_again(moni
     await monitor.on_promoted(promoted(store, samples, 2), ENVELOPE)
     await feed(monitor, samples, 2, windows=1, shifted=True)
     assert [d.version for d in bus.events(ev.DriftDetected)] == [1, 2]
-    assert [r.version for r in bus.events(ev.RetrainRequested)] == [1, 2]
+    # The retrain policy is per model, not per version: a retrained version that still drifts does not
+    # start a storm of retrains inside the cooldown.
+    assert [r.version for r in bus.events(ev.RetrainRequested)] == [1]
+    assert monitor.history.report("churn")["evaluations"][0]["retrain"].startswith("declined: cooldown")
 
 
 async def test_predictions_of_other_versions_and_models_are_ignored(monitor, bus, store, samples):
     await monitor.on_promoted(promoted(store, samples, 2), ENVELOPE)
     await feed(monitor, samples, 1, windows=1, shifted=True)
-    await monitor.on_predictions(samples.batch("other", 2, WINDOW, shifted=True), ENVELOPE)
+    await monitor.on_predictions(samples.batch("other", 2, WINDOW, shifted=True), batch_envelope())
     assert monitor.windows.pending("churn") == 0
     assert monitor.history.report("churn")["evaluations"] == []
     assert monitor.history.report("other") is None
@@ -87,7 +95,7 @@ async def test_bad_inputs_are_dead_lettered_with_a_reason(monitor, bus, store, s
     batch = samples.batch("churn", 1, 3)
     del batch.predictions[1].features[-1]
     with pytest.raises(InvalidMessage, match="'r1' has 2 features"):
-        await monitor.on_predictions(batch, ENVELOPE)
+        await monitor.on_predictions(batch, batch_envelope())
     missing = ev.ModelPromoted(model_name="churn", version=3, reference_uri="file:///nowhere/ref.json")
     with pytest.raises(InvalidMessage, match="does not exist"):
         await monitor.on_promoted(missing, ENVELOPE)

@@ -121,7 +121,7 @@ async def test_drift_is_detected_once_per_shift(kafka_settings, tmp_path, sample
 
         assert [e["dataset_drifted"] for e in history] == [True, True, True, False, False]
         assert [e["published"] for e in history] == [False, False, True, False, False]
-        assert history[0]["features"][0]["psi_decile"] > 0.1
+        assert history[0]["features"][0]["psi_reference_deciles"] > 0.1
 
         drifts = await read_topic(kafka_settings.bootstrap_servers, prefix + topics.MONITORING)
         retrains = await read_topic(kafka_settings.bootstrap_servers, prefix + topics.RETRAIN)

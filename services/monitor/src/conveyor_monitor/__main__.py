@@ -1,16 +1,13 @@
-import uvicorn
+"""`python -m conveyor_monitor` runs the monitor service (faust and FastAPI in one loop)."""
 
-from conveyor_kernel import configure_logging, configure_tracing
+from conveyor_kernel import serve
 
 from .service import create_app
 from .settings import get_settings
 
 
 def main() -> None:
-    settings = get_settings()
-    configure_logging("monitor")
-    configure_tracing(settings.telemetry.service_name or "monitor", settings.telemetry.span_file)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    serve("monitor", get_settings(), create_app)
 
 
 if __name__ == "__main__":

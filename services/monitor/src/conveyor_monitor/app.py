@@ -33,6 +33,12 @@ def create_faust_app(settings: MonitorSettings) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         consumer_auto_offset_reset="earliest",
+        # Offsets are committed only after the changelog is flushed (faust flushes the producer first):
+        # a crash can redeliver a batch (the window skips its id) but never lose one.
+        broker_commit_interval=settings.commit_interval_seconds,
+        # A SIGKILLed member holds its partitions until its session times out: this bounds a restart.
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
         datadir=str(settings.state_dir(APP_NAME) / "faust"),
         loop=asyncio.get_running_loop(),
     )

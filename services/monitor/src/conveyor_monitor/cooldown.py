@@ -23,6 +23,11 @@ class CooldownGate:
         """A new champion, or an alarm that never reached the broker: the next drift may publish."""
         self._fired_at.pop(model, None)
 
+    def reset_prefix(self, model: str) -> None:
+        """Release every key of a model ("drift:m", "fairness:m:clinic", ...)."""
+        for key in [k for k in self._fired_at if k == model or k.split(":")[1:2] == [model]]:
+            self._fired_at.pop(key)
+
     def cooling(self, model: str) -> bool:
         fired_at = self._fired_at.get(model)
         return fired_at is not None and self._clock() - fired_at < self.seconds

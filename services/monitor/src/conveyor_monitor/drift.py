@@ -1,30 +1,26 @@
-"""Drift statistics: pure functions of a reference sample and a live window, no I/O, no Kafka.
+"""Drift of a live window against the reference: pure functions, no I/O, no Kafka.
 
-Per feature a two-sample test decides (KS for numeric, chi-square for categorical); PSI over the
-reference deciles is reported beside KS as an effect size, because with large windows a p-value alone
-flags shifts too small to matter and a reader wants to see how big the shift is.
+Each column gets the method Evidently 0.7 would choose (see stattests) unless one is named; the dataset
+drifted when the drifted share of columns reaches the share threshold. The classic decile PSI rides along
+for numeric columns as an effect size a reader can compare across windows.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-from scipy import stats
+from .stattests import CATEGORICAL, METHODS, NUMERIC, as_sample, default_method, psi_reference_deciles
 
-NUMERIC = "numeric"
-CATEGORICAL = "categorical"
-# Keeps empty bins from turning PSI into infinity; the usual choice in PSI implementations.
-PSI_EPSILON = 1e-4
+__all__ = ["CATEGORICAL", "NUMERIC", "FeatureResult", "WindowResult", "compare_column", "evaluate_window"]
 
 
 @dataclass(frozen=True)
 class FeatureResult:
     feature: str
-    method: str  # "ks" | "chi2"
-    p_value: float
+    method: str
+    score: float
     threshold: float
     drifted: bool
-    psi: float | None = None  # numeric features only
+    psi: float | None = None  # psi_reference_deciles, numeric columns only
 
 
 @dataclass(frozen=True)
@@ -35,44 +31,26 @@ class WindowResult:
     dataset_drifted: bool
     prediction: FeatureResult | None = None
     drifted_features: list[str] = field(default_factory=list)
+    multivariate: FeatureResult | None = None
 
 
-def category_of(value: object) -> str:
-    """One spelling per category: 1, 1.0 and "1" are the same integer-coded category."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def ks_test(feature: str, reference: Sequence[float], current: Sequence[float], threshold: float) -> FeatureResult:
-    ref = np.asarray(reference, dtype=float)
-    cur = np.asarray(current, dtype=float)
-    p_value = float(stats.ks_2samp(ref, cur).pvalue)
-    return FeatureResult(feature, "ks", p_value, threshold, p_value < threshold, psi_decile(ref, cur))
-
-
-def chi2_test(feature: str, reference: Sequence[object], current: Sequence[object], threshold: float) -> FeatureResult:
-    ref = [category_of(v) for v in reference]
-    cur = [category_of(v) for v in current]
-    categories = sorted(set(ref) | set(cur))
-    if len(categories) < 2:
-        # One category on both sides: the distributions are identical, nothing to test.
-        return FeatureResult(feature, "chi2", 1.0, threshold, False)
-    table = np.array([[ref.count(c) for c in categories], [cur.count(c) for c in categories]])
-    p_value = float(stats.chi2_contingency(table).pvalue)
-    return FeatureResult(feature, "chi2", p_value, threshold, p_value < threshold)
-
-
-def psi_decile(reference: Sequence[float], current: Sequence[float]) -> float:
-    """Population stability index over the reference's deciles (ties collapse duplicate edges)."""
-    ref = np.asarray(reference, dtype=float)
-    cur = np.asarray(current, dtype=float)
-    edges = np.unique(np.quantile(ref, np.linspace(0.1, 0.9, 9)))
-    ref_share = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=len(edges) + 1) / len(ref)
-    cur_share = np.bincount(np.searchsorted(edges, cur, side="right"), minlength=len(edges) + 1) / len(cur)
-    ref_share = np.clip(ref_share, PSI_EPSILON, None)
-    cur_share = np.clip(cur_share, PSI_EPSILON, None)
-    return float(np.sum((cur_share - ref_share) * np.log(cur_share / ref_share)))
+def compare_column(
+    feature: str,
+    kind: str,
+    reference: Sequence[object],
+    current: Sequence[object],
+    method: str | None = None,
+    threshold: float | None = None,
+) -> FeatureResult:
+    """`method` None picks Evidently's default; `threshold` None takes the method's default."""
+    ref = as_sample(reference, kind)
+    cur = as_sample(current, kind)
+    name = method or default_method(ref, cur, kind)
+    chosen = METHODS[name]
+    limit = chosen.default_threshold if threshold is None else threshold
+    score = chosen.score(ref, cur, kind)
+    psi = psi_reference_deciles(ref, cur, kind) if kind == NUMERIC else None
+    return FeatureResult(feature, name, score, limit, chosen.drifted(score, limit), psi)
 
 
 def drift_share(results: Sequence[FeatureResult]) -> float:
@@ -81,34 +59,23 @@ def drift_share(results: Sequence[FeatureResult]) -> float:
     return sum(r.drifted for r in results) / len(results)
 
 
-def compare_feature(
-    feature: str, kind: str, reference: Sequence[object], current: Sequence[object], threshold: float
-) -> FeatureResult:
-    if kind == CATEGORICAL:
-        return chi2_test(feature, reference, current, threshold)
-    return ks_test(feature, reference, current, threshold)  # type: ignore[arg-type]
-
-
 def evaluate_window(
     kinds: dict[str, str],
     reference: dict[str, Sequence[object]],
     current: dict[str, Sequence[object]],
-    p_threshold: float,
-    share_threshold: float,
+    share_threshold: float = 0.5,
     reference_predictions: Sequence[object] = (),
     current_predictions: Sequence[object] = (),
     prediction_kind: str = CATEGORICAL,
+    method: str | None = None,
 ) -> WindowResult:
-    """Compare every feature in `kinds`; the dataset drifted when the drifted share reaches the threshold."""
-    results = [
-        compare_feature(name, kind, reference[name], current[name], p_threshold) for name, kind in kinds.items()
-    ]
+    """Compare every column in `kinds`; the dataset drifted when the drifted share reaches the threshold."""
+    results = [compare_column(name, kind, reference[name], current[name], method) for name, kind in kinds.items()]
     share = drift_share(results)
     prediction = None
     if len(reference_predictions) and len(current_predictions):
-        prediction = compare_feature(
-            "prediction", prediction_kind, reference_predictions, current_predictions, p_threshold
-        )
+        # Output drift: the model's answers moved, whatever the inputs did.
+        prediction = compare_column("prediction", prediction_kind, reference_predictions, current_predictions)
     return WindowResult(
         features=results,
         drift_share=share,

@@ -1,7 +1,7 @@
-"""What the monitor does with each event: learn the champion's reference, window its predictions, alarm.
+"""What the monitor does with each event: learn champions and baselines, window predictions, act.
 
 Champion state lives in a MutableMapping of plain values (a faust Table in the service, a dict in unit
-tests); references are cached by URI because they are immutable (content-addressed).
+tests); references (and the PCA fitted on them) are cached by URI because they are immutable.
 """
 
 import logging
@@ -10,14 +10,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, Envelope, InvalidMessage, Publisher, TransientError, links_of, tracer
+from conveyor_kernel import ArtifactStore, Envelope, InvalidMessage, links_of, tracer
 
-from .alarms import drift_detected, retrain_requested
-from .cooldown import CooldownGate
-from .drift import WindowResult, evaluate_window
+from .actions import Actions
+from .alarms import drift_detected, fairness_degraded, performance_degraded
+from .evaluation import Evaluator
 from .history import EvaluationHistory
-from .live import rows_of
+from .live import attributes_of, rows_of
 from .metrics import MonitorMetrics
+from .performance import LabelJoin, Logged, Scored, degraded
 from .reference import Reference, parse_reference
 from .window import Window, WindowBuffer
 
@@ -26,16 +27,21 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Monitor:
-    publisher: Publisher
     store: ArtifactStore
     champions: MutableMapping[str, Any]
     windows: WindowBuffer
-    cooldown: CooldownGate
     history: EvaluationHistory
     metrics: MonitorMetrics
-    p_threshold: float = 0.05
-    share_threshold: float = 0.5
+    actions: Actions
+    evaluator: Evaluator
+    labels: LabelJoin
+    tolerance: float = 0.1  # live metric may fall this far below the holdout's before it is degradation
+    baselines: dict[tuple[str, int], dict[str, float]] = field(default_factory=dict)
     _references: dict[str, Reference] = field(default_factory=dict)
+
+    async def on_registered(self, event: ev.ModelRegistered, envelope: Envelope) -> None:
+        """The version's holdout metrics: the bar live performance is held to."""
+        self.baselines[(event.model_name, event.version)] = dict(event.metrics)
 
     async def on_promoted(self, event: ev.ModelPromoted, envelope: Envelope) -> None:
         if not event.model_name or event.version <= 0:
@@ -54,7 +60,7 @@ class Monitor:
         }
         # A new champion is judged on its own predictions, and may raise its own alarm at once.
         self.windows.reset(event.model_name)
-        self.cooldown.reset(event.model_name)
+        self.actions.reset(event.model_name)
         self.history.champion(event.model_name, event.version)
         logger.info("champion of %s is now v%d (%s)", event.model_name, event.version, event.action or "promote")
 
@@ -63,51 +69,91 @@ class Monitor:
         if champion is None or champion["version"] != event.version:
             logger.debug("ignoring predictions of %s v%d: not the champion", event.model_name, event.version)
             return
+        if self.windows.seen(event.model_name, envelope.id):
+            # Redelivered after a crash: the window state already holds this batch.
+            logger.info("batch %s of %s already in its window; skipped", envelope.id, event.model_name)
+            return
         reference = self._reference(champion["reference_uri"])
         rows, outputs = rows_of(event, reference)
+        attributes = attributes_of(event)
+        self._remember(event, reference)
         self.history.champion(event.model_name, event.version)
         self.metrics.predictions_consumed.labels(event.model_name).inc(len(rows))
-        for window in self.windows.add(event.model_name, event.version, rows, outputs, envelope):
+        for window in self.windows.add(event.model_name, event.version, rows, outputs, envelope, attributes):
             await self._evaluate(event.model_name, champion, reference, window)
+
+    def _remember(self, event: ev.PredictionsLogged, reference: Reference) -> None:
+        """Keep each prediction until its late label arrives (POST /labels)."""
+        labels = list(event.class_labels) or list(reference.class_labels)
+        positive = labels[-1] if labels else "1"
+        index = labels.index(positive) if positive in labels else -1
+        for p in event.predictions:
+            score = float(p.probabilities[index]) if index >= 0 and len(p.probabilities) == len(labels) else None
+            self.labels.remember(p.request_id, p.row, Logged(
+                event.model_name, event.version, p.label, score, p.value, dict(p.attributes), reference.task,
+                positive,
+            ))
 
     async def _evaluate(self, model: str, champion: Any, reference: Reference, window: Window) -> None:
         # Fan-in: one evaluation acts on many PredictionsLogged batches and links to each of them.
         with tracer.start_as_current_span("evaluate drift", links=links_of(window.envelopes)) as span:
             span.set_attribute("conveyor.model_name", model)
             span.set_attribute("conveyor.model_version", window.version)
-            columns = {name: [row[i] for row in window.rows] for i, name in enumerate(reference.feature_names)}
-            result = evaluate_window(
-                reference.kinds, reference.columns, columns, self.p_threshold, self.share_threshold,
-                reference.predictions, window.outputs, reference.prediction_kind,
-            )
-            publish = result.dataset_drifted and self.cooldown.allow(model)
-            self.history.record(model, window.version, result, len(window.rows), publish)
+            result = self.evaluator.drift(reference, champion["reference_uri"], window)
+            fairness = self.evaluator.fairness(reference, window)
+            retrain = ""
+            published = False
+            if result.dataset_drifted and not self.actions.quiet(f"drift:{model}"):
+                fact = drift_detected(model, window.version, result, len(window.rows))
+                retrain = await self.actions.raise_alarm(
+                    f"drift:{model}", model, window.version, champion["dataset_id"], fact
+                )
+                published = not retrain.startswith(("suppressed", "failed"))
+            for found in fairness:
+                key = f"fairness:{model}:{found.attribute}"
+                if found.degraded and not self.actions.quiet(key):
+                    fact = fairness_degraded(model, window.version, found, len(window.rows))
+                    await self.actions.raise_alarm(key, model, window.version, champion["dataset_id"], fact)
+            self.history.record(model, window.version, result, len(window.rows), published, fairness, retrain)
             self.metrics.windows_evaluated.labels(model, str(result.dataset_drifted).lower()).inc()
             span.set_attribute("conveyor.drift_share", result.drift_share)
             logger.info(
-                "window of %s v%d: drift share %.2f (drifted: %s), psi %s, prediction p=%s, publish=%s",
+                "window of %s v%d: drift share %.2f (drifted: %s), multivariate %s, fairness degraded %s, retrain %s",
                 model, window.version, result.drift_share, result.drifted_features or "none",
-                {r.feature: round(r.psi, 4) for r in result.features if r.psi is not None},
-                f"{result.prediction.p_value:.4g}" if result.prediction else "n/a", publish,
+                result.multivariate.drifted if result.multivariate else "n/a",
+                [f.attribute for f in fairness if f.degraded] or "none", retrain or "n/a",
             )
-            if publish:
-                await self._alarm(model, champion, result, window)
 
-    async def _alarm(self, model: str, champion: Any, result: WindowResult, window: Window) -> None:
-        drift = drift_detected(model, window.version, result, len(window.rows))
-        try:
-            await self.publisher.publish(drift, model)
-            await self.publisher.publish(
-                retrain_requested(drift, champion["dataset_id"], result.drifted_features), model
-            )
-        except TransientError:
-            # Re-running the handler would re-add the batch to the next window; instead the cooldown
-            # is released so the next drifted window raises the alarm again.
-            self.cooldown.reset(model)
-            logger.exception("could not publish drift of %s v%d; the next drifted window retries", model,
-                             window.version)
-            return
-        self.metrics.drift_events.labels(model).inc()
+    async def on_labels(self, labels: list[tuple[str, int, Any]]) -> dict[str, Any]:
+        """Join (request_id, row, true label) to logged predictions; score and act on each full window."""
+        joined, unmatched, scored = 0, [], []
+        with tracer.start_as_current_span("join late labels") as span:
+            for request_id, row, truth in labels:
+                completed = self.labels.join(request_id, row, truth)
+                if completed is None:
+                    unmatched.append({"request_id": request_id, "row": row})
+                    continue
+                joined += 1
+                for window in completed:
+                    scored.append(await self._judge_performance(window))
+            span.set_attribute("conveyor.labels_joined", joined)
+        return {"joined": joined, "unmatched": unmatched, "windows_scored": scored}
+
+    async def _judge_performance(self, scored: Scored) -> dict[str, Any]:
+        self.metrics.labels_joined.labels(scored.model).inc(scored.size)
+        baseline = self.baselines.get((scored.model, scored.version), {})
+        fell = degraded(scored.metrics, baseline, self.tolerance)
+        self.history.record_performance(scored, fell)
+        outcome = ""
+        champion = self.champions.get(scored.model)
+        key = f"performance:{scored.model}"
+        if fell and not self.actions.quiet(key):
+            fact = performance_degraded(scored, {m: baseline[m] for m in scored.metrics if m in baseline}, fell,
+                                        self.tolerance)
+            dataset_id = champion["dataset_id"] if champion else ""
+            outcome = await self.actions.raise_alarm(key, scored.model, scored.version, dataset_id, fact)
+        return {"model_name": scored.model, "version": scored.version, "metrics": scored.metrics,
+                "equalized_odds": scored.equalized_odds, "degraded": fell, "retrain": outcome}
 
     def _reference(self, uri: str) -> Reference:
         reference = self._references.get(uri)
@@ -121,4 +167,8 @@ class Monitor:
 
 
 def handler_table(monitor: Monitor) -> dict[type, Any]:
-    return {ev.ModelPromoted: monitor.on_promoted, ev.PredictionsLogged: monitor.on_predictions}
+    return {
+        ev.ModelRegistered: monitor.on_registered,
+        ev.ModelPromoted: monitor.on_promoted,
+        ev.PredictionsLogged: monitor.on_predictions,
+    }

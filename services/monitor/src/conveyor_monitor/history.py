@@ -1,4 +1,7 @@
-"""What the REST API shows: each model's champion and its last evaluations (an in-memory ring)."""
+"""What the REST API shows: each model's champion, its last evaluations, and time series per version.
+
+In-memory rings (bounded): the audit ledger, not the monitor, is the durable record of what happened.
+"""
 
 from collections import deque
 from dataclasses import dataclass, field
@@ -6,12 +9,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .drift import FeatureResult, WindowResult
+from .fairness import FairnessResult
+from .performance import Scored
+
+SERIES = ("drift", "fairness", "performance")
 
 
 @dataclass
 class ModelHistory:
     champion_version: int
     evaluations: deque[dict[str, Any]]
+    series: dict[str, deque[dict[str, Any]]]
 
 
 @dataclass
@@ -22,26 +30,59 @@ class EvaluationHistory:
     def champion(self, model: str, version: int) -> None:
         entry = self._models.get(model)
         if entry is None:
-            self._models[model] = ModelHistory(version, deque(maxlen=self.size))
+            self._models[model] = ModelHistory(
+                version, deque(maxlen=self.size), {k: deque(maxlen=self.size * 10) for k in SERIES}
+            )
         else:
             entry.champion_version = version
 
-    def record(self, model: str, version: int, result: WindowResult, window_size: int, published: bool) -> None:
+    def _entry(self, model: str, version: int) -> ModelHistory:
         if model not in self._models:
             self.champion(model, version)
-        self._models[model].evaluations.append(
+        return self._models[model]
+
+    def record(
+        self, model: str, version: int, result: WindowResult, window_size: int, published: bool,
+        fairness: list[FairnessResult] | None = None, retrain: str = "",
+    ) -> None:
+        entry = self._entry(model, version)
+        at = _now()
+        entry.evaluations.append(
             {
                 "version": version,
-                "evaluated_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "evaluated_at": at,
                 "window_size": window_size,
                 "drift_share": result.drift_share,
                 "share_threshold": result.share_threshold,
                 "dataset_drifted": result.dataset_drifted,
                 "drifted_features": list(result.drifted_features),
                 "published": published,
+                "retrain": retrain,
                 "features": [_test_json(r) for r in result.features],
                 "prediction_drift": _test_json(result.prediction) if result.prediction else None,
+                "multivariate": _test_json(result.multivariate) if result.multivariate else None,
+                "fairness": [f.as_json() for f in fairness or []],
             }
+        )
+        entry.series["drift"].append(
+            {
+                "at": at, "version": version, "drift_share": result.drift_share,
+                "dataset_drifted": result.dataset_drifted,
+                "prediction_score": result.prediction.score if result.prediction else None,
+                "multivariate_error": result.multivariate.score if result.multivariate else None,
+            }
+        )
+        for f in fairness or []:
+            entry.series["fairness"].append(
+                {"at": at, "version": version, "attribute": f.attribute, "difference": f.difference,
+                 "ratio": f.ratio, "degraded": f.degraded}
+            )
+
+    def record_performance(self, scored: Scored, degraded: list[str]) -> None:
+        entry = self._entry(scored.model, scored.version)
+        entry.series["performance"].append(
+            {"at": _now(), "version": scored.version, "window_size": scored.size, "metrics": scored.metrics,
+             "equalized_odds": scored.equalized_odds, "degraded": degraded}
         )
 
     def report(self, model: str) -> dict[str, Any] | None:
@@ -55,13 +96,24 @@ class EvaluationHistory:
             "evaluations": list(reversed(entry.evaluations)),
         }
 
+    def series(self, model: str, kind: str, version: int | None = None) -> list[dict[str, Any]] | None:
+        """Oldest point first (a chart's order); None for an unknown model."""
+        entry = self._models.get(model)
+        if entry is None:
+            return None
+        return [p for p in entry.series[kind] if version is None or p["version"] == version]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
 
 def _test_json(result: FeatureResult) -> dict[str, Any]:
     return {
         "feature": result.feature,
         "method": result.method,
-        "p_value": result.p_value,
+        "score": result.score,
         "threshold": result.threshold,
         "drifted": result.drifted,
-        "psi_decile": result.psi,
+        "psi_reference_deciles": result.psi,
     }

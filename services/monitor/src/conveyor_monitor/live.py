@@ -9,6 +9,11 @@ from conveyor_kernel import InvalidMessage
 from .reference import Reference
 
 
+def attributes_of(batch: ev.PredictionsLogged) -> list[dict[str, str]]:
+    """Each prediction's sensitive attributes (from the request's parameters.attributes), as plain dicts."""
+    return [dict(prediction.attributes) for prediction in batch.predictions]
+
+
 def rows_of(batch: ev.PredictionsLogged, reference: Reference) -> tuple[list[list[float]], list[Any]]:
     """Feature rows ordered like reference.feature_names, and each prediction's output."""
     logged = list(batch.feature_names) or list(reference.feature_names)

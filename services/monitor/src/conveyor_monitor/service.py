@@ -26,6 +26,6 @@ def create_app(settings: MonitorSettings, runtime: MonitorRuntime | None = None)
     app = create_service_app(
         "Conveyor monitor", runtime.problems, lifespan=lifespan, registry=runtime.metrics.registry
     )
-    app.include_router(create_router(runtime.history))
+    app.include_router(create_router(runtime.history, lambda: runtime.monitor))
     app.state.runtime = runtime
     return app

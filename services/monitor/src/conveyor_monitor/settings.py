@@ -1,6 +1,6 @@
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from conveyor_kernel import ServiceSettings
 
@@ -8,8 +8,9 @@ from conveyor_kernel import ServiceSettings
 class MonitorSettings(ServiceSettings):
     port: int = 8005
     window_size: int = Field(default=500, ge=20, description="predictions per drift evaluation window")
-    p_value_threshold: float = Field(
-        default=0.05, gt=0, lt=1, description="a feature has drifted when its test's p-value is below this"
+    drift_method: str | None = Field(
+        default=None, description="one drift method for every column (see stattests.METHODS); unset: Evidently's "
+        "choice per column"
     )
     drift_share_threshold: float = Field(
         default=0.5, gt=0, le=1, description="the dataset has drifted when this share of features drifted"
@@ -17,7 +18,34 @@ class MonitorSettings(ServiceSettings):
     retrain_cooldown_seconds: float = Field(
         default=300, ge=0, description="after a drift is published, further drifted windows stay quiet this long"
     )
+    retrain_max_per_hour: int = Field(default=3, ge=1, description="retrain requests per model per rolling hour")
+    parity_difference_threshold: float = Field(
+        default=0.1, gt=0, le=1, description="demographic parity difference above which a window may be unfair"
+    )
+    fairness_alpha: float = Field(
+        default=0.01, gt=0, lt=1, description="a parity gap counts only when group and outcome test dependent at this"
+    )
+    min_group_size: int = Field(default=20, ge=1, description="groups with fewer rows in a window are not judged")
+    label_window_size: int = Field(default=200, ge=10, description="labelled predictions per performance window")
+    performance_tolerance: float = Field(
+        default=0.1, ge=0, description="how far a live metric may fall below the holdout's before it is degradation"
+    )
+    commit_interval_seconds: float = Field(
+        default=2.8, gt=0, description="how often faust commits consumed offsets (after flushing the changelog)"
+    )
+    session_timeout_seconds: float = Field(
+        default=30, ge=6, description="consumer group session timeout: how long a crashed monitor blocks a new one"
+    )
     history_size: int = Field(default=100, ge=1, description="evaluations kept per model for the REST API")
+
+    @field_validator("drift_method")
+    @classmethod
+    def _known_method(cls, value: str | None) -> str | None:
+        from .stattests import METHODS
+
+        if value is not None and value not in METHODS:
+            raise ValueError(f"drift_method {value!r} is unknown; use one of {sorted(METHODS)} or leave it unset")
+        return value
 
 
 @lru_cache

@@ -12,3 +12,15 @@ def create_champions_table(app: faust.App) -> faust.Table:
     return app.Table(
         "champions", partitions=1, key_type=str, help="the current champion of each model and its reference"
     )
+
+
+def create_windows_table(app: faust.App) -> faust.Table:
+    """model name -> the open window (rows, outputs, attributes, batch ids): see window.WindowBuffer.
+
+    Every batch rewrites the model's entry, so the changelog holds one record per batch; it is compacted,
+    and recovery after a crash replays it before the agents consume again.
+    """
+    return app.Table(
+        "windows", partitions=1, key_type=str,  # values: JSON (faust's default for tables)
+        help="each model's open prediction window, so a restart neither loses nor double-counts rows",
+    )

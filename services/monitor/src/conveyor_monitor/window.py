@@ -1,13 +1,18 @@
 """Tumbling windows of live predictions, one per model (only the champion version accumulates).
 
-Kept in memory, not in a faust table: a window is up to `window_size` rows of every feature, and a
-changelog record per prediction would cost more than losing a partly filled window on restart.
+State is a MutableMapping of plain JSON values: a faust Table backed by a changelog topic in the service
+(so a SIGKILLed monitor resumes its half-filled windows), a dict in unit tests. Each write stores the whole
+open window together with the ids of the batches already in it: after a crash faust redelivers batches
+whose offsets were not committed, and a batch id already seen is skipped instead of counted twice.
 """
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor_kernel import Envelope
+
+SEEN_BATCHES = 512  # more than a window's worth of batches: redeliveries after a crash fall inside it
 
 
 @dataclass
@@ -15,37 +20,66 @@ class Window:
     version: int
     rows: list[list[float]] = field(default_factory=list)
     outputs: list[Any] = field(default_factory=list)  # predicted label (classification) or value
+    attributes: list[dict[str, str]] = field(default_factory=list)  # per-row sensitive attributes
     envelopes: list[Envelope] = field(default_factory=list)  # the PredictionsLogged batches that fed it
 
 
+def _envelope_json(envelope: Envelope) -> list[str]:
+    return [envelope.type, envelope.source, envelope.subject, envelope.id, envelope.traceparent]
+
+
+def _to_json(window: Window, seen: list[str]) -> dict[str, Any]:
+    return {
+        "version": window.version, "rows": window.rows, "outputs": window.outputs,
+        "attributes": window.attributes, "envelopes": [_envelope_json(e) for e in window.envelopes], "seen": seen,
+    }
+
+
+def _from_json(value: dict[str, Any]) -> Window:
+    return Window(
+        version=value["version"], rows=value["rows"], outputs=value["outputs"], attributes=value["attributes"],
+        envelopes=[Envelope(type=t, source=s, subject=j, id=i, traceparent=p) for t, s, j, i, p in value["envelopes"]],
+    )
+
+
 class WindowBuffer:
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, state: MutableMapping[str, Any] | None = None) -> None:
         self.size = size
-        self._open: dict[str, Window] = {}
+        self._state: MutableMapping[str, Any] = state if state is not None else {}
+
+    def seen(self, model: str, batch_id: str) -> bool:
+        value = self._state.get(model)
+        return value is not None and batch_id in value["seen"]
 
     def add(
-        self, model: str, version: int, rows: list[list[float]], outputs: list[Any], envelope: Envelope
+        self, model: str, version: int, rows: list[list[float]], outputs: list[Any], envelope: Envelope,
+        attributes: list[dict[str, str]] | None = None,
     ) -> list[Window]:
         """Append a batch; return the windows it filled (exactly `size` rows each), oldest first."""
-        window = self._open.get(model)
-        if window is None or window.version != version:
-            window = self._open[model] = Window(version)
+        value = self._state.get(model)
+        window = _from_json(value) if value is not None and value["version"] == version else Window(version)
+        seen = list(value["seen"]) if value is not None else []
+        attributes = attributes if attributes is not None else [{} for _ in rows]
         full: list[Window] = []
         position = 0
         while position < len(rows):
             take = min(self.size - len(window.rows), len(rows) - position)
             window.rows.extend(rows[position : position + take])
             window.outputs.extend(outputs[position : position + take])
+            window.attributes.extend(attributes[position : position + take])
             window.envelopes.append(envelope)
             position += take
             if len(window.rows) == self.size:
                 full.append(window)
-                window = self._open[model] = Window(version)
+                window = Window(version)
+        seen = (seen + [envelope.id])[-SEEN_BATCHES:]
+        self._state[model] = _to_json(window, seen)  # one write: the window and the batch ids move together
         return full
 
     def reset(self, model: str) -> None:
-        self._open.pop(model, None)
+        if model in self._state:
+            del self._state[model]
 
     def pending(self, model: str) -> int:
-        window = self._open.get(model)
-        return len(window.rows) if window else 0
+        value = self._state.get(model)
+        return len(value["rows"]) if value else 0

@@ -7,6 +7,8 @@ partitions are assigned and tables recovered; /readyz reports progress meanwhile
 
 import asyncio
 import logging
+from collections.abc import MutableMapping
+from typing import Any
 
 import faust
 
@@ -14,23 +16,57 @@ from conveyor_kernel import (
     ArtifactStore,
     Dispatcher,
     KafkaPublisher,
+    Publisher,
     ensure_topics,
     topics,
 )
 
+from .actions import Actions
 from .agents import register_agents
 from .app import APP_NAME, create_faust_app, source_topics
 from .cooldown import CooldownGate
+from .evaluation import Evaluator
 from .handlers import Monitor, handler_table
 from .history import EvaluationHistory
 from .metrics import MonitorMetrics
+from .performance import LabelJoin
+from .policy import RetrainPolicy
 from .settings import MonitorSettings
-from .tables import create_champions_table
+from .tables import create_champions_table, create_windows_table
 from .window import WindowBuffer
 
 logger = logging.getLogger(__name__)
 
 OWN_TOPICS = (topics.PREDICTIONS, topics.REGISTRY, topics.MONITORING, topics.RETRAIN, topics.DEAD_LETTER)
+
+
+def build_monitor(
+    settings: MonitorSettings, publisher: Publisher, champions: MutableMapping[str, Any],
+    history: EvaluationHistory, metrics: MonitorMetrics, windows: MutableMapping[str, Any] | None = None,
+) -> Monitor:
+    """The Monitor and its parts from settings; unit tests pass an InMemoryBus and a dict."""
+    return Monitor(
+        store=ArtifactStore(settings.artifact_root),
+        champions=champions,
+        windows=WindowBuffer(settings.window_size, windows),
+        history=history,
+        metrics=metrics,
+        actions=Actions(
+            publisher=publisher,
+            policy=RetrainPolicy(settings.retrain_cooldown_seconds, settings.retrain_max_per_hour),
+            gate=CooldownGate(settings.retrain_cooldown_seconds),
+            metrics=metrics,
+        ),
+        evaluator=Evaluator(
+            share_threshold=settings.drift_share_threshold,
+            method=settings.drift_method,
+            parity_difference=settings.parity_difference_threshold,
+            fairness_alpha=settings.fairness_alpha,
+            min_group_size=settings.min_group_size,
+        ),
+        labels=LabelJoin(settings.label_window_size),
+        tolerance=settings.performance_tolerance,
+    )
 
 
 class MonitorRuntime:
@@ -52,17 +88,8 @@ class MonitorRuntime:
         app = create_faust_app(self.settings)
         sources = source_topics(app, prefix)
         self._source_topics = {prefix + topics.PREDICTIONS, prefix + topics.REGISTRY}
-        self.monitor = Monitor(
-            publisher=self.publisher,
-            store=ArtifactStore(self.settings.artifact_root),
-            champions=create_champions_table(app),
-            windows=WindowBuffer(self.settings.window_size),
-            cooldown=CooldownGate(self.settings.retrain_cooldown_seconds),
-            history=self.history,
-            metrics=self.metrics,
-            p_threshold=self.settings.p_value_threshold,
-            share_threshold=self.settings.drift_share_threshold,
-        )
+        self.monitor = build_monitor(self.settings, self.publisher, create_champions_table(app), self.history,
+                                     self.metrics, create_windows_table(app))
         dispatcher = Dispatcher(
             handler_table(self.monitor), group=APP_NAME, max_retries=self.settings.kafka.max_retries
         )

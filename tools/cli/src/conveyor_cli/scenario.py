@@ -96,12 +96,14 @@ class Client:
         models = body if isinstance(body, list) else body.get("models", [])
         return 1 + sum(1 for m in models if m["name"] == MODEL or m["name"].startswith(f"{MODEL}-run"))
 
-    async def infer(self, model: str, rows: np.ndarray, request_id: str) -> dict[str, Any]:
-        response = await self.http.post(
-            f"{self.urls['serving']}/v2/models/{model}/infer",
-            json={"id": request_id, "inputs": [{"name": "input", "shape": list(rows.shape),
-                                                "datatype": "FP32", "data": rows.ravel().tolist()}]},
-        )
+    async def infer(
+        self, model: str, rows: np.ndarray, request_id: str, attributes: dict[str, list[str]] | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"id": request_id, "inputs": [{"name": "input", "shape": list(rows.shape),
+                                                              "datatype": "FP32", "data": rows.ravel().tolist()}]}
+        if attributes:
+            body["parameters"] = {"attributes": attributes}  # per-row context for live fairness, not a model input
+        response = await self.http.post(f"{self.urls['serving']}/v2/models/{model}/infer", json=body)
         response.raise_for_status()
         return response.json()
 
@@ -117,18 +119,42 @@ class Client:
         return body["entries"] if isinstance(body, dict) else body
 
 
+class Traffic(np.ndarray):
+    """Feature rows (a float32 array, as before) that also carry each row's sensitive attributes."""
+
+    attributes: dict[str, list[str]]
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self.attributes = getattr(obj, "attributes", {})
+
+
 def traffic(data: Data, rows: int, drift: bool, seed: int) -> np.ndarray:
-    """Rows resampled from the data; with drift, every feature is shifted and scaled as if a sensor changed."""
+    """Rows resampled from the data; with drift, every feature is shifted and scaled as if a sensor changed.
+
+    The result is a float32 array whose `.attributes` holds each row's sensitive attribute (the clinic of
+    the patient the row was drawn from), which send_traffic passes to serving for live fairness.
+    """
     rng = np.random.default_rng(seed)
-    sample = data.frame[data.features].to_numpy(dtype=np.float32)[rng.integers(0, len(data.frame), rows)]
+    index = rng.integers(0, len(data.frame), rows)
+    sample = data.frame[data.features].to_numpy(dtype=np.float32)[index]
     if drift:
         sample = sample * np.float32(1.6) + sample.std(axis=0, dtype=np.float32)
-    return sample.astype(np.float32)
+    result = sample.astype(np.float32).view(Traffic)
+    result.attributes = {data.sensitive: [str(v) for v in data.frame[data.sensitive].to_numpy()[index]]}
+    return result
 
 
-async def send_traffic(client: Client, model: str, rows: np.ndarray, batch: int, prefix: str) -> int:
+async def send_traffic(
+    client: Client, model: str, rows: np.ndarray, batch: int, prefix: str,
+    attributes: dict[str, list[str]] | None = None,
+) -> int:
+    """Infer `rows` in batches; per-row attributes (given, or carried by `traffic()`'s rows) go along."""
+    if attributes is None:
+        attributes = getattr(rows, "attributes", None) or None
     sent = 0
     for start in range(0, len(rows), batch):
-        await client.infer(model, rows[start:start + batch], f"{prefix}-{start}")
-        sent += len(rows[start:start + batch])
+        chunk = np.asarray(rows[start:start + batch])
+        per_row = {name: values[start:start + batch] for name, values in attributes.items()} if attributes else None
+        await client.infer(model, chunk, f"{prefix}-{start}", per_row)
+        sent += len(chunk)
     return sent

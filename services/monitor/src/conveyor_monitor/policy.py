@@ -1,0 +1,40 @@
+"""Retraining without storms: per model, a cooldown between requests and a cap per rolling hour.
+
+Drift, fairness and performance alarms all ask through the same policy, so three kinds of evidence
+about one bad deployment cost one retrain, not three.
+"""
+
+import time
+from collections import deque
+from collections.abc import Callable
+
+HOUR = 3600.0
+
+
+class RetrainPolicy:
+    def __init__(
+        self, cooldown_seconds: float, max_per_hour: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.cooldown_seconds = cooldown_seconds
+        self.max_per_hour = max_per_hour
+        self._clock = clock
+        self._granted: dict[str, deque[float]] = {}
+
+    def decide(self, model: str) -> str | None:
+        """None (and the grant is counted) when a retrain may be requested now; else why not."""
+        now = self._clock()
+        granted = self._granted.setdefault(model, deque())
+        while granted and now - granted[0] >= HOUR:
+            granted.popleft()
+        if granted and now - granted[-1] < self.cooldown_seconds:
+            return f"cooldown: last retrain request {now - granted[-1]:.0f} s ago (< {self.cooldown_seconds:.0f} s)"
+        if len(granted) >= self.max_per_hour:
+            return f"cap: {len(granted)} retrain requests in the last hour (max {self.max_per_hour})"
+        granted.append(now)
+        return None
+
+    def release(self, model: str) -> None:
+        """The request never reached the broker: it does not count."""
+        granted = self._granted.get(model)
+        if granted:
+            granted.pop()
