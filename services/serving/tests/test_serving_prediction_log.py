@@ -5,7 +5,7 @@ import time
 import numpy as np
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import InMemoryBus
+from conveyor_kernel import Envelope, InMemoryBus
 
 
 def _logged(bus: InMemoryBus) -> list[ev.PredictionsLogged]:
@@ -93,7 +93,8 @@ def test_a_refused_publish_is_counted_and_logging_carries_on(models):
     with TestClient(app) as client:
         serving = app.state.serving
         client.portal.call(serving.handlers[ev.ModelPromoted],
-                           ev.ModelPromoted(model_name="cancer", version=1, artifact_uri=models.v1_uri), None)
+                           ev.ModelPromoted(model_name="cancer", version=1, artifact_uri=models.v1_uri),
+                           Envelope(type="conveyor.events.v1.ModelPromoted", source="test", subject="cancer"))
         for i in range(2):
             rows = models.X[i : i + 1]
             client.post("/v2/models/cancer/infer", json={

@@ -47,3 +47,19 @@ def test_swaps_under_concurrent_inference_never_mix_versions(serving, models):
     assert {body["model_version"] for _, body in answers} == {"1", "2"}
     assert serving.metric("conveyor_serving_model_swaps_total", model="cancer") == 32
     assert serving.metric("conveyor_serving_requests_in_flight", model="cancer") == 0
+
+
+def test_a_redelivered_promotion_is_not_announced_as_a_second_deployment(make_serving, models):
+    from conveyor.events.v1 import events_pb2 as ev
+
+    with make_serving() as harness:
+        harness.promote("cancer", 1, models.v1_uri)
+        [record] = [r for r in harness.bus.records if r.topic.endswith("registry")]
+
+        async def redeliver() -> None:
+            await harness.dispatcher.dispatch(record)  # the same record again, as after a rebalance
+
+        harness.client.portal.call(redeliver)
+        assert len(harness.bus.events(ev.ModelDeployed)) == 1
+        harness.promote("cancer", 1, models.v1_uri, action="rollback")  # a new event for the same version
+        assert len(harness.bus.events(ev.ModelDeployed)) == 2

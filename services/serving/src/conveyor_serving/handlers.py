@@ -25,6 +25,8 @@ class ServingPorts:
     instance: str
     # Set by the composition root once the runtime (which owns the Kafka publisher) exists.
     publisher: Publisher | None = field(default=None)
+    # The promotion event each model last applied: a redelivery (same ce_id) is not a new deployment.
+    applied: dict[str, str] = field(default_factory=dict)
 
 
 def _check(event: ev.ModelPromoted) -> None:
@@ -57,6 +59,9 @@ async def _load(ports: ServingPorts, name: str, version: int, uri: str, feature_
 def build_handlers(ports: ServingPorts) -> HandlerTable:
     async def on_model_promoted(event: ev.ModelPromoted, envelope: Envelope) -> None:
         _check(event)
+        if ports.applied.get(event.model_name) == envelope.id:
+            logger.info("promotion %s of %s redelivered; already serving it", envelope.id, event.model_name)
+            return
         with tracer.start_as_current_span("deploy model") as span:
             span.set_attribute("conveyor.model_name", event.model_name)
             span.set_attribute("conveyor.model_version", event.version)
@@ -75,6 +80,7 @@ def build_handlers(ports: ServingPorts) -> HandlerTable:
                                  instance=ports.instance, load_seconds=load_seconds),
                 subject=model.name,
             )
+            ports.applied[event.model_name] = envelope.id
 
     async def on_traffic_split_set(event: ev.TrafficSplitSet, envelope: Envelope) -> None:
         name = event.model_name
