@@ -14,6 +14,7 @@ from ._runtime import EventRuntime
 from ._serve import serve
 from ._settings import KafkaSettings, ServiceSettings, TelemetrySettings
 from ._storage import ArtifactStore
+from ._tasks import cancel_task
 from ._telemetry import configure_tracing, context_of, links_of, tracer
 from ._topics import EVENT_TYPES, LIFECYCLE_TOPICS, TOPIC_OF, topic_for, type_name
 
@@ -41,6 +42,7 @@ __all__ = [
     "TelemetrySettings",
     "TransientError",
     "build_record",
+    "cancel_task",
     "configure_logging",
     "configure_tracing",
     "context_of",

@@ -15,6 +15,7 @@ from ._bus import Dispatcher, Record, build_record
 from ._envelope import Envelope
 from ._errors import TransientError
 from ._settings import KafkaSettings
+from ._tasks import cancel_task
 from ._telemetry import tracer
 from ._topics import DEAD_LETTER
 
@@ -132,13 +133,8 @@ class KafkaConsumerLoop:
         self._task = asyncio.create_task(self._run(), name=f"consume-{self.group}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
         if self._consumer is not None:
             await self._consumer.stop()
             self._consumer = None

@@ -20,6 +20,7 @@ from conveyor_kernel import (
     KafkaSettings,
     Record,
     TransientError,
+    cancel_task,
     ensure_topics,
     links_of,
     topics,
@@ -74,13 +75,8 @@ class LedgerConsumer:
         self._task = asyncio.create_task(self._run(), name="audit-ledger")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await cancel_task(self._task)
+        self._task = None
         if self._consumer is not None:
             await self._consumer.stop()
             self._consumer = None

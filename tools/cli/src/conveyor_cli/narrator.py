@@ -8,7 +8,15 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from google.protobuf.message import Message
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import LIFECYCLE_TOPICS, Envelope, InvalidMessage, KafkaSettings, decode_event, ensure_topics
+from conveyor_kernel import (
+    LIFECYCLE_TOPICS,
+    Envelope,
+    InvalidMessage,
+    KafkaSettings,
+    cancel_task,
+    decode_event,
+    ensure_topics,
+)
 
 
 def describe(event: Message) -> str:
@@ -83,11 +91,6 @@ class Narrator:
         return None
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_task(self._task)
         if self._consumer is not None:
             await self._consumer.stop()
