@@ -133,13 +133,9 @@ class Registry:
                 if champion is not None and champion.version == version:
                     raise Conflict(f"{model_name} v{version} is already the champion")
                 reasons = [f"manual promotion by {user}: {reason}"]
-                decision = self._crown(session, target, champion, "manual_promote", user, reasons)
-                session.flush()
-                await self._publish(
-                    mapping.promoted_event(model, target, decision.previous_version, "promote", user, reasons),
-                    model_name,
+                decision = await self._crown_and_announce(
+                    session, model, target, champion, "manual_promote", "promote", user, reasons
                 )
-                session.commit()
         PROMOTIONS.labels(action="manual_promote").inc()
         logger.info("%s promoted %s v%d by hand", user, model_name, version)
         return decision
@@ -160,15 +156,25 @@ class Registry:
                 champion = champion_of(session, model_name)
                 _, target = self._locate(session, model_name, lineage[-2])
                 reasons = [f"rollback by {user} from v{lineage[-1]} to v{target.version}: {reason}"]
-                decision = self._crown(session, target, champion, "rollback", user, reasons)
-                session.flush()
-                await self._publish(
-                    mapping.promoted_event(model, target, decision.previous_version, "rollback", user, reasons),
-                    model_name,
+                decision = await self._crown_and_announce(
+                    session, model, target, champion, "rollback", "rollback", user, reasons
                 )
-                session.commit()
         PROMOTIONS.labels(action="rollback").inc()
         logger.info("%s rolled %s back to v%d", user, model_name, target.version)
+        return decision
+
+    async def _crown_and_announce(
+        self, session: Session, model: RegisteredModel, target: ModelVersion, champion: ModelVersion | None,
+        decision_action: str, event_action: str, user: str, reasons: list[str],
+    ) -> Decision:
+        """Record the decision, publish ModelPromoted, and only then commit: a failed publish leaves no state."""
+        decision = self._crown(session, target, champion, decision_action, user, reasons)
+        session.flush()
+        await self._publish(
+            mapping.promoted_event(model, target, decision.previous_version, event_action, user, reasons),
+            target.model_name,
+        )
+        session.commit()
         return decision
 
     @staticmethod
