@@ -10,6 +10,7 @@ from ._errors import ConfigurationError, ConveyorError, InvalidMessage, Transien
 from ._http import create_service_app
 from ._kafka import KafkaConsumerLoop, KafkaPublisher, ensure_topics
 from ._logging import configure_logging
+from ._predictions import prediction_rows
 from ._runtime import EventRuntime
 from ._serve import serve
 from ._settings import KafkaSettings, ServiceSettings, TelemetrySettings
@@ -19,6 +20,7 @@ from ._telemetry import configure_tracing, context_of, links_of, tracer
 from ._topics import EVENT_TYPES, LIFECYCLE_TOPICS, TOPIC_OF, topic_for, type_name
 
 __all__ = [
+    "prediction_rows",
     "CONTENT_TYPE",
     "EVENT_TYPES",
     "LIFECYCLE_TOPICS",

@@ -1,0 +1,65 @@
+"""Reading a PredictionsLogged batch whichever form it was written in: Prediction rows or PredictionColumns.
+
+Serving writes columns (cheap to fill from arrays); readers want rows. One reader for every consumer, so
+the two forms cannot drift apart, and a malformed batch is refused with the column it got wrong.
+"""
+
+from collections.abc import Sequence
+
+from conveyor.events.v1 import events_pb2 as ev
+
+from ._errors import InvalidMessage
+
+
+def prediction_rows(batch: ev.PredictionsLogged) -> Sequence[ev.Prediction]:
+    """The batch's predictions as Prediction messages; raise InvalidMessage if its columns disagree in length."""
+    if not batch.HasField("columns"):
+        return batch.predictions
+    if batch.predictions:
+        raise InvalidMessage("PredictionsLogged holds both predictions and columns; write one form")
+    columns = batch.columns
+    rows = columns.rows
+    width = _width(len(columns.features), rows, len(batch.feature_names), "features")
+    classes = _width(len(columns.probabilities), rows, len(batch.class_labels), "probabilities")
+    for name, column in (("request_ids", columns.request_ids), ("request_rows", columns.request_rows),
+                         ("timestamps_ms", columns.timestamps_ms)):
+        _exactly(name, len(column), rows)
+    for name, column in (("labels", columns.labels), ("values", columns.values)):
+        if column:
+            _exactly(name, len(column), rows)
+    for name, attribute in columns.attributes.items():
+        _exactly(f"attributes[{name!r}]", len(attribute.values), rows)
+    attributes = {name: attribute.values for name, attribute in columns.attributes.items()}
+    out = []
+    for i in range(rows):
+        prediction = ev.Prediction(
+            request_id=columns.request_ids[i], row=columns.request_rows[i], timestamp_ms=columns.timestamps_ms[i],
+            features=columns.features[i * width:(i + 1) * width],
+            probabilities=columns.probabilities[i * classes:(i + 1) * classes],
+            attributes={name: values[i] for name, values in attributes.items() if values[i]},
+        )
+        if columns.labels:
+            prediction.label = columns.labels[i]
+        if columns.values:
+            prediction.value = columns.values[i]
+        out.append(prediction)
+    return out
+
+
+def _exactly(name: str, length: int, rows: int) -> None:
+    if length != rows:
+        raise InvalidMessage(f"PredictionColumns.{name} has {length} entries for {rows} rows")
+
+
+def _width(length: int, rows: int, declared: int, name: str) -> int:
+    """Values per row of a row-major matrix column: the declared width, or what the length implies."""
+    if rows <= 0:
+        if length:
+            raise InvalidMessage(f"PredictionColumns.{name} has {length} values but rows is {rows}")
+        return declared
+    width = declared or length // rows
+    if length not in (0, rows * width) or (length and not declared and length % rows):
+        raise InvalidMessage(
+            f"PredictionColumns.{name} has {length} values; {rows} rows of {declared or 'equal'} need {rows * width}"
+        )
+    return width if length else 0
