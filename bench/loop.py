@@ -22,6 +22,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--window", type=int, default=300)
+    parser.add_argument("--confirm", type=int, default=2, help="the monitor's drift_confirm_windows")
     args = parser.parse_args()
     bootstrap = os.environ.get("CONVEYOR_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     results: list[dict[str, float]] = []
@@ -32,12 +33,13 @@ def main() -> None:
                 "CONVEYOR_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
                 "CONVEYOR_KAFKA__TOPIC_PREFIX": prefix,
                 "CONVEYOR_WINDOW_SIZE": str(args.window),
+                "CONVEYOR_DRIFT_CONFIRM_WINDOWS": str(args.confirm),
             })
             platform.start(timeout=120)
             try:
                 urls = {s: platform.url(s) for s in SERVICES}
                 kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)
-                report = asyncio.run(run_scenario(urls, kafka, window=args.window, quiet=True))
+                report = asyncio.run(run_scenario(urls, kafka, window=args.window, quiet=True, confirm=args.confirm))
             finally:
                 platform.stop()
         phases = report.phases

@@ -5,13 +5,16 @@
    a. the raw aiokafka consume rate of that topic (fetch only, no decoding), and
    b. the monitor's rate: the real service (faust agents, kernel dispatch, faust table changelog, window
       evaluation) started in-process, timed until its predictions-consumed counter reaches N.
-2. Detection delay: windows from a shift (starting mid-window) until a window is flagged as drifted,
+2. Detection delay: windows from a shift (starting mid-window) until a window is flagged as drifted and
+   until the service's confirmation rule (conveyor_monitor.confirm.DriftConfirmation) raises the alarm,
    for the demo's sensor shift and for a subtle one (+0.25 std on a third of the features).
 3. False alarms: dataset-level alarms over M undrifted predictions (rows resampled from the data the
-   reference came from), through the same Evaluator the service runs; per-column and multivariate counts too.
+   reference came from), through the same Evaluator and DriftConfirmation the service runs; drifted windows
+   (by the share rule and by PCA) and drifted columns are counted too.
 
 Usage: .venv/bin/python bench/monitor.py [--kafka-predictions 50000] [--batch 100] [--window 200]
-                                         [--undrifted 1000000] [--shifts 20]
+                                         [--undrifted 1000000] [--shifts 20] [--confirm 2]
+                                         [--stages detection,false-alarms,throughput]
 """
 
 import argparse
@@ -29,6 +32,7 @@ from sklearn.datasets import load_breast_cancer
 
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import ArtifactStore, KafkaPublisher, KafkaSettings, ensure_topics, topics
+from conveyor_monitor.confirm import DriftConfirmation
 from conveyor_monitor.evaluation import Evaluator
 from conveyor_monitor.reference import parse_reference
 from conveyor_monitor.service import create_app
@@ -125,7 +129,8 @@ async def throughput(args: argparse.Namespace, data: np.ndarray, names: list[str
             counter = runtime.metrics.predictions_consumed.labels(MODEL)
             await until(lambda: counter._value.get() > 0, "the first batch", 120)
             began, already = time.perf_counter(), counter._value.get()  # timed from the first batch on
-            await until(lambda: counter._value.get() >= args.kafka_predictions, "the backlog", 900)
+            await until(lambda: counter._value.get() >= args.kafka_predictions, "the backlog", 900,
+                        lambda: f"{counter._value.get():.0f} of {args.kafka_predictions} consumed")
             monitor_seconds = (time.perf_counter() - began) * args.kafka_predictions / (
                 args.kafka_predictions - already)
             windows = sum(s.value for m in runtime.metrics.windows_evaluated.collect() for s in m.samples
@@ -145,48 +150,59 @@ def window_of(rows: np.ndarray) -> Window:
 def detection(args: argparse.Namespace, data: np.ndarray, reference: dict) -> None:
     parsed = parse_reference(reference, "bench")
     evaluator = Evaluator()
+    confirmation = DriftConfirmation(args.confirm)
     shifts = {
         "sensor (x1.6 + std)": lambda r: r * 1.6 + data.std(axis=0),
         "subtle (+0.25 std, 10 of 30 features)": lambda r: r + np.where(np.arange(30) < 10, 0.25 * data.std(axis=0), 0),
     }
     for name, shift in shifts.items():
-        delays = []
+        flagged, alarmed = [], []
         for trial in range(args.shifts):
             rng = np.random.default_rng(100 + trial)
             offset = int(rng.integers(1, args.window))  # the shift starts mid-window
+            first_flag = first_alarm = None
+            run = 0
             for k in range(1, 50):
                 rows = data[rng.integers(0, len(data), args.window)]
                 shifted = shift(rows)
                 if k == 1:
                     shifted[:offset] = rows[:offset]
-                if evaluator.drift(parsed, "bench", window_of(shifted)).dataset_drifted:
-                    delays.append(k)
+                drifted = evaluator.drift(parsed, "bench", window_of(shifted)).dataset_drifted
+                run = confirmation.step(run, drifted)
+                first_flag = first_flag or (k if drifted else None)
+                if confirmation.alarms(run):
+                    first_alarm = k
                     break
-            else:
-                delays.append(None)
-        found = [d for d in delays if d is not None]
-        print(f"detection delay, {name}: windows until flagged (1 = the window the shift began in): "
-              f"median {np.median(found) if found else 'n/a'}, max {max(found) if found else 'n/a'}, "
-              f"missed {delays.count(None)} of {len(delays)}")
+            flagged.append(first_flag)
+            alarmed.append(first_alarm)
+        for what, delays in (("first drifted window", flagged), (f"alarm ({args.confirm} in a row)", alarmed)):
+            found = [d for d in delays if d is not None]
+            print(f"detection delay, {name}, {what}: windows from the shift (1 = the window it began in): "
+                  f"median {np.median(found) if found else 'n/a'}, max {max(found) if found else 'n/a'}, "
+                  f"missed {delays.count(None)} of {len(delays)} within 49 windows")
 
 
 def false_alarms(args: argparse.Namespace, data: np.ndarray, reference: dict) -> None:
     parsed = parse_reference(reference, "bench")
     evaluator = Evaluator()
+    confirmation = DriftConfirmation(args.confirm)
     rng = np.random.default_rng(7)
     windows = args.undrifted // args.window
-    dataset = column = multivariate = per_column_only = 0
+    alarms = drifted = column = multivariate = share_rule = run = 0
     began = time.perf_counter()
     for _ in range(windows):
         result = evaluator.drift(parsed, "bench", window_of(data[rng.integers(0, len(data), args.window)]))
-        dataset += result.dataset_drifted
+        run = confirmation.step(run, result.dataset_drifted)
+        alarms += confirmation.alarms(run)
+        drifted += result.dataset_drifted
         column += len(result.drifted_features)
         multivariate += bool(result.multivariate and result.multivariate.drifted)
-        per_column_only += result.drift_share >= result.share_threshold
+        share_rule += result.drift_share >= result.share_threshold
     seconds = time.perf_counter() - began
     print(f"false alarms over {windows * args.window} undrifted predictions ({windows} windows, "
           f"{windows * args.window / seconds:.0f} predictions/s evaluated in-process):")
-    print(f"  dataset-level alarms: {dataset} (share rule: {per_column_only}, PCA reconstruction: {multivariate}); "
+    print(f"  dataset-level alarms ({args.confirm} drifted windows in a row): {alarms}")
+    print(f"  drifted windows: {drifted} (share rule: {share_rule}, PCA reconstruction: {multivariate}); "
           f"drifted columns in all: {column} of {windows * 30}")
 
 
@@ -198,11 +214,19 @@ async def main() -> None:
     parser.add_argument("--window", type=int, default=200)
     parser.add_argument("--undrifted", type=int, default=1_000_000)
     parser.add_argument("--shifts", type=int, default=20)
+    parser.add_argument("--confirm", type=int, default=MonitorSettings().drift_confirm_windows,
+                        help="drifted windows in a row before an alarm (the service's drift_confirm_windows)")
+    parser.add_argument("--stages", default="detection,false-alarms,throughput",
+                        help="comma-separated subset of detection, false-alarms, throughput")
     args = parser.parse_args()
+    stages = set(args.stages.split(","))
     data, names, reference = demo_data()
-    detection(args, data, reference)
-    false_alarms(args, data, reference)
-    await throughput(args, data, names, reference)  # last: it needs the broker
+    if "detection" in stages:
+        detection(args, data, reference)
+    if "false-alarms" in stages:
+        false_alarms(args, data, reference)
+    if "throughput" in stages:
+        await throughput(args, data, names, reference)  # last: it needs the broker
 
 
 if __name__ == "__main__":

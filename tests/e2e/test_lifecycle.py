@@ -15,6 +15,7 @@ from conveyor_kernel import KafkaSettings
 pytestmark = pytest.mark.e2e
 
 WINDOW = 200
+CONFIRM = 2  # the monitor alarms after this many consecutive drifted windows
 CAUSAL_ORDER = [
     "conveyor.events.v1.ModelTrained",
     "conveyor.events.v1.ModelRegistered",
@@ -34,6 +35,7 @@ def platform(kafka_bootstrap, tmp_path_factory):
             "CONVEYOR_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
             "CONVEYOR_KAFKA__TOPIC_PREFIX": prefix,
             "CONVEYOR_WINDOW_SIZE": str(WINDOW),
+            "CONVEYOR_DRIFT_CONFIRM_WINDOWS": str(CONFIRM),
         },
     )
     running.start(timeout=120)
@@ -47,7 +49,7 @@ def loop(platform):
 
     running, kafka = platform
     urls = {service: running.url(service) for service in SERVICES}
-    report = asyncio.run(run_scenario(urls, kafka, window=WINDOW, timeout=120, quiet=True))
+    report = asyncio.run(run_scenario(urls, kafka, window=WINDOW, timeout=120, quiet=True, confirm=CONFIRM))
     return running, urls, report
 
 

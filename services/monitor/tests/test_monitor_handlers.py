@@ -65,14 +65,22 @@ async def test_one_shift_gives_one_alarm_and_a_new_champion_may_alarm_again(moni
     assert retrain.dataset_id == "d1" and retrain.version == 1 and "share 1.00" in retrain.reason
     assert retrain.trigger == "drift" and retrain.drift == drift
     evaluations = monitor.history.report("churn")["evaluations"]
-    assert [e["published"] for e in evaluations] == [False, False, True]  # newest first
+    # newest first: the first drifted window waits for confirmation, the second alarms, the third cools down
+    assert [e["published"] for e in evaluations] == [False, True, False]
+    assert [e["alarm"] for e in evaluations] == [True, True, False]
+    assert [e["drift_run"] for e in evaluations] == [3, 2, 1]
     assert all(e["dataset_drifted"] for e in evaluations)
+    points = monitor.history.series("churn", "drift")
+    assert [(p["dataset_drifted"], p["alarm"], p["published"]) for p in points] == [
+        (True, False, False), (True, True, True), (True, True, False)]
 
     await monitor.on_promoted(promoted(store, samples, 1), ENVELOPE)  # redelivered: cooldown holds
     await feed(monitor, samples, 1, windows=1, shifted=True)
     assert len(bus.events(ev.DriftDetected)) == 1
 
     await monitor.on_promoted(promoted(store, samples, 2), ENVELOPE)
+    await feed(monitor, samples, 2, windows=1, shifted=True)
+    assert len(bus.events(ev.DriftDetected)) == 1  # a new champion starts its own run
     await feed(monitor, samples, 2, windows=1, shifted=True)
     assert [d.version for d in bus.events(ev.DriftDetected)] == [1, 2]
     # The retrain policy is per model, not per version: a retrained version that still drifts does not
@@ -109,3 +117,73 @@ async def test_bad_inputs_are_dead_lettered_with_a_reason(monitor, bus, store, s
     await bus.drain(Dispatcher(handler_table(monitor), group="monitor"), [topics.REGISTRY])
     [dead] = bus.on(topics.DEAD_LETTER)
     assert b"does not exist" in dict(dead.headers)["dlq_reason"]
+
+
+async def test_an_isolated_drifted_window_is_recorded_but_raises_no_alarm(monitor, bus, store, samples):
+    await monitor.on_promoted(promoted(store, samples, 1), ENVELOPE)
+    for shifted in (True, False, True):
+        await feed(monitor, samples, 1, windows=1, shifted=shifted)
+    evaluations = monitor.history.report("churn")["evaluations"]
+    assert [(e["dataset_drifted"], e["drift_run"], e["alarm"]) for e in evaluations] == [
+        (True, 1, False), (False, 0, False), (True, 1, False)]
+    assert bus.records == []
+
+
+async def test_the_drift_run_survives_a_restart_with_the_window_state(bus, store, samples, tmp_path):
+    settings = MonitorSettings(data_dir=tmp_path, window_size=WINDOW, drift_confirm_windows=2)
+    champions: dict = {}
+    windows: dict = {}  # what the faust tables' changelogs restore
+
+    def start():
+        built = build_monitor(settings, bus, champions, EvaluationHistory(100), MonitorMetrics.create(), windows)
+        built.store = store
+        return built
+
+    first = start()
+    await first.on_promoted(promoted(store, samples, 1), ENVELOPE)
+    await feed(first, samples, 1, windows=1, shifted=True)
+    assert bus.events(ev.DriftDetected) == [] and first.windows.drift_run("churn") == 1
+    second = start()  # a restart: new objects over the recovered state
+    await feed(second, samples, 1, windows=1, shifted=True)
+    [drift] = bus.events(ev.DriftDetected)
+    assert drift.version == 1
+    assert second.history.report("churn")["evaluations"][0]["drift_run"] == 2
+
+
+def as_columns(batch: ev.PredictionsLogged) -> ev.PredictionsLogged:
+    """The same batch in the columnar form serving writes."""
+    rows = batch.predictions
+    columns = ev.PredictionColumns(
+        rows=len(rows), features=[v for p in rows for v in p.features], request_ids=[p.request_id for p in rows],
+        request_rows=[p.row for p in rows], timestamps_ms=[p.timestamp_ms for p in rows],
+        labels=[p.label for p in rows], probabilities=[v for p in rows for v in p.probabilities],
+        attributes={"clinic": ev.AttributeColumn(values=[p.attributes["clinic"] for p in rows])},
+    )
+    return ev.PredictionsLogged(model_name=batch.model_name, version=batch.version, feature_names=batch.feature_names,
+                                class_labels=batch.class_labels, columns=columns)
+
+
+async def test_columnar_batches_are_judged_and_joined_like_row_batches(bus, store, samples, tmp_path):
+    batches = [samples.batch("churn", 1, WINDOW // 4, shifted=i >= 4, request=f"q{i}") for i in range(8)]
+    outcomes = []
+    for form, convert in (("rows", lambda b: b), ("columns", as_columns)):
+        settings = MonitorSettings(data_dir=tmp_path / form, window_size=WINDOW, retrain_cooldown_seconds=300)
+        monitor = build_monitor(settings, InMemoryBus(source="serving"), {}, EvaluationHistory(100),
+                                MonitorMetrics.create())
+        monitor.store = store
+        await monitor.on_promoted(promoted(store, samples, 1), ENVELOPE)
+        for batch in batches:
+            await monitor.on_predictions(convert(batch), batch_envelope())
+        joined = await monitor.on_labels([(p.request_id, p.row, p.label) for p in batches[0].predictions])
+        report = monitor.history.report("churn")["evaluations"]
+        outcomes.append(([(e["dataset_drifted"], e["drift_share"]) for e in report], joined["joined"]))
+    assert outcomes[0] == outcomes[1]
+    assert [drifted for drifted, _ in outcomes[0][0]] == [True, False] and outcomes[0][1] == WINDOW // 4  # newest first
+
+
+async def test_columns_that_disagree_are_dead_lettered(monitor, store, samples):
+    await monitor.on_promoted(promoted(store, samples, 1), ENVELOPE)
+    batch = as_columns(samples.batch("churn", 1, 3))
+    batch.columns.request_ids.pop()
+    with pytest.raises(InvalidMessage, match="request_ids has 2 entries for 3 rows"):
+        await monitor.on_predictions(batch, batch_envelope())

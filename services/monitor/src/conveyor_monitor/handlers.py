@@ -9,16 +9,22 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry import trace
+
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, Envelope, InvalidMessage, links_of, tracer
+from conveyor_kernel import ArtifactStore, Envelope, InvalidMessage, links_of, prediction_rows, tracer
 
 from .actions import Actions
 from .alarms import drift_detected, fairness_degraded, performance_degraded
+from .confirm import DriftConfirmation
+from .drift import WindowResult
 from .evaluation import Evaluator
+from .fairness import FairnessResult
 from .history import EvaluationHistory
+from .labels import LabelJoin
 from .live import attributes_of, rows_of
 from .metrics import MonitorMetrics
-from .performance import LabelJoin, Logged, Scored, degraded
+from .performance import Logged, Scored, degraded
 from .reference import Reference, parse_reference
 from .window import Window, WindowBuffer
 
@@ -36,12 +42,12 @@ class Monitor:
     evaluator: Evaluator
     labels: LabelJoin
     tolerance: float = 0.1  # live metric may fall this far below the holdout's before it is degradation
-    baselines: dict[tuple[str, int], dict[str, float]] = field(default_factory=dict)
+    confirmation: DriftConfirmation = field(default_factory=DriftConfirmation)
     _references: dict[str, Reference] = field(default_factory=dict)
 
     async def on_registered(self, event: ev.ModelRegistered, envelope: Envelope) -> None:
-        """The version's holdout metrics: the bar live performance is held to."""
-        self.baselines[(event.model_name, event.version)] = dict(event.metrics)
+        """The version's holdout metrics: the bar live performance is held to (kept in the label store)."""
+        self.labels.set_baseline(event.model_name, event.version, dict(event.metrics))
 
     async def on_promoted(self, event: ev.ModelPromoted, envelope: Envelope) -> None:
         if not event.model_name or event.version <= 0:
@@ -74,55 +80,75 @@ class Monitor:
             logger.info("batch %s of %s already in its window; skipped", envelope.id, event.model_name)
             return
         reference = self._reference(champion["reference_uri"])
+        if event.HasField("columns"):  # serving writes columns; everything below reads rows: expand once
+            event = ev.PredictionsLogged(
+                model_name=event.model_name, version=event.version, feature_names=event.feature_names,
+                class_labels=event.class_labels, predictions=prediction_rows(event),
+            )
         rows, outputs = rows_of(event, reference)
         attributes = attributes_of(event)
         self._remember(event, reference)
         self.history.champion(event.model_name, event.version)
         self.metrics.predictions_consumed.labels(event.model_name).inc(len(rows))
-        for window in self.windows.add(event.model_name, event.version, rows, outputs, envelope, attributes):
-            await self._evaluate(event.model_name, champion, reference, window)
+        filled = self.windows.fill(event.model_name, event.version, rows, outputs, envelope, attributes)
+        run, verdicts = filled.drift_run, []
+        for window in filled.windows:
+            # Fan-in: one evaluation acts on many PredictionsLogged batches and links to each of them.
+            span = tracer.start_span("evaluate drift", links=links_of(window.envelopes))
+            with trace.use_span(span):
+                result = self.evaluator.drift(reference, champion["reference_uri"], window)
+                fairness = self.evaluator.fairness(reference, window)
+            run = self.confirmation.step(run, result.dataset_drifted)
+            verdicts.append(Verdict(window, result, fairness, run, span))
+        # The window, the batch ids and the drift run are stored before anything is published, as one write.
+        self.windows.commit(filled, run)
+        for verdict in verdicts:
+            with trace.use_span(verdict.span, end_on_exit=True):
+                await self._act(event.model_name, champion, verdict)
 
     def _remember(self, event: ev.PredictionsLogged, reference: Reference) -> None:
         """Keep each prediction until its late label arrives (POST /labels)."""
         labels = list(event.class_labels) or list(reference.class_labels)
         positive = labels[-1] if labels else "1"
         index = labels.index(positive) if positive in labels else -1
+        batch = []
         for p in event.predictions:
             score = float(p.probabilities[index]) if index >= 0 and len(p.probabilities) == len(labels) else None
-            self.labels.remember(p.request_id, p.row, Logged(
+            batch.append((p.request_id, p.row, Logged(
                 event.model_name, event.version, p.label, score, p.value, dict(p.attributes), reference.task,
                 positive,
-            ))
+            )))
+        self.labels.remember_batch(batch)  # one transaction; a redelivered batch adds nothing
 
-    async def _evaluate(self, model: str, champion: Any, reference: Reference, window: Window) -> None:
-        # Fan-in: one evaluation acts on many PredictionsLogged batches and links to each of them.
-        with tracer.start_as_current_span("evaluate drift", links=links_of(window.envelopes)) as span:
-            span.set_attribute("conveyor.model_name", model)
-            span.set_attribute("conveyor.model_version", window.version)
-            result = self.evaluator.drift(reference, champion["reference_uri"], window)
-            fairness = self.evaluator.fairness(reference, window)
-            retrain = ""
-            published = False
-            if result.dataset_drifted and not self.actions.quiet(f"drift:{model}"):
-                fact = drift_detected(model, window.version, result, len(window.rows))
-                retrain = await self.actions.raise_alarm(
-                    f"drift:{model}", model, window.version, champion["dataset_id"], fact
-                )
-                published = not retrain.startswith(("suppressed", "failed"))
-            for found in fairness:
-                key = f"fairness:{model}:{found.attribute}"
-                if found.degraded and not self.actions.quiet(key):
-                    fact = fairness_degraded(model, window.version, found, len(window.rows))
-                    await self.actions.raise_alarm(key, model, window.version, champion["dataset_id"], fact)
-            self.history.record(model, window.version, result, len(window.rows), published, fairness, retrain)
-            self.metrics.windows_evaluated.labels(model, str(result.dataset_drifted).lower()).inc()
-            span.set_attribute("conveyor.drift_share", result.drift_share)
-            logger.info(
-                "window of %s v%d: drift share %.2f (drifted: %s), multivariate %s, fairness degraded %s, retrain %s",
-                model, window.version, result.drift_share, result.drifted_features or "none",
-                result.multivariate.drifted if result.multivariate else "n/a",
-                [f.attribute for f in fairness if f.degraded] or "none", retrain or "n/a",
+    async def _act(self, model: str, champion: Any, verdict: "Verdict") -> None:
+        window, result, fairness, span = verdict.window, verdict.result, verdict.fairness, verdict.span
+        span.set_attribute("conveyor.model_name", model)
+        span.set_attribute("conveyor.model_version", window.version)
+        alarm = self.confirmation.alarms(verdict.drift_run)
+        retrain = ""
+        published = False
+        if alarm and not self.actions.quiet(f"drift:{model}"):
+            fact = drift_detected(model, window.version, result, len(window.rows))
+            retrain = await self.actions.raise_alarm(
+                f"drift:{model}", model, window.version, champion["dataset_id"], fact
             )
+            published = not retrain.startswith(("suppressed", "failed"))
+        for found in fairness:
+            key = f"fairness:{model}:{found.attribute}"
+            if found.degraded and not self.actions.quiet(key):
+                fact = fairness_degraded(model, window.version, found, len(window.rows))
+                await self.actions.raise_alarm(key, model, window.version, champion["dataset_id"], fact)
+        self.history.record(model, window.version, result, len(window.rows), published, fairness, retrain,
+                            drift_run=verdict.drift_run, alarm=alarm)
+        self.metrics.windows_evaluated.labels(model, str(result.dataset_drifted).lower()).inc()
+        span.set_attribute("conveyor.drift_share", result.drift_share)
+        span.set_attribute("conveyor.drift_run", verdict.drift_run)
+        logger.info(
+            "window of %s v%d: drift share %.2f (drifted: %s), multivariate %s, run %d of %d, fairness degraded %s, "
+            "retrain %s", model, window.version, result.drift_share, result.drifted_features or "none",
+            result.multivariate.drifted if result.multivariate else "n/a", verdict.drift_run,
+            self.confirmation.windows, [f.attribute for f in fairness if f.degraded] or "none", retrain or "n/a",
+        )
 
     async def on_labels(self, labels: list[tuple[str, int, Any]]) -> dict[str, Any]:
         """Join (request_id, row, true label) to logged predictions; score and act on each full window."""
@@ -141,7 +167,7 @@ class Monitor:
 
     async def _judge_performance(self, scored: Scored) -> dict[str, Any]:
         self.metrics.labels_joined.labels(scored.model).inc(scored.size)
-        baseline = self.baselines.get((scored.model, scored.version), {})
+        baseline = self.labels.baseline(scored.model, scored.version)
         fell = degraded(scored.metrics, baseline, self.tolerance)
         self.history.record_performance(scored, fell)
         outcome = ""
@@ -164,6 +190,17 @@ class Monitor:
                 raise InvalidMessage(f"reference {uri} is not JSON: {exc}") from exc
             reference = self._references[uri] = parse_reference(document, uri)
         return reference
+
+
+@dataclass
+class Verdict:
+    """A full window's evaluation, waiting for the state write before it is acted on."""
+
+    window: Window
+    result: WindowResult
+    fairness: list[FairnessResult]
+    drift_run: int  # consecutive drifted windows of this champion, this one included
+    span: trace.Span
 
 
 def handler_table(monitor: Monitor) -> dict[type, Any]:

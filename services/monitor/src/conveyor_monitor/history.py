@@ -43,8 +43,10 @@ class EvaluationHistory:
 
     def record(
         self, model: str, version: int, result: WindowResult, window_size: int, published: bool,
-        fairness: list[FairnessResult] | None = None, retrain: str = "",
+        fairness: list[FairnessResult] | None = None, retrain: str = "", drift_run: int = 0, alarm: bool = False,
     ) -> None:
+        """`dataset_drifted` is the window's own verdict; `alarm` says whether the confirmation rule raised
+        the dataset-level alarm on it (`published`: whether DriftDetected went out, cooldown permitting)."""
         entry = self._entry(model, version)
         at = _now()
         entry.evaluations.append(
@@ -55,6 +57,8 @@ class EvaluationHistory:
                 "drift_share": result.drift_share,
                 "share_threshold": result.share_threshold,
                 "dataset_drifted": result.dataset_drifted,
+                "drift_run": drift_run,
+                "alarm": alarm,
                 "drifted_features": list(result.drifted_features),
                 "published": published,
                 "retrain": retrain,
@@ -67,7 +71,8 @@ class EvaluationHistory:
         entry.series["drift"].append(
             {
                 "at": at, "version": version, "drift_share": result.drift_share,
-                "dataset_drifted": result.dataset_drifted,
+                "dataset_drifted": result.dataset_drifted, "drift_run": drift_run, "alarm": alarm,
+                "published": published,
                 "prediction_score": result.prediction.score if result.prediction else None,
                 "multivariate_error": result.multivariate.score if result.multivariate else None,
             }

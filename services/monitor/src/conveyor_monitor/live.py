@@ -4,14 +4,14 @@ import math
 from typing import Any
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import InvalidMessage
+from conveyor_kernel import InvalidMessage, prediction_rows
 
 from .reference import Reference
 
 
 def attributes_of(batch: ev.PredictionsLogged) -> list[dict[str, str]]:
     """Each prediction's sensitive attributes (from the request's parameters.attributes), as plain dicts."""
-    return [dict(prediction.attributes) for prediction in batch.predictions]
+    return [dict(prediction.attributes) for prediction in prediction_rows(batch)]
 
 
 def rows_of(batch: ev.PredictionsLogged, reference: Reference) -> tuple[list[list[float]], list[Any]]:
@@ -26,7 +26,7 @@ def rows_of(batch: ev.PredictionsLogged, reference: Reference) -> tuple[list[lis
     index = [logged.index(n) for n in reference.feature_names]
     rows: list[list[float]] = []
     outputs: list[Any] = []
-    for prediction in batch.predictions:
+    for prediction in prediction_rows(batch):
         if len(prediction.features) != len(logged):
             raise InvalidMessage(
                 f"prediction {prediction.request_id!r} has {len(prediction.features)} features, "

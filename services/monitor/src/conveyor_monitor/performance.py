@@ -1,12 +1,11 @@
 """Late labels: ground truth joined to logged predictions by (request_id, row), scored per window.
 
-Predictions are remembered (bounded, oldest forgotten first) until their label arrives; a joined row goes
-into its model version's labelled window, and a full window is scored against the version's holdout
-metrics from the registry.
+Predictions are remembered (bounded, oldest forgotten first; labels.py keeps them durable) until their label
+arrives; a joined row goes into its model version's labelled window, and a full window is scored against the
+version's holdout metrics from the registry.
 """
 
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,11 +29,6 @@ class Logged:
     positive: str
 
 
-@dataclass
-class LabelledWindow:
-    rows: list[tuple[Logged, Any]] = field(default_factory=list)
-
-
 @dataclass(frozen=True)
 class Scored:
     model: str
@@ -42,31 +36,6 @@ class Scored:
     metrics: dict[str, float]
     equalized_odds: dict[str, float]
     size: int
-
-
-class LabelJoin:
-    def __init__(self, window_size: int, max_pending: int = 200_000) -> None:
-        self.window_size = window_size
-        self.max_pending = max_pending
-        self._pending: OrderedDict[tuple[str, int], Logged] = OrderedDict()
-        self._windows: dict[tuple[str, int], LabelledWindow] = {}
-
-    def remember(self, request_id: str, row: int, logged: Logged) -> None:
-        self._pending[(request_id, row)] = logged
-        while len(self._pending) > self.max_pending:
-            self._pending.popitem(last=False)
-
-    def join(self, request_id: str, row: int, truth: Any) -> list[Scored] | None:
-        """None when no logged prediction has this (request_id, row); else the windows it completed."""
-        logged = self._pending.pop((request_id, row), None)
-        if logged is None:
-            return None
-        window = self._windows.setdefault((logged.model, logged.version), LabelledWindow())
-        window.rows.append((logged, truth))
-        if len(window.rows) < self.window_size:
-            return []
-        self._windows[(logged.model, logged.version)] = LabelledWindow()
-        return [score(logged.model, logged.version, window.rows)]
 
 
 def score(model: str, version: int, rows: list[tuple[Logged, Any]]) -> Scored:

@@ -15,6 +15,10 @@ class MonitorSettings(ServiceSettings):
     drift_share_threshold: float = Field(
         default=0.5, gt=0, le=1, description="the dataset has drifted when this share of features drifted"
     )
+    drift_confirm_windows: int = Field(
+        default=2, ge=1, description="consecutive drifted windows of one champion before the dataset-level alarm "
+        "(DriftDetected + RetrainRequested); each window's own verdict is recorded either way"
+    )
     retrain_cooldown_seconds: float = Field(
         default=300, ge=0, description="after a drift is published, further drifted windows stay quiet this long"
     )

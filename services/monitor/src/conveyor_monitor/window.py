@@ -4,6 +4,8 @@ State is a MutableMapping of plain JSON values: a faust Table backed by a change
 (so a SIGKILLed monitor resumes its half-filled windows), a dict in unit tests. Each write stores the whole
 open window together with the ids of the batches already in it: after a crash faust redelivers batches
 whose offsets were not committed, and a batch id already seen is skipped instead of counted twice.
+The same write carries the run of consecutive drifted windows (confirm.py), so the run and the windows it
+counts can never disagree after a restart.
 """
 
 from collections.abc import MutableMapping
@@ -28,10 +30,11 @@ def _envelope_json(envelope: Envelope) -> list[str]:
     return [envelope.type, envelope.source, envelope.subject, envelope.id, envelope.traceparent]
 
 
-def _to_json(window: Window, seen: list[str]) -> dict[str, Any]:
+def _to_json(window: Window, seen: list[str], drift_run: int) -> dict[str, Any]:
     return {
         "version": window.version, "rows": window.rows, "outputs": window.outputs,
         "attributes": window.attributes, "envelopes": [_envelope_json(e) for e in window.envelopes], "seen": seen,
+        "drift_run": drift_run,
     }
 
 
@@ -40,6 +43,17 @@ def _from_json(value: dict[str, Any]) -> Window:
         version=value["version"], rows=value["rows"], outputs=value["outputs"], attributes=value["attributes"],
         envelopes=[Envelope(type=t, source=s, subject=j, id=i, traceparent=p) for t, s, j, i, p in value["envelopes"]],
     )
+
+
+@dataclass
+class Filled:
+    """A batch added to a model's window, not yet written: the full windows and what commit() stores."""
+
+    model: str
+    windows: list[Window]
+    drift_run: int  # consecutive drifted windows of this version before the first of `windows`
+    open_window: Window
+    seen: list[str]
 
 
 class WindowBuffer:
@@ -55,9 +69,20 @@ class WindowBuffer:
         self, model: str, version: int, rows: list[list[float]], outputs: list[Any], envelope: Envelope,
         attributes: list[dict[str, str]] | None = None,
     ) -> list[Window]:
-        """Append a batch; return the windows it filled (exactly `size` rows each), oldest first."""
+        """Append a batch and store it (the drift run unchanged); return the windows it filled."""
+        filled = self.fill(model, version, rows, outputs, envelope, attributes)
+        self.commit(filled, filled.drift_run)
+        return filled.windows
+
+    def fill(
+        self, model: str, version: int, rows: list[list[float]], outputs: list[Any], envelope: Envelope,
+        attributes: list[dict[str, str]] | None = None,
+    ) -> Filled:
+        """Append a batch without writing; the windows it filled hold exactly `size` rows each, oldest first."""
         value = self._state.get(model)
-        window = _from_json(value) if value is not None and value["version"] == version else Window(version)
+        same = value is not None and value["version"] == version
+        window = _from_json(value) if same else Window(version)
+        run = int(value.get("drift_run", 0)) if same else 0
         seen = list(value["seen"]) if value is not None else []
         attributes = attributes if attributes is not None else [{} for _ in rows]
         full: list[Window] = []
@@ -73,8 +98,15 @@ class WindowBuffer:
                 full.append(window)
                 window = Window(version)
         seen = (seen + [envelope.id])[-SEEN_BATCHES:]
-        self._state[model] = _to_json(window, seen)  # one write: the window and the batch ids move together
-        return full
+        return Filled(model, full, run, window, seen)
+
+    def commit(self, filled: Filled, drift_run: int) -> None:
+        """One write: the open window, the batch ids and the drift run move together."""
+        self._state[filled.model] = _to_json(filled.open_window, filled.seen, drift_run)
+
+    def drift_run(self, model: str) -> int:
+        value = self._state.get(model)
+        return int(value.get("drift_run", 0)) if value else 0
 
     def reset(self, model: str) -> None:
         if model in self._state:

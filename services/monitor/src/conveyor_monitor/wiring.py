@@ -24,13 +24,15 @@ from conveyor_kernel import (
 from .actions import Actions
 from .agents import register_agents
 from .app import APP_NAME, create_faust_app, source_topics
+from .confirm import DriftConfirmation
 from .cooldown import CooldownGate
 from .evaluation import Evaluator
 from .handlers import Monitor, handler_table
 from .history import EvaluationHistory
+from .labels import LabelJoin
 from .metrics import MonitorMetrics
-from .performance import LabelJoin
 from .policy import RetrainPolicy
+from .rewind import rewind_sources
 from .settings import MonitorSettings
 from .tables import create_champions_table, create_windows_table
 from .window import WindowBuffer
@@ -64,8 +66,9 @@ def build_monitor(
             fairness_alpha=settings.fairness_alpha,
             min_group_size=settings.min_group_size,
         ),
-        labels=LabelJoin(settings.label_window_size),
+        labels=LabelJoin(settings.state_dir(APP_NAME) / "labels.db", settings.label_window_size),
         tolerance=settings.performance_tolerance,
+        confirmation=DriftConfirmation(settings.drift_confirm_windows),
     )
 
 
@@ -78,6 +81,8 @@ class MonitorRuntime:
         self.faust_app: faust.App | None = None
         self.monitor: Monitor | None = None
         self._faust_task: asyncio.Task[None] | None = None
+        self._rewind_task: asyncio.Task[None] | None = None
+        self._rewound = False
         self._source_topics: set[str] = set()
 
     async def start(self) -> None:
@@ -97,8 +102,22 @@ class MonitorRuntime:
         self.faust_app = app
         self._faust_task = asyncio.create_task(app.start(), name="faust-monitor")
         self._faust_task.add_done_callback(_log_start_failure)
+        self._rewind_task = asyncio.create_task(self._rewind_after_recovery(app), name="monitor-rewind")
+
+    async def _rewind_after_recovery(self, app: faust.App) -> None:
+        """See rewind.py: replays what faust's start-up may have dropped; /readyz waits for it."""
+        await app.tables.recovery.completed.wait()
+        while not self._assigned(app):
+            await asyncio.sleep(0.05)
+        try:
+            await rewind_sources(app, self.settings.kafka.bootstrap_servers, self._source_topics)
+        except Exception:  # noqa: BLE001 - a failed rewind must not stop the service; the gap stays possible
+            logger.exception("could not rewind the source partitions after recovery")
+        self._rewound = True
 
     async def stop(self) -> None:
+        if self._rewind_task is not None and not self._rewind_task.done():
+            self._rewind_task.cancel()
         if self.faust_app is not None:
             await self.faust_app.stop()
         if self._faust_task is not None and not self._faust_task.done():
@@ -108,6 +127,8 @@ class MonitorRuntime:
             except asyncio.CancelledError:
                 pass
         await self.publisher.stop()
+        if self.monitor is not None:
+            self.monitor.labels.close()
 
     def problems(self) -> list[str]:
         problems = []
@@ -120,6 +141,8 @@ class MonitorRuntime:
             problems.append("partition assignment")
         elif not app.tables.recovery.completed.is_set():
             problems.append("table recovery")
+        elif not self._rewound:
+            problems.append("source rewind after recovery")
         return problems
 
     def _assigned(self, app: faust.App) -> bool:

@@ -27,8 +27,11 @@ def _say(elapsed: float, kind: str, text: str) -> None:
 
 
 async def run_scenario(
-    urls: dict[str, str], kafka: KafkaSettings, window: int = 500, timeout: float = 120.0, quiet: bool = False
+    urls: dict[str, str], kafka: KafkaSettings, window: int = 500, timeout: float = 120.0, quiet: bool = False,
+    confirm: int = 2,
 ) -> LoopReport:
+    """`window` and `confirm` are the monitor's window size and drift_confirm_windows: the drifted traffic
+    fills `confirm` windows (plus some), the monitor's condition for raising an alarm."""
     client = scenario.Client(urls)
     run = await client.demo_run_number()
     model = scenario.MODEL if run == 1 else f"{scenario.MODEL}-run{run}"
@@ -62,7 +65,7 @@ async def run_scenario(
         if not quiet:
             console.print(f"[green]served {len(normal)} predictions from undrifted traffic[/green]")
 
-        drifted = scenario.traffic(data, window + 100, drift=True, seed=2)
+        drifted = scenario.traffic(data, window * confirm + 100, drift=True, seed=2)
         await scenario.send_traffic(client, model, drifted, batch=50, prefix="drifted")
         report.phases["drifted traffic sent"] = _now(narrator)
         report.phases["drift detected"] = await seen(ev.DriftDetected, model_name=model)

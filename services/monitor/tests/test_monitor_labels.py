@@ -1,0 +1,77 @@
+"""The SQLite label store: durable across a restart, idempotent for redelivered batches, bounded."""
+
+from conveyor_monitor.labels import LabelJoin
+from conveyor_monitor.performance import Logged
+
+WINDOW = 10
+
+
+def logged(i: int, version: int = 1) -> Logged:
+    return Logged("churn", version, str(i % 2), 0.8 if i % 2 else 0.2, 0.0, {"clinic": "north" if i % 3 else "south"},
+                  "classification", "1")
+
+
+def batch(request: str, n: int, version: int = 1) -> list[tuple[str, int, Logged]]:
+    return [(request, i, logged(i, version)) for i in range(n)]
+
+
+def labels_for(request: str, n: int) -> list[tuple[str, int, str]]:
+    return [(request, i, str(i % 2) if i % 4 else str(1 - i % 2)) for i in range(n)]  # every 4th one wrong
+
+
+def run(store_at, steps) -> list:
+    """Apply (kind, args) steps; `restart` opens a new store object on the same file. Returns every score."""
+    store = store_at()
+    scored = []
+    for kind, args in steps:
+        if kind == "restart":
+            store.close()
+            store = store_at()
+        elif kind == "remember":
+            store.remember_batch(args)
+        else:
+            for request, row, truth in args:
+                scored.extend(store.join(request, row, truth) or [])
+    store.close()
+    return scored
+
+
+def test_a_restart_midway_gives_the_same_scored_windows_as_none(tmp_path):
+    labels = labels_for("a", 25) + labels_for("b", 25)
+    steps = [("remember", batch("a", 25)), ("join", labels[:13]), ("remember", batch("b", 25)),
+             ("join", labels[13:27]), ("join", labels[27:])]
+    straight = run(lambda: LabelJoin(tmp_path / "one.db", WINDOW), steps)
+    restarted = run(lambda: LabelJoin(tmp_path / "two.db", WINDOW),
+                    steps[:2] + [("restart", None)] + steps[2:4] + [("restart", None)] + steps[4:])
+    assert len(straight) == 5  # 50 labels, windows of 10
+    assert restarted == straight
+    assert straight[0].metrics["accuracy"] == 0.7 and "clinic" in straight[0].equalized_odds
+
+
+def test_a_redelivered_batch_is_not_remembered_twice(tmp_path):
+    store = LabelJoin(tmp_path / "labels.db", WINDOW)
+    assert store.remember_batch(batch("a", 8)) == 8
+    assert [store.join("a", i, "1") for i in range(3)] == [[], [], []]
+    assert store.remember_batch(batch("a", 8)) == 0  # redelivered after a crash, partly labelled meanwhile
+    assert store.pending() == 5
+    assert store.join("a", 0, "1") is None  # a label joins once
+    store.close()
+    reopened = LabelJoin(tmp_path / "labels.db", WINDOW)
+    assert reopened.remember_batch(batch("a", 8)) == 0 and reopened.pending() == 5
+    scored = [s for i in range(3, 8) for s in reopened.join("a", i, "1")]
+    assert scored == []  # 8 labelled of a window of 10: nothing scored twice, nothing early
+
+
+def test_pending_rows_are_bounded_oldest_forgotten_first_and_baselines_persist(tmp_path):
+    store = LabelJoin(tmp_path / "labels.db", WINDOW, max_pending=5)
+    store.remember_batch(batch("a", 4))
+    store.remember_batch(batch("b", 3))
+    assert store.pending() == 5
+    assert store.join("a", 0, "1") is None and store.join("a", 1, "1") is None  # forgotten
+    assert store.join("a", 2, "1") == [] and store.join("b", 2, "1") == []
+    store.set_baseline("churn", 1, {"accuracy": 0.9})
+    store.set_baseline("churn", 1, {"accuracy": 0.95})  # a redelivered ModelRegistered: upsert
+    store.close()
+    reopened = LabelJoin(tmp_path / "labels.db", WINDOW, max_pending=5)
+    assert reopened.pending() == 3
+    assert reopened.baseline("churn", 1) == {"accuracy": 0.95} and reopened.baseline("churn", 2) == {}
