@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi.testclient import TestClient
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import Envelope, KafkaPublisher, decode_event, ensure_topics, topic_for
+from conveyor_kernel import Envelope, KafkaPublisher, decode_event, ensure_topics, prediction_rows, topic_for
 from conveyor_serving.settings import ServingSettings
 from conveyor_serving.wiring import create_app
 
@@ -71,8 +71,8 @@ def test_promotion_on_kafka_is_served_and_logged(kafka_settings, models):
 
     (_, predictions), = logged
     assert (predictions.model_name, predictions.version) == ("cancer", 1)
-    assert [p.request_id for p in predictions.predictions] == ["kafka-1"] * 4
-    np.testing.assert_allclose([list(p.probabilities) for p in predictions.predictions],
+    assert [p.request_id for p in prediction_rows(predictions)] == ["kafka-1"] * 4
+    np.testing.assert_allclose([list(p.probabilities) for p in prediction_rows(predictions)],
                                models.v1.predict_proba(rows), atol=1e-5)
     ((envelope, deployed),) = asyncio.run(_read(kafka_settings, ev.ModelDeployed, 1))
     assert (deployed.model_name, deployed.version, deployed.instance) == ("cancer", 1, instance)

@@ -5,7 +5,7 @@ import time
 import numpy as np
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import Envelope, InMemoryBus
+from conveyor_kernel import Envelope, InMemoryBus, prediction_rows
 
 
 def _logged(bus: InMemoryBus) -> list[ev.PredictionsLogged]:
@@ -14,7 +14,7 @@ def _logged(bus: InMemoryBus) -> list[ev.PredictionsLogged]:
 
 def _wait_for_logged(bus: InMemoryBus, count: int) -> None:
     deadline = time.monotonic() + 10
-    while sum(len(e.predictions) for e in _logged(bus)) < count and time.monotonic() < deadline:
+    while sum(len(prediction_rows(e)) for e in _logged(bus)) < count and time.monotonic() < deadline:
         time.sleep(0.01)
 
 
@@ -25,15 +25,17 @@ def test_predictions_are_published_in_batches_and_the_rest_on_shutdown(make_serv
             assert harness.infer(models.X[i : i + 1], request_id=f"r{i}").status_code == 200
         harness.infer(models.X[11:23], request_id="many")  # 12 rows in one request
         _wait_for_logged(harness.bus, 20)
-        assert all(len(e.predictions) <= 5 for e in _logged(harness.bus))
-        assert sum(len(e.predictions) for e in _logged(harness.bus)) >= 20
+        assert all(len(prediction_rows(e)) <= 5 for e in _logged(harness.bus))
+        assert sum(len(prediction_rows(e)) for e in _logged(harness.bus)) >= 20
     bus = harness.bus
 
     events = _logged(bus)
-    predictions = [p for e in events for p in e.predictions]
+    predictions = [p for e in events for p in prediction_rows(e)]
     assert len(predictions) == 23
-    assert all(len(e.predictions) <= 5 for e in events)
+    assert all(len(prediction_rows(e)) <= 5 for e in events)
     assert [p.request_id for p in predictions] == [f"r{i}" for i in range(11)] + ["many"] * 12
+    # the 12-row request was serialized in pieces that each fit a batch; its rows keep their numbers
+    assert [p.row for p in predictions[11:]] == list(range(12))
     first = events[0]
     assert (first.model_name, first.version) == ("cancer", 1)
     assert list(first.class_labels) == ["0", "1"]
@@ -51,7 +53,7 @@ def test_the_timer_flushes_a_partial_batch(make_serving, models):
         for i in range(3):
             harness.infer(models.X[i : i + 1])
         _wait_for_logged(harness.bus, 3)
-        assert sum(len(e.predictions) for e in _logged(harness.bus)) == 3
+        assert sum(len(prediction_rows(e)) for e in _logged(harness.bus)) == 3
 
 
 def test_versions_are_logged_in_separate_events(make_serving, models):
@@ -60,7 +62,7 @@ def test_versions_are_logged_in_separate_events(make_serving, models):
         harness.promote("cancer", 2, models.v2_uri)
         harness.infer(models.X[:2])
         harness.infer(models.X[:3], path="/v2/models/cancer/versions/1/infer")
-    assert sorted((e.version, len(e.predictions)) for e in _logged(harness.bus)) == [(1, 3), (2, 2)]
+    assert sorted((e.version, len(prediction_rows(e))) for e in _logged(harness.bus)) == [(1, 3), (2, 2)]
 
 
 def test_a_full_buffer_drops_and_counts_without_failing_requests(make_serving, models):
@@ -72,7 +74,7 @@ def test_a_full_buffer_drops_and_counts_without_failing_requests(make_serving, m
         assert harness.metric("conveyor_serving_prediction_log_depth") == 3
         metrics_text = harness.client.get("/metrics").text
         assert 'conveyor_serving_prediction_log_dropped_total{reason="buffer_full"} 2.0' in metrics_text
-    assert [p.request_id for e in _logged(harness.bus) for p in e.predictions] == ["r0", "r1", "r2"]
+    assert [p.request_id for e in _logged(harness.bus) for p in prediction_rows(e)] == ["r0", "r1", "r2"]
 
 
 class RefusingBus(InMemoryBus):
@@ -124,10 +126,10 @@ def test_attributes_sent_as_parameters_are_logged_per_row_and_never_fed_to_the_m
         )
         assert response.status_code == 200
     [event] = _logged(harness.bus)
-    assert [dict(p.attributes) for p in event.predictions] == [
+    assert [dict(p.attributes) for p in prediction_rows(event)] == [
         {"clinic": "north"}, {"clinic": "south"}, {"clinic": "north"}
     ]
-    assert [(p.request_id, p.row) for p in event.predictions] == [("req", 0), ("req", 1), ("req", 2)]
+    assert [(p.request_id, p.row) for p in prediction_rows(event)] == [("req", 0), ("req", 1), ("req", 2)]
 
 
 def test_malformed_attributes_are_a_400_naming_the_attribute(make_serving, models):

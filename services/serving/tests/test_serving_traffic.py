@@ -1,6 +1,7 @@
 """Canary and shadow, set by the registry's TrafficSplitSet: who answers, what is logged, and rollback."""
 
 from conveyor.events.v1 import events_pb2 as ev
+from conveyor_kernel import prediction_rows
 
 
 def _versions(harness, rows, n: int) -> list[str]:
@@ -47,8 +48,8 @@ def test_shadow_answers_with_the_champion_and_logs_the_candidate_too(make_servin
         assert traffic["mode"] == "shadow" and traffic["candidate_version"] == "2"
     logged = {e.version: e for e in harness.bus.events(ev.PredictionsLogged)}
     assert sorted(logged) == [1, 2]
-    assert [p.request_id for p in logged[2].predictions] == ["s-1"] * 3
-    assert [int(p.label) for p in logged[2].predictions] == models.v2.predict(rows).tolist()
+    assert [p.request_id for p in prediction_rows(logged[2])] == ["s-1"] * 3
+    assert [int(p.label) for p in prediction_rows(logged[2])] == models.v2.predict(rows).tolist()
 
 
 def test_a_new_champion_ends_the_split(serving, models):

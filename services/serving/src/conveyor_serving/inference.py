@@ -34,6 +34,7 @@ class Inference:
     results: dict[str, np.ndarray]
     timestamp_ms: int
     attributes: dict[str, list[str]] | None = None
+    first_row: int = 0  # the index of features[0] within its request (a big request is logged in slices)
 
     @property
     def rows(self) -> int:

@@ -14,7 +14,10 @@ Policy — the request path never waits for logging:
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+
+import numpy as np
 
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import Publisher
@@ -25,24 +28,72 @@ from .metrics import ServingMetrics
 logger = logging.getLogger(__name__)
 
 
-def _rows(item: Inference) -> Iterator[dict]:
-    """One Prediction's fields per row; `predictions.add(**fields)` builds it in place (no copy)."""
-    results = item.results
-    labels = results["label"].tolist() if "label" in results else None
-    probabilities = results["probabilities"].tolist() if "probabilities" in results else None
-    values = results["variable"].reshape(-1).tolist() if "variable" in results else None
-    for row, features in enumerate(item.features.tolist()):
-        fields: dict = {"request_id": item.request_id, "features": features, "timestamp_ms": item.timestamp_ms,
-                        "row": row}
-        if item.attributes:
-            fields["attributes"] = {name: per_row[row] for name, per_row in item.attributes.items()}
-        if labels is not None:
-            fields["label"] = str(labels[row])
-        if probabilities is not None:
-            fields["probabilities"] = probabilities[row]
-        if values is not None:
-            fields["value"] = values[row]
-        yield fields
+def _columns(items: list[Inference]) -> ev.PredictionColumns:
+    """The rows of `items` (one model version, in order) as one PredictionColumns: a few bulk array copies.
+
+    One Prediction message per row cost ~45 us a request inside a busy server (a tenth of its CPU); packed
+    columns filled from concatenated arrays cost about 1 us a row.
+    """
+    first = items[0].results
+    counts = [item.features.shape[0] for item in items]
+    request_ids: list[str] = []
+    request_rows: list[int] = []
+    timestamps: list[int] = []
+    for item, n in zip(items, counts, strict=True):
+        if n == 1:  # the common case, kept to three appends
+            request_ids.append(item.request_id)
+            request_rows.append(item.first_row)
+            timestamps.append(item.timestamp_ms)
+        else:
+            request_ids.extend([item.request_id] * n)
+            request_rows.extend(range(item.first_row, item.first_row + n))
+            timestamps.extend([item.timestamp_ms] * n)
+    columns = ev.PredictionColumns(rows=len(request_ids), request_ids=request_ids, request_rows=request_rows,
+                                   timestamps_ms=timestamps)
+    columns.features.extend(np.concatenate([item.features for item in items]).astype(np.float64).ravel().tolist())
+    if "label" in first:
+        columns.labels.extend([str(v) for v in np.concatenate([i.results["label"] for i in items]).tolist()])
+    if "probabilities" in first:
+        probabilities = np.concatenate([i.results["probabilities"] for i in items]).astype(np.float64)
+        columns.probabilities.extend(probabilities.ravel().tolist())
+    if "variable" in first:
+        values = np.concatenate([i.results["variable"].reshape(-1) for i in items]).astype(np.float64)
+        columns.values.extend(values.tolist())
+    names = {name for item in items if item.attributes for name in item.attributes}
+    for name in sorted(names):
+        values: list[str] = []
+        for item, n in zip(items, counts, strict=True):
+            values.extend(item.attributes[name] if item.attributes and name in item.attributes else [""] * n)
+        columns.attributes[name].values.extend(values)
+    return columns
+
+
+def _batches(items: list[Inference], batch_size: int) -> Iterator[list[Inference]]:
+    """Runs of items of at most batch_size rows; a bigger request is cut into row slices of that size."""
+    batch: list[Inference] = []
+    rows = 0
+    for item in items:
+        n = item.features.shape[0]
+        parts = [(item, n)] if n <= batch_size else [
+            (_slice(item, start, min(start + batch_size, n)), min(batch_size, n - start))
+            for start in range(0, n, batch_size)
+        ]
+        for part, size in parts:
+            if rows + size > batch_size and batch:
+                yield batch
+                batch, rows = [], 0
+            batch.append(part)
+            rows += size
+    if batch:
+        yield batch
+
+
+def _slice(item: Inference, start: int, stop: int) -> Inference:
+    return replace(
+        item, features=item.features[start:stop], results={k: v[start:stop] for k, v in item.results.items()},
+        attributes={k: v[start:stop] for k, v in item.attributes.items()} if item.attributes else None,
+        first_row=item.first_row + start,
+    )
 
 
 class PredictionLog:
@@ -61,6 +112,7 @@ class PredictionLog:
         self._full_batch = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        metrics.log_depth.set_function(lambda: self._depth)
 
     @property
     def depth(self) -> int:
@@ -74,8 +126,7 @@ class PredictionLog:
             self.metrics.log_dropped.labels("buffer_full").inc(item.rows)
             return False
         self._items.append(item)
-        self._depth += item.rows
-        self.metrics.log_depth.set(self._depth)
+        self._depth += item.rows  # the depth gauge reads this at scrape time: nothing to update per request
         if self._depth >= self.batch_size:
             self._full_batch.set()
         return True
@@ -109,33 +160,29 @@ class PredictionLog:
     async def flush(self) -> int:
         """Publish everything buffered now; return how many predictions were published."""
         items, self._items, self._depth = self._items, [], 0
-        self.metrics.log_depth.set(0)
         published = 0
-        for event in self._events(items):
+        async for event in self._events(items):
             try:
                 await self.publisher.publish(event, subject=event.model_name)
-                published += len(event.predictions)
+                published += event.columns.rows
             except Exception as exc:  # noqa: BLE001 - see the policy above: count, log, carry on
-                self.metrics.log_dropped.labels("publish_failed").inc(len(event.predictions))
-                logger.warning("dropped %d predictions of %s: %s", len(event.predictions), event.model_name, exc)
+                self.metrics.log_dropped.labels("publish_failed").inc(event.columns.rows)
+                logger.warning("dropped %d predictions of %s: %s", event.columns.rows, event.model_name, exc)
         return published
 
-    def _events(self, items: list[Inference]) -> Iterator[ev.PredictionsLogged]:
+    async def _events(self, items: list[Inference]) -> AsyncIterator[ev.PredictionsLogged]:
+        """PredictionsLogged events of at most batch_size rows, one model version each, in arrival order.
+
+        The loop gets control back between events: requests never wait behind a whole flush.
+        """
         by_model: dict[int, list[Inference]] = {}
         for item in items:
             by_model.setdefault(id(item.model), []).append(item)
         for group in by_model.values():
             model = group[0].model
-            event = None
-            for fields in (f for item in group for f in _rows(item)):
-                if event is None:
-                    event = ev.PredictionsLogged(
-                        model_name=model.name, version=model.version,
-                        feature_names=model.feature_names, class_labels=model.class_labels,
-                    )
-                event.predictions.add(**fields)
-                if len(event.predictions) >= self.batch_size:
-                    yield event
-                    event = None
-            if event is not None:
-                yield event
+            for batch in _batches(group, self.batch_size):
+                yield ev.PredictionsLogged(
+                    model_name=model.name, version=model.version, feature_names=model.feature_names,
+                    class_labels=model.class_labels, columns=_columns(batch),
+                )
+                await asyncio.sleep(0)
