@@ -5,14 +5,24 @@ measures peak throughput with wrk (closed loop) and p50/p99 with an open-loop ge
 (80% and 40% of Conveyor's peak for Conveyor and the reference; of its own peak for MLServer), and prints one
 table with the ratios the issue sets as targets. Not a test: it asserts nothing. Needs wrk, Go, and
 MLServer in .cache/mlserver-venv (see docs/serving.md).
-Usage: .venv/bin/python bench/serving.py [--seconds 10] [--workers 2] [--connections 32]
+Layouts (--layout):
+- split (default): every server on core 0; wrk, the open-loop generator and the Kafka broker on core 1, for
+  the run only. The client's CPU then never competes with the server it measures (the usual rule for load
+  testing: never share a server's cores with its load generator), and the broker sits where it would be in
+  production: off the serving machine, so its CPU is not charged to serving. One worker per server.
+- shared: nothing pinned, --workers per server (default 2): client, broker and servers fight for both cores.
+
+Usage: .venv/bin/python bench/serving.py [--layout split|shared] [--seconds 10] [--workers N] [--connections 32]
 """
 
 import argparse
+import os
+import subprocess
 import sys
 import tempfile
 import uuid
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -20,11 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serving_load import build_open_loop, open_loop, wrk_peak  # noqa: E402
 from serving_servers import MODELS, build_models, conveyor, free_port, mlserver, reference  # noqa: E402
 
+SERVER_CPUS, CLIENT_CPUS = "0", "1"  # the split layout
 LOAD_FRACTION = 0.8
 LOW_FRACTION = 0.4  # where the open-loop generator and the server together still fit on the cores
 
 
-def _measure(urls: dict, bodies: dict, args, binary: Path) -> dict:
+def _measure(urls: dict, bodies: dict, args, binary: Path, client: str | None) -> dict:
     """Every server is up (idle) at once; wrk runs interleaved in rounds, best round kept per server.
 
     Interleaving spreads the machine's noise (other tenants on the same cores) over every server instead of
@@ -33,10 +44,11 @@ def _measure(urls: dict, bodies: dict, args, binary: Path) -> dict:
     results: dict = {}
     for model in MODELS:
         for base in urls.values():  # warm-up: every worker, every connection
-            wrk_peak(f"{base}/v2/models/{model}/infer", bodies[model], 2, args.connections)
+            wrk_peak(f"{base}/v2/models/{model}/infer", bodies[model], 2, args.connections, cpus=client)
         for _ in range(args.rounds):
             for name, base in urls.items():
-                peak = wrk_peak(f"{base}/v2/models/{model}/infer", bodies[model], args.seconds, args.connections)
+                peak = wrk_peak(f"{base}/v2/models/{model}/infer", bodies[model], args.seconds, args.connections,
+                                cpus=client)
                 best = results.get((name, model))
                 if best is None or peak.rps > best["rps"]:
                     results[(name, model)] = {"rps": peak.rps, "wrk_errors": peak.errors}
@@ -45,7 +57,8 @@ def _measure(urls: dict, bodies: dict, args, binary: Path) -> dict:
             target = fraction * results[("conveyor", model)]["rps"]
             for name, base in urls.items():
                 rate = fraction * results[(name, model)]["rps"] if name == "mlserver" else target
-                latency = open_loop(binary, f"{base}/v2/models/{model}/infer", bodies[model], rate, args.seconds)
+                latency = open_loop(binary, f"{base}/v2/models/{model}/infer", bodies[model], rate, args.seconds,
+                                    cpus=client)
                 results[(name, model)].update({f"{key}rate": rate, **{f"{key}{k}": v for k, v in latency.items()}})
                 print(f"  {name:<22} {model}: p50 {latency['p50_ms']:.2f} ms, p99 {latency['p99_ms']:.2f} ms "
                       f"at {rate:.0f} req/s", flush=True)
@@ -83,32 +96,55 @@ def _ratios(results: dict) -> str:
     return "\n".join(lines)
 
 
+@contextmanager
+def broker_on(cpus: str | None) -> Iterator[None]:
+    """Confine the running Kafka broker (every JVM thread) to `cpus` for the run, then give it every core back."""
+    found = subprocess.run(["pgrep", "-f", "kafka.Kafka"], capture_output=True, text=True).stdout.split()
+    if cpus is None or not found:
+        yield
+        return
+    for pid in found:
+        subprocess.run(["taskset", "-a", "-p", "-c", cpus, pid], check=True, capture_output=True)
+    try:
+        yield
+    finally:
+        every = f"0-{os.cpu_count() - 1}"
+        for pid in found:
+            subprocess.run(["taskset", "-a", "-p", "-c", every, pid], capture_output=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--layout", choices=("split", "shared"), default="split")
+    parser.add_argument("--workers", type=int, help="worker processes per server (default: 1 split, 2 shared)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2, help="interleaved wrk rounds; the best is kept")
     parser.add_argument("--kafka", default="127.0.0.1:9092")
     parser.add_argument("--skip-mlserver", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp, ExitStack() as servers:
+    split = args.layout == "split"
+    workers = args.workers or (1 if split else 2)
+    server, client = (SERVER_CPUS, CLIENT_CPUS) if split else (None, None)
+    print(f"layout {args.layout}: servers on cpus {server or 'any'} with {workers} worker(s) each, "
+          f"client and broker on cpus {client or 'any'}", flush=True)
+    with broker_on(client), tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp, ExitStack() as servers:
         workdir = Path(tmp)
         bodies = build_models(workdir)
         binary = build_open_loop(workdir)
         prefix = f"bench{uuid.uuid4().hex[:8]}."
         ports = {name: free_port() for name in ("conveyor", "conveyor (no Kafka)", "reference", "mlserver")}
         print("starting servers", flush=True)
-        servers.enter_context(conveyor(workdir, ports["conveyor"], args.workers, args.kafka, prefix))
-        servers.enter_context(conveyor(workdir, ports["conveyor (no Kafka)"], args.workers, None, prefix))
-        servers.enter_context(reference(workdir, ports["reference"], args.workers))
+        servers.enter_context(conveyor(workdir, ports["conveyor"], workers, args.kafka, prefix, server))
+        servers.enter_context(conveyor(workdir, ports["conveyor (no Kafka)"], workers, None, prefix, server))
+        servers.enter_context(reference(workdir, ports["reference"], workers, server))
         if args.skip_mlserver:
             del ports["mlserver"]
         else:
-            servers.enter_context(mlserver(workdir, ports["mlserver"]))
+            servers.enter_context(mlserver(workdir, ports["mlserver"], server))
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         print("measuring:", flush=True)
-        results = _measure(urls, bodies, args, binary)
+        results = _measure(urls, bodies, args, binary, client)
     print()
     print(_table(results))
     print(_ratios(results))

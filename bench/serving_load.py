@@ -170,10 +170,17 @@ def build_open_loop(workdir: Path) -> Path:
     return binary
 
 
-def wrk_peak(url: str, body_file: Path, seconds: int, connections: int, threads: int = 2) -> Peak:
+def pinned(command: list[str], cpus: str | None) -> list[str]:
+    """`command` confined to `cpus` (taskset: children inherit it); unchanged when cpus is None."""
+    return ["taskset", "-c", cpus, *command] if cpus else command
+
+
+def wrk_peak(url: str, body_file: Path, seconds: int, connections: int, threads: int = 2,
+             cpus: str | None = None) -> Peak:
     script = body_file.with_suffix(".lua")
     script.write_text(WRK_SCRIPT.format(body=body_file))
-    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url]
+    out = subprocess.run(pinned(command, cpus),
                          capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -184,7 +191,8 @@ def wrk_peak(url: str, body_file: Path, seconds: int, connections: int, threads:
     return Peak(rps, errors)
 
 
-def open_loop(binary: Path, url: str, body_file: Path, rate: float, seconds: float) -> dict:
-    out = subprocess.run([str(binary), "-url", url, "-body", str(body_file), "-rate", f"{rate:.0f}",
-                          "-seconds", str(seconds)], capture_output=True, text=True, check=True).stdout
+def open_loop(binary: Path, url: str, body_file: Path, rate: float, seconds: float, cpus: str | None = None) -> dict:
+    command = [str(binary), "-url", url, "-body", str(body_file), "-rate", f"{rate:.0f}", "-seconds", str(seconds)]
+    out = subprocess.run(pinned(command, cpus),
+                         capture_output=True, text=True, check=True).stdout
     return json.loads(out)

@@ -17,6 +17,7 @@ import httpx
 import joblib
 import numpy as np
 import onnx
+from serving_load import pinned
 from skl2onnx import to_onnx
 from skl2onnx.common.data_types import FloatTensorType
 from sklearn.datasets import load_breast_cancer
@@ -104,15 +105,16 @@ def running(command: list[str], env: dict[str, str], ready_url: str, log: Path, 
             pass
 
 
-def reference(workdir: Path, port: int, workers: int) -> contextmanager:
+def reference(workdir: Path, port: int, workers: int, cpus: str | None = None) -> contextmanager:
     command = [str(VENV_BIN / "uvicorn"), "serving_reference:create", "--factory", "--app-dir", str(ROOT / "bench"),
                "--port", str(port), "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
                "--no-access-log", "--log-level", "warning"]
-    return running(command, {"BENCH_REPO": str(workdir / "repo")},
+    return running(pinned(command, cpus), {"BENCH_REPO": str(workdir / "repo")},
                    f"http://127.0.0.1:{port}/v2/models/{{model}}/ready", workdir / "reference.log")
 
 
-def conveyor(workdir: Path, port: int, workers: int, kafka: str | None, prefix: str) -> contextmanager:
+def conveyor(workdir: Path, port: int, workers: int, kafka: str | None, prefix: str,
+             cpus: str | None = None) -> contextmanager:
     command = [str(VENV_BIN / "conveyor"), "serving", "--model-repository", str(workdir / "repo"),
                "--port", str(port), "--workers", str(workers)]
     env = {"CONVEYOR_DATA_DIR": str(workdir / "data"), "CONVEYOR_KAFKA__TOPIC_PREFIX": prefix,
@@ -121,13 +123,13 @@ def conveyor(workdir: Path, port: int, workers: int, kafka: str | None, prefix: 
     if kafka:
         command += ["--kafka", kafka]
     # /v2/health/ready is 503 until Kafka is connected; then each model must be ready too
-    return running(command, env, f"http://127.0.0.1:{port}/v2/models/{{model}}/ready",
+    return running(pinned(command, cpus), env, f"http://127.0.0.1:{port}/v2/models/{{model}}/ready",
                    workdir / f"conveyor-{'kafka' if kafka else 'nokafka'}.log")
 
 
-def mlserver(workdir: Path, port: int) -> contextmanager:
+def mlserver(workdir: Path, port: int, cpus: str | None = None) -> contextmanager:
     settings = workdir / "mlserver" / "settings.json"
     settings.write_text(json.dumps({"http_port": port, "grpc_port": free_port(), "metrics_port": free_port()}))
-    return running([str(MLSERVER_BIN / "mlserver"), "start", str(workdir / "mlserver")],
+    return running(pinned([str(MLSERVER_BIN / "mlserver"), "start", str(workdir / "mlserver")], cpus),
                    {"PATH": f"{MLSERVER_BIN}:{os.environ['PATH']}", "VIRTUAL_ENV": str(MLSERVER_BIN.parent)},
                    f"http://127.0.0.1:{port}/v2/models/{{model}}/ready", workdir / "mlserver.log")
