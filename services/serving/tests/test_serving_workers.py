@@ -173,3 +173,19 @@ def test_twenty_deployments_under_load_lose_no_request_on_any_worker(kafka_setti
     for instance in {d.instance for d in deployed}:
         assert [d.version for d in deployed if d.instance == instance] == list(range(1, deployments + 2))
     assert len({version for _, version in answers}) > 2  # requests really ran across the swaps
+
+
+def _metric(text: str, name: str) -> float:
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+
+
+def test_every_worker_answers_metrics_for_all_workers(model_folder, models, tmp_path):
+    with _conveyor_serving(model_folder, tmp_path, "--workers", "2", CONVEYOR_KAFKA__BOOTSTRAP_SERVERS="") as url:
+        for _ in range(40):  # fresh connections: the requests spread over both workers
+            with httpx.Client(base_url=url) as client:
+                assert client.post("/v2/models/cancer/infer", json=_body(models.X[:1])).status_code == 200
+        for _ in range(10):  # and so do the scrapes: each one must count every worker's requests
+            with httpx.Client(base_url=url) as client:
+                text = client.get("/metrics").text
+            assert _metric(text, 'conveyor_serving_request_seconds_count{model="cancer"') == 40
+            assert _metric(text, "conveyor_serving_requests_in_flight") == 0

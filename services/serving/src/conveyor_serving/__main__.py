@@ -5,12 +5,18 @@ PredictionsLogged. `python -m conveyor_serving` reads its settings from CONVEYOR
 CONVEYOR_WORKERS > 1 uvicorn binds the port once and runs that many worker processes on it.
 """
 
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import uvicorn
 
 from conveyor_kernel import configure_logging, configure_tracing
 
+from .metrics import MULTIPROC_DIR
 from .settings import get_settings
 
 if TYPE_CHECKING:
@@ -37,7 +43,24 @@ def main() -> None:
     if settings.workers <= 1:
         uvicorn.run(app_factory(), **options)
     else:
-        uvicorn.run("conveyor_serving.__main__:app_factory", factory=True, workers=settings.workers, **options)
+        with _shared_metrics(settings.state_dir("serving") / f"metrics-{os.getpid()}"):
+            uvicorn.run("conveyor_serving.__main__:app_factory", factory=True, workers=settings.workers, **options)
+
+
+@contextmanager
+def _shared_metrics(folder: Path) -> Iterator[None]:
+    """A fresh folder the workers (started after this, so they inherit it) keep their metric values in."""
+    if os.environ.get(MULTIPROC_DIR):  # the operator chose one: theirs to manage
+        yield
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ[MULTIPROC_DIR] = str(folder)
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROC_DIR]
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,16 @@
-"""Prometheus metrics of one serving app, in its own registry so two apps in one process never collide."""
+"""Prometheus metrics of one serving app, in its own registry so two apps in one process never collide.
+
+With several worker processes on one port a scrape reaches one of them, so the workers share their values
+through prometheus_client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR, set by the supervisor before it
+starts them): every worker answers /metrics with the sum over all workers.
+"""
+
+import os
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 REQUEST_SECONDS = "conveyor_serving_request_seconds"
 REQUEST_ERRORS = "conveyor_serving_request_errors"
@@ -15,7 +25,11 @@ _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 
 class ServingMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.registry = registry
+        self.registry = registry  # what /metrics exposes
+        if os.environ.get(MULTIPROC_DIR):
+            # Values live in the shared directory; this process's own registry must not be exposed as well.
+            MultiProcessCollector(registry)
+            registry = CollectorRegistry()
         self.request_seconds = Histogram(
             REQUEST_SECONDS, "Infer request latency, parse to response", ["model", "version"],
             buckets=_LATENCY_BUCKETS, registry=registry,
@@ -23,12 +37,14 @@ class ServingMetrics:
         self.request_errors = Counter(
             REQUEST_ERRORS, "Infer requests answered with an error", ["model", "status"], registry=registry
         )
-        self.in_flight = Gauge(IN_FLIGHT, "Infer requests being handled", ["model"], registry=registry)
+        self.in_flight = Gauge(IN_FLIGHT, "Infer requests being handled", ["model"], registry=registry,
+                               multiprocess_mode="livesum")
         self.swaps = Counter(MODEL_SWAPS, "Champion swaps (promotions and rollbacks)", ["model"], registry=registry)
         self.load_seconds = Histogram(
             MODEL_LOAD_SECONDS, "Time to load and check an ONNX model", ["model"], registry=registry
         )
-        self.log_depth = Gauge(LOG_BUFFER_DEPTH, "Predictions waiting in the log buffer", registry=registry)
+        self.log_depth = Gauge(LOG_BUFFER_DEPTH, "Predictions waiting in the log buffer", registry=registry,
+                               multiprocess_mode="livesum")
         self.log_dropped = Counter(
             LOG_DROPPED, "Predictions not logged (buffer full, or publish failed)", ["reason"], registry=registry
         )

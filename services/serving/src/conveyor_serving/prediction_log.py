@@ -112,7 +112,6 @@ class PredictionLog:
         self._full_batch = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
-        metrics.log_depth.set_function(lambda: self._depth)
 
     @property
     def depth(self) -> int:
@@ -126,7 +125,8 @@ class PredictionLog:
             self.metrics.log_dropped.labels("buffer_full").inc(item.rows)
             return False
         self._items.append(item)
-        self._depth += item.rows  # the depth gauge reads this at scrape time: nothing to update per request
+        self._depth += item.rows
+        self.metrics.log_depth.set(self._depth)
         if self._depth >= self.batch_size:
             self._full_batch.set()
         return True
@@ -160,6 +160,7 @@ class PredictionLog:
     async def flush(self) -> int:
         """Publish everything buffered now; return how many predictions were published."""
         items, self._items, self._depth = self._items, [], 0
+        self.metrics.log_depth.set(0)
         published = 0
         async for event in self._events(items):
             try:
