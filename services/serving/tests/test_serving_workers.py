@@ -189,3 +189,31 @@ def test_every_worker_answers_metrics_for_all_workers(model_folder, models, tmp_
                 text = client.get("/metrics").text
             assert _metric(text, 'conveyor_serving_request_seconds_count{model="cancer"') == 40
             assert _metric(text, "conveyor_serving_requests_in_flight") == 0
+
+
+def _statuses(url: str, rows, tries: int = 12) -> set[int]:
+    """Infer statuses over fresh connections, which land on either worker."""
+    seen = set()
+    for _ in range(tries):
+        with httpx.Client(base_url=url) as client:
+            seen.add(client.post("/v2/models/cancer/infer", json=_body(rows)).status_code)
+    return seen
+
+
+def _until(check, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_unload_and_load_reach_every_worker(model_folder, models, tmp_path):
+    with _conveyor_serving(model_folder, tmp_path, "--workers", "2", CONVEYOR_KAFKA__BOOTSTRAP_SERVERS="") as url:
+        rows = models.X[:1]
+        assert _statuses(url, rows) == {200}
+        assert httpx.post(f"{url}/v2/repository/models/cancer/unload").status_code == 200  # reaches one worker
+        assert _until(lambda: _statuses(url, rows) == {404}), "a worker still serves the unloaded model"
+        assert httpx.post(f"{url}/v2/repository/models/cancer/load").status_code == 200
+        assert _until(lambda: _statuses(url, rows) == {200}), "a worker did not load the model again"

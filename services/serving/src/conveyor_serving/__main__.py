@@ -19,6 +19,8 @@ from conveyor_kernel import configure_logging, configure_tracing
 from .metrics import MULTIPROC_DIR
 from .settings import get_settings
 
+DECISIONS_FILE = "CONVEYOR_REPOSITORY_DECISIONS_FILE"
+
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
@@ -43,23 +45,27 @@ def main() -> None:
     if settings.workers <= 1:
         uvicorn.run(app_factory(), **options)
     else:
-        with _shared_metrics(settings.state_dir("serving") / f"metrics-{os.getpid()}"):
+        with _worker_shared(settings.state_dir("serving") / f"workers-{os.getpid()}"):
             uvicorn.run("conveyor_serving.__main__:app_factory", factory=True, workers=settings.workers, **options)
 
 
 @contextmanager
-def _shared_metrics(folder: Path) -> Iterator[None]:
-    """A fresh folder the workers (started after this, so they inherit it) keep their metric values in."""
-    if os.environ.get(MULTIPROC_DIR):  # the operator chose one: theirs to manage
-        yield
-        return
+def _worker_shared(folder: Path) -> Iterator[None]:
+    """A fresh folder for what the workers share: metric values and load/unload decisions.
+
+    Handed over in environment variables set before the workers start (they inherit them); removed at exit.
+    """
     shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    os.environ[MULTIPROC_DIR] = str(folder)
+    (folder / "metrics").mkdir(parents=True)
+    shared = {DECISIONS_FILE: str(folder / "repository.json")}
+    if not os.environ.get(MULTIPROC_DIR):  # one the operator chose is theirs to manage
+        shared[MULTIPROC_DIR] = str(folder / "metrics")
+    os.environ.update(shared)
     try:
         yield
     finally:
-        del os.environ[MULTIPROC_DIR]
+        for name in shared:
+            del os.environ[name]
         shutil.rmtree(folder, ignore_errors=True)
 
 

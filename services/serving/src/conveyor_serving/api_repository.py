@@ -1,8 +1,8 @@
 """The OIP model repository extension: index, load and unload.
 
 Load reads the model-repository folder (standalone mode); with Kafka, models arrive by promotion and `load`
-only confirms one that is already loaded. With several worker processes, load/unload act on the worker that
-received the call; promotions on Kafka reach every worker.
+only confirms one that is already loaded. With several worker processes the worker that received the call
+acts at once and records the decision in SharedDecisions; the other workers follow it (`follow_decisions`).
 """
 
 import asyncio
@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, Response
 
 from .adapters.model_folder import ModelFolder
 from .adapters.onnx_model import ModelRefused
+from .adapters.shared_decisions import SharedDecisions
 from .api import Inferencer, json_response
 from .gate import Unauthorized
 from .metrics import ServingMetrics
@@ -33,7 +34,29 @@ def load_folder_model(folder: ModelFolder, inferencer: Inferencer, metrics: Serv
     return champion.version
 
 
-def build_repository_router(inferencer: Inferencer, folder: ModelFolder | None, metrics: ServingMetrics) -> APIRouter:
+async def follow_decisions(decisions: SharedDecisions, folder: ModelFolder, inferencer: Inferencer,
+                           metrics: ServingMetrics, interval: float = 0.2) -> None:
+    """Converge this worker on the load/unload decisions any worker recorded; runs until cancelled."""
+    seen = 0
+    while True:
+        stamp = decisions.stamp()
+        if stamp != seen:
+            seen = stamp
+            for name, loaded in decisions.read().items():
+                here = bool(inferencer.repository.versions(name))
+                try:
+                    if loaded and not here and folder.entries(name):
+                        await asyncio.to_thread(load_folder_model, folder, inferencer, metrics, name)
+                    elif not loaded and here:
+                        inferencer.repository.unload(name)
+                        logger.info("unloaded %s: another worker was asked to", name)
+                except ModelRefused:
+                    logger.exception("cannot follow the decision to load %s", name)
+        await asyncio.sleep(interval)
+
+
+def build_repository_router(inferencer: Inferencer, folder: ModelFolder | None, metrics: ServingMetrics,
+                            decisions: SharedDecisions | None = None) -> APIRouter:
     router = APIRouter(prefix="/v2/repository", tags=["model repository extension"])
     repository = inferencer.repository
 
@@ -77,6 +100,8 @@ def build_repository_router(inferencer: Inferencer, folder: ModelFolder | None, 
             version = await asyncio.to_thread(load_folder_model, folder, inferencer, metrics, name)
         except ModelRefused as exc:
             return json_response({"error": f"cannot load {name!r}: {exc}"}, 400)
+        if decisions is not None:
+            decisions.record(name, loaded=True)
         return json_response({"name": name, "loaded": True, "version": str(version)})
 
     @router.post("/models/{name}/unload")
@@ -85,6 +110,8 @@ def build_repository_router(inferencer: Inferencer, folder: ModelFolder | None, 
             return refusal
         if not repository.unload(name):
             return json_response({"error": f"model {name!r} is not loaded"}, 404)
+        if decisions is not None:
+            decisions.record(name, loaded=False)
         return json_response({"name": name, "unloaded": True})
 
     return router

@@ -36,6 +36,10 @@ class ServingSettings(ServiceSettings):
         default=0.01, ge=0, le=1, description="share of infer requests without a traceparent that are traced"
     )
     log_flush_interval: float = Field(default=0.5, gt=0, description="seconds between prediction-log flushes")
+    repository_decisions_file: Path | None = Field(
+        default=None, description="set by the supervisor of several workers: where load/unload decisions are "
+        "shared so every worker follows a call that reached one of them"
+    )
 
 
 @lru_cache

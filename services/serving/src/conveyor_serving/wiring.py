@@ -1,5 +1,6 @@
 """The composition root: settings → artifact store, repository, metrics, prediction log, runtime, app."""
 
+import asyncio
 import gc
 import logging
 import socket
@@ -11,11 +12,20 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from conveyor_kernel import ArtifactStore, EventRuntime, HandlerTable, Publisher, create_service_app, topics
+from conveyor_kernel import (
+    ArtifactStore,
+    EventRuntime,
+    HandlerTable,
+    Publisher,
+    cancel_task,
+    create_service_app,
+    topics,
+)
 
 from .adapters.model_folder import ModelFolder
+from .adapters.shared_decisions import SharedDecisions
 from .api import SERVER_VERSION, Inferencer, build_router, build_v1_router, fast_routes
-from .api_repository import build_repository_router, load_folder_model
+from .api_repository import build_repository_router, follow_decisions, load_folder_model
 from .gate import Gate
 from .handlers import ServingPorts, build_handlers
 from .metrics import ServingMetrics
@@ -77,6 +87,8 @@ def create_app(settings: ServingSettings, publisher: Publisher | None = None) ->
                         settings.log_flush_interval, enabled=logging_on)
     serving = Serving(ports, handlers, log, runtime)
     folder = ModelFolder(settings.model_repository) if settings.model_repository else None
+    shared = settings.repository_decisions_file
+    decisions = SharedDecisions(shared) if shared is not None and folder is not None else None
     inferencer = Inferencer(settings, ports.repository, log, metrics, Gate(settings.api_keys, settings.max_body_bytes))
 
     @asynccontextmanager
@@ -87,6 +99,10 @@ def create_app(settings: ServingSettings, publisher: Publisher | None = None) ->
         if runtime is not None:
             await runtime.start()
         await log.start()
+        following = None
+        if decisions is not None and folder is not None:
+            following = asyncio.create_task(follow_decisions(decisions, folder, inferencer, metrics),
+                                            name="repository-decisions")
         # Everything built so far lives as long as the process: freezing it keeps the cyclic GC from walking
         # it again on every full collection, which otherwise shows up as tail latency.
         gc.collect()
@@ -97,6 +113,7 @@ def create_app(settings: ServingSettings, publisher: Publisher | None = None) ->
             yield
         finally:
             serving.started = False
+            await cancel_task(following)
             await log.stop()  # flush while the publisher still runs
             if runtime is not None:
                 await runtime.stop()
@@ -104,7 +121,7 @@ def create_app(settings: ServingSettings, publisher: Publisher | None = None) ->
     app = create_service_app("conveyor-serving", serving.problems, lifespan, metrics.registry, SERVER_VERSION)
     app.include_router(build_router(inferencer, lambda: not serving.problems()))
     app.include_router(build_v1_router(inferencer))
-    app.include_router(build_repository_router(inferencer, folder, metrics))
+    app.include_router(build_repository_router(inferencer, folder, metrics, decisions))
     app.router.routes[:0] = fast_routes(inferencer)
     # FastAPI's native HTTP tracing costs ~25% of peak throughput here even when sampling drops the span;
     # infer requests are traced by the Inferencer instead (sampled before any OpenTelemetry call).
