@@ -1,7 +1,8 @@
 """Audit ledger throughput and proof latency on this machine. Not a test: it asserts nothing, it prints.
 
 1. Produces N small events to a fresh topic prefix, then in the same run measures
-   a. the raw aiokafka consume rate of that topic (no decoding, no storage), and
+   a. the raw consume rate of that topic with aiokafka and with confluent-kafka (librdkafka, which the
+      ledger consumer uses), no decoding, no storage, and
    b. the sustained ledger append rate: the audit consumer reading the same records and committing
       entries + subtree hashes + offsets with SQLite synchronous=FULL, one transaction per batch.
 2. Builds the complete-subtree table of a 10-million-leaf log (random hashes: proof generation reads
@@ -22,6 +23,8 @@ import uuid
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer
+from confluent_kafka import TopicPartition as ConfluentPartition
 
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_audit.adapters.ledger_db import Ledger
@@ -62,6 +65,19 @@ async def raw_consume(settings: KafkaSettings, topic: str, count: int) -> float:
         return count / (time.perf_counter() - started)
     finally:
         await consumer.stop()
+
+
+def raw_confluent(settings: KafkaSettings, topic: str, count: int) -> float:
+    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": "bench-unused",
+                         "enable.auto.commit": False, "isolation.level": "read_committed"})
+    try:
+        consumer.assign([ConfluentPartition(topic, 0, OFFSET_BEGINNING)])
+        seen, started = 0, time.perf_counter()
+        while seen < count:
+            seen += len(consumer.consume(5000, 1.0))
+        return count / (time.perf_counter() - started)
+    finally:
+        consumer.close()
 
 
 async def ledger_append(settings: KafkaSettings, count: int, batch: int, state: Path) -> float:
@@ -134,9 +150,11 @@ async def main() -> None:
     topic = await produce(settings, args.events)
     print(f"produced {args.events} events in {time.perf_counter() - started:.1f}s")
     raw = await raw_consume(settings, topic, args.events)
+    raw_librdkafka = raw_confluent(settings, topic, args.events)
     with tempfile.TemporaryDirectory() as state:
         append = await ledger_append(settings, args.events, args.batch, Path(state))
     print(f"raw aiokafka consume:        {raw:10,.0f} events/s")
+    print(f"raw confluent-kafka consume: {raw_librdkafka:10,.0f} events/s")
     print(f"ledger append (durable):     {append:10,.0f} events/s  (batch {args.batch}, synchronous=FULL)")
     marker = args.subtree_db.with_suffix(f".{args.log_size}.done")
     if not marker.exists():

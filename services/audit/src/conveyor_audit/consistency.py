@@ -1,35 +1,39 @@
 """Consistency proofs exactly as RFC 9162 §2.1.4 (generation §2.1.4.1, verification §2.1.4.2). Pure: no I/O.
 
 A consistency proof between tree sizes m <= n shows that the first m leaves of the size-n tree are the
-size-m tree: the log only ever appended. Generation reads O(log n) stored complete subtrees through a
-`NodeGetter`; verification needs nothing but the two roots.
+size-m tree: the log only ever appended. Generation reads O(log n) stored complete subtrees through one
+`NodesGetter` call; verification needs nothing but the two roots.
 """
 
 from collections.abc import Sequence
 
-from .merkle import NodeGetter, hash_children, split_point, subtree_root
+from .merkle import NodesGetter, Plan, hash_children, resolve, split_point, subtree_positions
 
 
-def consistency_proof(first: int, second: int, node: NodeGetter) -> list[bytes]:
-    """PROOF(m, D[n]) = SUBPROOF(m, D[n], true), iteratively: deepest node first as in the RFC."""
+def consistency_plan(first: int, second: int) -> Plan:
+    """What PROOF(m, D[n]) = SUBPROOF(m, D[n], true) is made of, iteratively: deepest node first as in the RFC."""
     if not 0 <= first <= second:
         raise ValueError(f"consistency needs 0 <= first <= second, got first={first}, second={second}")
     if first == 0 or first == second:
         return []
-    reversed_path: list[bytes] = []
+    reversed_plan: Plan = []
     start, m, n, whole = 0, first, second, True  # `whole`: is the old tree's root itself (b in the RFC)?
     while m != n:
         k = split_point(n)
         if m <= k:
-            reversed_path.append(subtree_root(node, start + k, n - k))
+            reversed_plan.append(subtree_positions(start + k, n - k))
             n = k
         else:
-            reversed_path.append(subtree_root(node, start, k))
+            reversed_plan.append(subtree_positions(start, k))
             start, m, n, whole = start + k, m - k, n - k, False
     if not whole:
-        reversed_path.append(subtree_root(node, start, m))  # SUBPROOF(m, D[m], false) = {MTH(D[m])}
-    reversed_path.reverse()
-    return reversed_path
+        reversed_plan.append(subtree_positions(start, m))  # SUBPROOF(m, D[m], false) = {MTH(D[m])}
+    reversed_plan.reverse()
+    return reversed_plan
+
+
+def consistency_proof(first: int, second: int, nodes: NodesGetter) -> list[bytes]:
+    return resolve(consistency_plan(first, second), nodes)
 
 
 def verify_consistency(

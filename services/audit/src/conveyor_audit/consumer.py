@@ -3,15 +3,19 @@
 Committing offsets to Kafka and entries to SQLite separately could lose or repeat an entry on a crash
 between the two. Instead every partition of every lifecycle topic is assigned here, positioned at the
 offset stored in the ledger, and each polled batch (entries + next offsets) is one SQLite transaction.
+
+A two-stage pipeline: while batch n's transaction runs in the writer thread (SQLite releases the GIL),
+the event loop fetches, sorts, encodes and hashes batch n+1 on top of n's uncommitted tip. Batches
+still commit one at a time, in order, and the ledger's tip only moves when one has committed.
 """
 
 import asyncio
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from confluent_kafka import Message
 from opentelemetry import trace
 
 from conveyor_kernel import (
@@ -28,14 +32,16 @@ from conveyor_kernel import (
 )
 
 from . import metrics
+from .adapters.kafka_source import KafkaSource
 from .adapters.ledger_db import Ledger
+from .adapters.prepare import Prepared
 from .adapters.rows import AppendResult
-from .intake import Batch, sort_records
+from .intake import Batch, sort_messages, sort_records
 
 logger = logging.getLogger(__name__)
-METADATA_ATTEMPTS = 50
 MAX_BACKOFF_SECONDS = 5.0
 MAX_LINKS = 128
+POLL_SECONDS = 0.5
 
 
 class LedgerConsumer:
@@ -48,28 +54,19 @@ class LedgerConsumer:
         self.batch_size = batch_size
         self.topics = [settings.topic_prefix + t for t in LIFECYCLE_TOPICS]
         self.assigned = asyncio.Event()
-        self._consumer: AIOKafkaConsumer | None = None
+        self._source: KafkaSource | None = None
         self._task: asyncio.Task[None] | None = None
+        # One writer thread: a transaction still running when the task is cancelled finishes there,
+        # and stop() waits for it before anyone closes the database.
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="audit-ledger-writer")
+        self._writing: asyncio.Task[AppendResult] | None = None
 
     async def start(self) -> None:
         await ensure_topics(self.settings, [*self.topics, self.settings.topic_prefix + topics.DEAD_LETTER])
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers,
-            group_id=None,
-            client_id=f"{self.settings.client_id}-audit",
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-        )
-        await self._consumer.start()
-        # Partitions are read once at start; a partition added later needs a restart to be audited.
-        partitions = await self._partitions()
-        self._consumer.assign(partitions)
+        self._source = KafkaSource(self.settings, self.topics)
         stored = self.ledger.offsets()
-        for tp in partitions:
-            if (tp.topic, tp.partition) in stored:
-                self._consumer.seek(tp, stored[(tp.topic, tp.partition)])
-            else:
-                await self._consumer.seek_to_beginning(tp)
+        # Partitions are read once at start; a partition added later needs a restart to be audited.
+        partitions = await self._source.start(stored)
         logger.info("audit consuming %d partitions from stored offsets %s", len(partitions), stored)
         self.assigned.set()
         self._task = asyncio.create_task(self._run(), name="audit-ledger")
@@ -77,85 +74,94 @@ class LedgerConsumer:
     async def stop(self) -> None:
         await cancel_task(self._task)
         self._task = None
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
+        if self._writing is not None:  # its outcome no longer matters: a restart resumes from the ledger
+            self._writing.cancel()
+            await asyncio.wait([self._writing])
+            self._writing = None
+        # A transaction already handed to the writer thread ends there (commits or rolls back)
+        # before this returns, so the caller may close the database.
+        await asyncio.to_thread(self._writer.shutdown, True)
+        if self._source is not None:
+            await self._source.close()
+            self._source = None
 
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    async def _partitions(self) -> list[TopicPartition]:
-        """Every partition of every lifecycle topic, from the admin API (fresh metadata, public API)."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.bootstrap_servers)
-        await admin.start()
-        try:
-            for _ in range(METADATA_ATTEMPTS):
-                described = {d["topic"]: d for d in await admin.describe_topics(self.topics)}
-                found = {t: [p["partition"] for p in described.get(t, {}).get("partitions", [])]
-                         for t in self.topics}
-                if all(found.values()):
-                    return [TopicPartition(t, p) for t, parts in found.items() for p in sorted(parts)]
-                await asyncio.sleep(0.2)  # topics created a moment ago may not be in metadata yet
-        finally:
-            await admin.close()
-        raise TransientError(f"no partition metadata for {[t for t, p in found.items() if not p]}")
-
     async def _run(self) -> None:
-        """Fetch and sort batch n+1 while batch n is written: appends still land one at a time, in order."""
-        assert self._consumer is not None
-        writing: asyncio.Task[AppendResult] | None = None
+        """Prepare batch n+1 while batch n commits; hand n+1 to the writer only once n has landed."""
+        source = self._source
+        assert source is not None
+        previous: Prepared | None = None
+        polling = asyncio.create_task(source.poll(self.batch_size, POLL_SECONDS))
         try:
             while True:
-                polled = await self._consumer.getmany(timeout_ms=500, max_records=self.batch_size)
-                records = [
-                    Record(m.topic, m.key, m.value, list(m.headers or ()), m.partition, m.offset)
-                    for messages in polled.values() for m in messages
-                ]
-                if not records:
-                    continue
-                batch = sort_records(records)
-                if writing is not None:
-                    await writing
-                writing = asyncio.create_task(self._land(batch, len(records)))
+                messages = await polling
+                # The next fetch runs on the Kafka thread while this batch is sorted and prepared.
+                polling = asyncio.create_task(source.poll(self.batch_size, POLL_SECONDS))
+                await asyncio.sleep(0)  # a task only starts when the loop runs: hand the fetch over now
+                if messages:
+                    previous = await self._pipeline(messages, previous)
         finally:
-            if writing is not None and not writing.done():
-                writing.cancel()
+            polling.cancel()
 
-    async def _land(self, batch: Batch, count: int) -> AppendResult:
-        backoff = 0.2
-        while True:  # a gap in the ledger is worse than a stall: retry the same batch until it lands
-            try:
-                return await self.append(batch, count)
-            except (TransientError, OSError, sqlite3.OperationalError) as exc:
-                logger.error("audit batch of %d records failed, retrying in %.1fs: %s", count, backoff, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+    async def _pipeline(self, messages: list[Message], previous: Prepared | None) -> Prepared:
+        batch = sort_messages(messages)
+        prepared = self.ledger.prepare(batch.pending, after=previous)
+        if self._writing is not None:
+            await self._finish(await asyncio.shield(self._writing))
+            self._writing = None
+        await self._dead_letter(batch)
+        self._writing = asyncio.create_task(self._land(batch, prepared, len(messages)))
+        await asyncio.sleep(0)  # hand the transaction to the writer thread before preparing the next batch
+        return prepared
 
     async def process(self, records: list[Record]) -> AppendResult:
-        return await self.append(sort_records(records), len(records))
+        """One polled batch, start to end, with nothing in flight (what _run does, unpipelined)."""
+        batch = sort_records(records)
+        prepared = self.ledger.prepare(batch.pending)
+        await self._dead_letter(batch)
+        result = await self._land(batch, prepared, len(records))
+        await self._finish(result)
+        return result
 
-    async def append(self, batch: Batch, count: int) -> AppendResult:
+    async def _dead_letter(self, batch: Batch) -> None:
         for record in batch.dead:
             logger.warning("dead-lettering %s", dict(record.headers)["dlq_reason"].decode())
             # Sent before the offsets commit: a crash in between re-sends it (at least once).
             await self.publisher.send(Record(self.settings.topic_prefix + record.topic, record.key,
                                              record.value, record.headers))
             metrics.DEAD_LETTERED.inc()
+
+    async def _land(self, batch: Batch, prepared: Prepared, count: int) -> AppendResult:
         # one link per event, up to the SDK's default span link limit (extracting more is wasted work)
         envelopes = list({p.envelope.id: p.envelope for p in batch.pending[:MAX_LINKS]}.values())
         with tracer.start_as_current_span(
             "audit append", kind=trace.SpanKind.CONSUMER, links=links_of(envelopes)
         ) as span:
-            result = await asyncio.to_thread(self.ledger.append_batch, batch.pending, batch.next_offsets)
+            backoff = 0.2
+            loop = asyncio.get_running_loop()
+            while True:  # a gap in the ledger is worse than a stall: retry the same batch until it lands
+                try:
+                    # A failed transaction rolled back and left the tip where `prepared` starts.
+                    result = await loop.run_in_executor(self._writer, self.ledger.commit, prepared,
+                                                        batch.next_offsets)
+                    break
+                except (TransientError, OSError, sqlite3.OperationalError) as exc:
+                    logger.error("audit batch of %d records failed, retrying in %.1fs: %s", count, backoff, exc)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
             span.set_attribute("messaging.batch.message_count", count)
             span.set_attribute("audit.appended", result.appended)
             span.set_attribute("audit.duplicates", result.duplicates)
             span.set_attribute("audit.tree_size", result.size)
             span.set_attribute("audit.root", result.root.hex())
+        return result
+
+    async def _finish(self, result: AppendResult) -> None:
         metrics.ENTRIES_APPENDED.inc(result.appended)
         metrics.DUPLICATES_SKIPPED.inc(result.duplicates)
         metrics.LEDGER_SIZE.set(result.size)
         if self.after_batch is not None and result.appended:
             await self.after_batch()
-        return result

@@ -18,6 +18,7 @@ with off-the-shelf tooling.
 """
 
 import base64
+import binascii
 import hashlib
 import json
 from typing import Any
@@ -35,22 +36,24 @@ CHAIN_SEED = bytes(32)
 
 
 def leaf_document(envelope: Envelope, value: bytes) -> dict[str, str]:
+    """The leaf's JSON object, its keys already in sorted (canonical) order."""
     return {
-        "specversion": SPEC_VERSION,
+        "data_base64": binascii.b2a_base64(value, newline=False).decode("ascii"),  # = base64.b64encode
+        "datacontenttype": CONTENT_TYPE,
         "id": envelope.id,
         "source": envelope.source,
-        "type": envelope.type,
+        "specversion": SPEC_VERSION,
         "subject": envelope.subject,
         "time": envelope.time,
-        "datacontenttype": CONTENT_TYPE,
-        "data_base64": base64.b64encode(value).decode("ascii"),
+        "type": envelope.type,
     }
 
 
 def encode_leaf(envelope: Envelope, value: bytes) -> bytes:
-    # orjson with sorted keys writes exactly the canonical form above for a flat object of strings
-    # (test_audit_leaf pins it against json.dumps), several times faster on the append path.
-    return orjson.dumps(leaf_document(envelope, value), option=orjson.OPT_SORT_KEYS)
+    # orjson writes exactly the canonical form above for a flat object of strings whose keys are
+    # inserted in sorted order (test_audit_leaf pins it against json.dumps), several times faster
+    # than json on the append path.
+    return orjson.dumps(leaf_document(envelope, value))
 
 
 def leaf_hash_of(leaf_bytes: bytes) -> bytes:

@@ -6,18 +6,23 @@
 
 A *complete subtree* (level L, index i) covers leaves [i * 2^L, (i + 1) * 2^L). Every subtree the RFC
 recursions ever look at decomposes into complete subtrees, so anyone who stores those hashes (the ledger
-does) can produce roots and audit paths in O(log² n) lookups instead of rehashing every leaf.
+does) can produce roots and audit paths without rehashing every leaf. Proof generation is split in
+two: a *plan* names every complete subtree a proof needs (no I/O), a `NodesGetter` fetches them all at
+once (the ledger: one SQL query), and the plan is folded into hashes. O(log n) positions, one round trip.
 """
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
-# (level, index) -> hash of that complete subtree.
-NodeGetter = Callable[[int, int], bytes]
+Position = tuple[int, int]  # (level, index) of a complete subtree
+# Fetches the hashes of the given complete subtrees, all at once; raises LookupError if one is missing.
+NodesGetter = Callable[[Sequence[Position]], Mapping[Position, bytes]]
+# A proof or root to be computed: each element is the complete subtrees whose fold is one hash.
+Plan = list[list[Position]]
 
 
 def hash_leaf(data: bytes) -> bytes:
@@ -53,38 +58,63 @@ def complete_levels(leaf_hashes: Sequence[bytes]) -> list[list[bytes]]:
     return levels
 
 
-def getter_of(levels: list[list[bytes]]) -> NodeGetter:
-    return lambda level, index: levels[level][index]
+def getter_of(levels: list[list[bytes]]) -> NodesGetter:
+    return lambda positions: {(level, index): levels[level][index] for level, index in positions}
 
 
-def subtree_root(node: NodeGetter, start: int, size: int) -> bytes:
-    """MTH(D[start:start+size]); `start` is aligned as in every RFC 9162 recursion."""
-    if size == 0:
+def subtree_positions(start: int, size: int) -> list[Position]:
+    """The complete subtrees that make up D[start:start+size] (`start` aligned as in every RFC 9162
+    recursion), leftmost (largest) first: MTH of the range is their right-to-left fold."""
+    positions = []
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            positions.append((level, start >> level))
+            start += 1 << level
+    return positions
+
+
+def fold(peaks: Sequence[bytes]) -> bytes:
+    """MTH of consecutive complete subtrees, largest first: RFC 9162 splits off the left one each time."""
+    if not peaks:
         return EMPTY_ROOT
-    if size & (size - 1) == 0:  # a power of two: one stored complete subtree
-        level = size.bit_length() - 1
-        return node(level, start >> level)
-    k = split_point(size)
-    return hash_children(subtree_root(node, start, k), subtree_root(node, start + k, size - k))
+    node = peaks[-1]
+    for peak in reversed(peaks[:-1]):
+        node = hash_children(peak, node)
+    return node
 
 
-def inclusion_proof(index: int, size: int, node: NodeGetter) -> list[bytes]:
-    """The audit path PATH(index, D[size]) of RFC 9162 §2.1.3.1, leaf side first."""
+def resolve(plan: Plan, nodes: NodesGetter) -> list[bytes]:
+    """Fetch every subtree the plan names in one call, then fold each element of the plan."""
+    found = nodes(list(dict.fromkeys(position for part in plan for position in part)))
+    return [fold([found[position] for position in part]) for part in plan]
+
+
+def root_plan(size: int) -> Plan:
+    return [subtree_positions(0, size)]
+
+
+def inclusion_plan(index: int, size: int) -> Plan:
+    """What PATH(index, D[size]) of RFC 9162 §2.1.3.1 is made of, leaf side first."""
     if not 0 <= index < size:
         raise ValueError(f"leaf index {index} is outside a tree of size {size}")
-    path: list[bytes] = []
+    plan: Plan = []
     start = 0
     # Walk down from the root; each step records the sibling subtree, so reverse at the end.
     while size > 1:
         k = split_point(size)
         if index < k:
-            path.append(subtree_root(node, start + k, size - k))
+            plan.append(subtree_positions(start + k, size - k))
             size = k
         else:
-            path.append(subtree_root(node, start, k))
+            plan.append(subtree_positions(start, k))
             start, index, size = start + k, index - k, size - k
-    path.reverse()
-    return path
+    plan.reverse()
+    return plan
+
+
+def inclusion_proof(index: int, size: int, nodes: NodesGetter) -> list[bytes]:
+    """The audit path PATH(index, D[size]) of RFC 9162 §2.1.3.1, leaf side first."""
+    return resolve(inclusion_plan(index, size), nodes)
 
 
 def root_from_inclusion(index: int, size: int, leaf_hash: bytes, proof: Sequence[bytes]) -> bytes | None:
@@ -126,14 +156,9 @@ class CompactRange:
         self.peaks = list(peaks)  # largest (leftmost) first
 
     @staticmethod
-    def peak_positions(size: int) -> list[tuple[int, int]]:
+    def peak_positions(size: int) -> list[Position]:
         """(level, index) of each peak of a tree of `size` leaves, leftmost first."""
-        positions, start = [], 0
-        for level in range(size.bit_length() - 1, -1, -1):
-            if size >> level & 1:
-                positions.append((level, start >> level))
-                start += 1 << level
-        return positions
+        return subtree_positions(0, size)
 
     def append(self, leaf_hash: bytes) -> list[tuple[int, int, bytes]]:
         created = [(0, self.size, leaf_hash)]
@@ -147,12 +172,7 @@ class CompactRange:
         return created
 
     def root(self) -> bytes:
-        if not self.peaks:
-            return EMPTY_ROOT
-        node = self.peaks[-1]
-        for peak in reversed(self.peaks[:-1]):
-            node = hash_children(peak, node)
-        return node
+        return fold(self.peaks)
 
     def copy(self) -> "CompactRange":
         return CompactRange(self.size, self.peaks)

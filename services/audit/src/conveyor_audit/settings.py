@@ -12,7 +12,7 @@ class AuditSettings(ServiceSettings):
         default=False,
         description="serve the ledger without consuming; also lets a ledger that fails verification be inspected",
     )
-    batch_size: int = Field(default=500, ge=1, le=10_000, description="most records appended per transaction")
+    batch_size: int = Field(default=2000, ge=1, le=10_000, description="most records appended per transaction")
     mode: Literal["dev", "production"] = Field(
         default="dev", description="production refuses to start without CONVEYOR_SIGNING_KEY; dev makes one up",
     )

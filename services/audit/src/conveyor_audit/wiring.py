@@ -130,7 +130,9 @@ def create_app(settings: AuditSettings) -> FastAPI:
             await service.stop()
 
     app = create_service_app("Conveyor audit", service.problems, lifespan)
-    app.include_router(build_router(service.require_ledger, lambda: service.signer and service.signer.verifier))
+    app.include_router(build_router(
+        service.require_ledger, lambda: service.signer.verifier if service.signer else None
+    ))
     app.include_router(build_proof_router(service.require_ledger, service.require_signer))
     app.include_router(build_report_router(
         service.require_ledger, lambda: service.publisher.send if service.publisher else None,

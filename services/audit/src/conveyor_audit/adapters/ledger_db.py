@@ -12,17 +12,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..consistency import consistency_proof
-from ..leaf import CHAIN_SEED, encode_leaf, leaf_hash_of, next_chain
-from ..merkle import CompactRange, inclusion_proof, subtree_root
+from ..leaf import CHAIN_SEED
+from ..merkle import CompactRange, Position, inclusion_proof, resolve, root_plan
+from .prepare import Prepared, prepare_rows
 from .rows import AppendResult, Entry, Pending, Snapshot, StoredCheckpoint, TopicPartitionKey
-from .schema import connect
+from .schema import ENTRY_COLUMNS, INSERT_ENTRIES, INSERT_NODES, connect
+from .subtrees import read_subtrees
 
 logger = logging.getLogger(__name__)
 
-ENTRY_COLUMNS = (
-    'idx, event_id, type, source, subject, time, topic, partition, "offset", '
-    "leaf_bytes, leaf_hash, chain_hash, recorded_at"
-)
 
 
 class Ledger:
@@ -30,9 +28,13 @@ class Ledger:
         self.path = path
         self._conn = connect(str(path))
         self._lock = threading.Lock()  # one connection, shared by the consumer and REST threads
+        # WAL lets a second connection read committed rows while a batch is being written.
+        self._reader = connect(str(path), reader=True)
+        self._reader_lock = threading.Lock()
         self._range, self._chain = self._load_tip()
 
     def close(self) -> None:
+        self._reader.close()
         self._conn.close()
 
     def _load_tip(self) -> tuple[CompactRange, bytes]:
@@ -40,8 +42,9 @@ class Ledger:
         if row is None:
             return CompactRange(), CHAIN_SEED
         size = row[0] + 1
-        peaks = [self._node(level, index) for level, index in CompactRange.peak_positions(size)]
-        return CompactRange(size, peaks), row[1]
+        positions = CompactRange.peak_positions(size)
+        found = self._nodes(positions)
+        return CompactRange(size, [found[position] for position in positions]), row[1]
 
     # --- writing ----------------------------------------------------------------------------------
 
@@ -49,13 +52,34 @@ class Ledger:
         self, pending: Sequence[Pending], offsets: Mapping[TopicPartitionKey, int]
     ) -> AppendResult:
         """Append new events (skipping known event ids) and store offsets, in one transaction."""
+        return self.commit(self.prepare(pending), offsets)
+
+    def prepare(self, pending: Sequence[Pending], after: Prepared | None = None) -> Prepared:
+        """Rows for `pending` on top of the committed tip, or of `after`: a batch prepared but not yet
+        committed (its ids count as known, so a duplicate across in-flight batches is still caught)."""
+        known = self._known_leaves([item.envelope.id for item in pending])
+        if after is None:
+            return prepare_rows(pending, self._range, self._chain, known)
+        # Committed meanwhile or not, `after` ends where this batch starts, and its ids are known.
+        known.update(after.leaves)
+        return prepare_rows(pending, after.tree, after.chain, known)
+
+    def commit(self, prepared: Prepared, offsets: Mapping[TopicPartitionKey, int]) -> AppendResult:
+        """One transaction: the prepared rows, the new tree head, the offsets. Only then moves the tip."""
         with self._lock:
-            tree = self._range.copy()
+            if prepared.base_size != self._range.size:  # a bug upstream; the dense trigger would refuse too
+                raise RuntimeError(f"batch prepared for tree size {prepared.base_size}, "
+                                   f"the ledger has {self._range.size}: refusing a gap or a repeat")
+            tree = prepared.tree
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                appended, duplicates, chain = self._insert_entries(pending, tree, self._chain)
+                self._conn.execute(INSERT_ENTRIES, {
+                    "base": prepared.base_size, "columns": prepared.entry_columns, "leaves": prepared.leaf_blob,
+                    "hashes": prepared.hash_blob, "recorded_at": prepared.recorded_at,
+                })
+                self._conn.execute(INSERT_NODES, (prepared.node_positions, prepared.node_blob))
                 self._store_offsets(offsets)
-                if appended:
+                if prepared.appended:
                     self._conn.execute(
                         "INSERT INTO tree_head (size, root, recorded_at) VALUES (?, ?, ?)",
                         (tree.size, tree.root(), _now()),
@@ -65,46 +89,19 @@ class Ledger:
                 self._conn.execute("ROLLBACK")
                 raise
             # Only a committed batch moves the in-memory tip.
-            self._range, self._chain = tree, chain
-            return AppendResult(appended, duplicates, tree.size, tree.root())
-
-    def _insert_entries(
-        self, pending: Sequence[Pending], tree: CompactRange, chain: bytes
-    ) -> tuple[int, int, bytes]:
-        """One duplicate lookup and two executemany per batch: per-row statements cost more than hashing."""
-        recorded_at = _now()
-        known = self._known_leaves([item.envelope.id for item in pending])
-        entry_rows: list[tuple[object, ...]] = []
-        node_rows: list[tuple[int, int, bytes]] = []
-        duplicates = 0
-        for item in pending:
-            env = item.envelope
-            leaf_bytes = encode_leaf(env, item.value)
-            if env.id in known:  # stored before, or earlier in this very batch
-                duplicates += 1
-                if known[env.id] != leaf_bytes:
-                    logger.warning("event id %s seen again with different content; first one kept", env.id)
-                continue
-            known[env.id] = leaf_bytes
-            leaf_hash = leaf_hash_of(leaf_bytes)
-            chain = next_chain(chain, leaf_hash)
-            entry_rows.append((tree.size, env.id, env.type, env.source, env.subject, env.time, item.topic,
-                               item.partition, item.offset, leaf_bytes, leaf_hash, chain, recorded_at))
-            node_rows.extend(tree.append(leaf_hash))
-        self._conn.executemany(
-            f"INSERT INTO entries ({ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", entry_rows
-        )
-        self._conn.executemany("INSERT INTO subtree (level, idx, hash) VALUES (?, ?, ?)", node_rows)
-        return len(entry_rows), duplicates, chain
+            self._range, self._chain = tree, prepared.chain
+            return AppendResult(prepared.appended, prepared.duplicates, tree.size, tree.root())
 
     def _known_leaves(self, event_ids: list[str]) -> dict[str, bytes]:
+        """Stored leaves of these ids, on the reader connection: it never waits for a write in progress."""
         found: dict[str, bytes] = {}
-        for start in range(0, len(event_ids), 900):  # under SQLite's bound-parameter limit
-            chunk = event_ids[start:start + 900]
-            marks = ",".join("?" * len(chunk))
-            found.update(self._conn.execute(
-                f"SELECT event_id, leaf_bytes FROM entries WHERE event_id IN ({marks})", chunk
-            ).fetchall())
+        with self._reader_lock:
+            for start in range(0, len(event_ids), 900):  # under SQLite's bound-parameter limit
+                chunk = event_ids[start:start + 900]
+                marks = ",".join("?" * len(chunk))
+                found.update(self._reader.execute(
+                    f"SELECT event_id, leaf_bytes FROM entries WHERE event_id IN ({marks})", chunk
+                ).fetchall())
         return found
 
     def _store_offsets(self, offsets: Mapping[TopicPartitionKey, int]) -> None:
@@ -167,11 +164,11 @@ class Ledger:
 
     def proof(self, index: int, size: int) -> list[bytes]:
         with self._lock:
-            return inclusion_proof(index, size, self._node)
+            return inclusion_proof(index, size, self._nodes)
 
     def consistency(self, first: int, second: int) -> list[bytes]:
         with self._lock:
-            return consistency_proof(first, second, self._node)
+            return consistency_proof(first, second, self._nodes)
 
     # --- checkpoints ------------------------------------------------------------------------------
 
@@ -195,13 +192,10 @@ class Ledger:
     def root_at(self, size: int) -> bytes:
         """MTH of the first `size` entries, from stored subtree hashes."""
         with self._lock:
-            return subtree_root(self._node, 0, size)
+            return resolve(root_plan(size), self._nodes)[0]
 
-    def _node(self, level: int, index: int) -> bytes:
-        row = self._conn.execute("SELECT hash FROM subtree WHERE level = ? AND idx = ?", (level, index)).fetchone()
-        if row is None:
-            raise LookupError(f"subtree ({level}, {index}) is missing from the ledger")
-        return row[0]
+    def _nodes(self, positions: Sequence[Position]) -> dict[Position, bytes]:
+        return read_subtrees(self._conn, positions)
 
     def snapshot(self) -> Snapshot:
         """Everything verification needs, read in one transaction so it is mutually consistent."""

@@ -1,15 +1,15 @@
 """What the ledger stores and returns, as plain values."""
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from conveyor_kernel import Envelope
 
 TopicPartitionKey = tuple[str, int]
 
 
-@dataclass(frozen=True)
-class Pending:
-    """A decoded record on its way into the ledger."""
+class Pending(NamedTuple):
+    """A decoded record on its way into the ledger (a tuple: one is built per event on the hot path)."""
 
     envelope: Envelope
     value: bytes
