@@ -58,7 +58,7 @@ def _width(length: int, rows: int, declared: int, name: str) -> int:
             raise InvalidMessage(f"PredictionColumns.{name} has {length} values but rows is {rows}")
         return declared
     width = declared or length // rows
-    if length not in (0, rows * width) or (length and not declared and length % rows):
+    if length not in (0, rows * width):  # an undeclared width that does not divide fails here too
         raise InvalidMessage(
             f"PredictionColumns.{name} has {length} values; {rows} rows of {declared or 'equal'} need {rows * width}"
         )
