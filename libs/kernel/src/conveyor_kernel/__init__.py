@@ -7,6 +7,7 @@ from . import _topics as topics
 from ._bus import Dispatcher, Handler, HandlerTable, InMemoryBus, Publisher, Record, build_record, dead_letter
 from ._envelope import CONTENT_TYPE, Envelope, decode_event
 from ._errors import ConfigurationError, ConveyorError, InvalidMessage, TransientError
+from ._heap import settle_heap
 from ._http import create_service_app
 from ._kafka import KafkaConsumerLoop, KafkaPublisher, ensure_topics
 from ._logging import configure_logging
@@ -54,6 +55,7 @@ __all__ = [
     "ensure_topics",
     "links_of",
     "serve",
+    "settle_heap",
     "topic_for",
     "topics",
     "tracer",

@@ -1,7 +1,6 @@
 """The composition root: settings → artifact store, repository, metrics, prediction log, runtime, app."""
 
 import asyncio
-import gc
 import logging
 import socket
 import uuid
@@ -19,6 +18,7 @@ from conveyor_kernel import (
     Publisher,
     cancel_task,
     create_service_app,
+    settle_heap,
     topics,
 )
 
@@ -103,10 +103,7 @@ def create_app(settings: ServingSettings, publisher: Publisher | None = None) ->
         if decisions is not None and folder is not None:
             following = asyncio.create_task(follow_decisions(decisions, folder, inferencer, metrics),
                                             name="repository-decisions")
-        # Everything built so far lives as long as the process: freezing it keeps the cyclic GC from walking
-        # it again on every full collection, which otherwise shows up as tail latency.
-        gc.collect()
-        gc.freeze()
+        settle_heap()
         serving.started = True
         logger.info("serving instance %s up (consumer group %s)", ports.instance, group if runtime else "-")
         try:
