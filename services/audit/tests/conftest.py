@@ -36,8 +36,8 @@ def record_of(event: Message, subject: str, offset: int = 0, prefix: str = "") -
 
 def pending_of(record: Record) -> Pending:
     assert record.value is not None
-    return Pending(Envelope.from_headers(record.headers), record.value, record.topic, record.partition,
-                   record.offset)
+    return Pending.of(Envelope.from_headers(record.headers), record.value, record.topic, record.partition,
+                      record.offset)
 
 
 def sample_pending(count: int = 5, start_offset: int = 0) -> list[Pending]:

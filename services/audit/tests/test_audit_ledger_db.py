@@ -47,7 +47,7 @@ def test_entries_and_offsets_commit_together_or_not_at_all(ledger, make, monkeyp
     assert ledger.offsets() == {("conveyor.datasets", 0): 2}
     with raw(ledger) as conn:
         assert conn.execute("SELECT COUNT(*) FROM entries").fetchone() == (2,)
-        assert conn.execute("SELECT COUNT(*) FROM subtree").fetchone() == (3,)
+        assert conn.execute("SELECT COUNT(*) FROM subtree").fetchone() == (1,)  # level 1; leaves are entries
     # The redelivered batch after the "restart" lands exactly once, on top of a consistent tip.
     retry = ledger.append_batch(make.sample_pending(3, start_offset=2), {("conveyor.datasets", 0): 5})
     assert (retry.appended, retry.size) == (3, 5)
@@ -59,12 +59,10 @@ def test_entries_and_offsets_commit_together_or_not_at_all(ledger, make, monkeyp
     "DELETE FROM entries WHERE idx = 1",
     "UPDATE subtree SET hash = zeroblob(32)",
     "DELETE FROM tree_head",
-    "INSERT INTO entries SELECT idx + 5, event_id || 'x', type, source, subject, time, topic, partition,"
-    ' "offset", leaf_bytes, leaf_hash, chain_hash, recorded_at FROM entries WHERE idx = 0',
 ])
-def test_database_refuses_rewrites_and_gaps(ledger, make, statement: str) -> None:
+def test_database_refuses_rewrites(ledger, make, statement: str) -> None:
     ledger.append_batch(make.sample_pending(3), {})
-    with raw(ledger) as conn, pytest.raises(sqlite3.IntegrityError, match="append-only|next index"):
+    with raw(ledger) as conn, pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute(statement)
     assert verify_snapshot(ledger.snapshot()).ok
 
@@ -179,28 +177,104 @@ def test_a_failed_transaction_is_retried_as_prepared_without_gap_or_repeat(ledge
     assert verify_snapshot(ledger.snapshot()).ok
 
 
-@pytest.mark.parametrize("idx", ["idx", "idx + 2", "-1"])
-def test_an_index_that_is_not_the_next_one_is_refused(ledger, make, idx: str) -> None:
+def copy_entry(conn: sqlite3.Connection, idx: str | int) -> None:
+    """Entry 2 again (under another id) at index `idx`, as a buggy writer or an operator might add it."""
+    conn.execute(f"INSERT INTO entries SELECT {idx}, event_id || '{idx}', type, source, subject, time, topic, "
+                 'partition, "offset", leaf_bytes, leaf_hash, chain_hash, recorded_at, event_key '
+                 "FROM entries WHERE idx = 2")
+
+
+@pytest.mark.parametrize(("indexes", "size"), [
+    ([4], 5),         # a gap before the batch's only entry
+    ([3, 5], 6),      # a gap inside the batch
+    ([3], 5),         # dense, but the head claims an entry that was never written
+    ([3, -1], 4),     # dense above, and a negative index below
+])
+def test_a_batch_that_leaves_a_gap_cannot_write_its_tree_head(ledger, make, indexes, size) -> None:
     ledger.append_batch(make.sample_pending(3), {})
-    with raw(ledger) as conn, pytest.raises(sqlite3.IntegrityError, match="next index|UNIQUE"):
-        conn.execute(  # a repeated index, one past a gap, or a negative one
-            f"INSERT INTO entries SELECT {idx}, event_id || 'x', type, source, subject, time, topic, partition,"
-            ' "offset", leaf_bytes, leaf_hash, chain_hash, recorded_at FROM entries WHERE idx = 2')
+    with raw(ledger) as conn:
+        conn.execute("BEGIN")
+        for idx in indexes:
+            copy_entry(conn, idx)
+        with pytest.raises(sqlite3.IntegrityError, match="indexes must be dense"):
+            conn.execute("INSERT INTO tree_head (size, root, recorded_at) VALUES (?, zeroblob(32), '')", (size,))
+        conn.execute("ROLLBACK")
+    assert verify_snapshot(ledger.snapshot()).ok
 
 
-def test_a_ledger_with_the_first_dense_trigger_gets_the_cheap_one(tmp_path, make) -> None:
+def test_a_repeated_index_is_refused(ledger, make) -> None:
+    ledger.append_batch(make.sample_pending(3), {})
+    with raw(ledger) as conn, pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+        copy_entry(conn, 2)
+
+
+def test_a_gap_written_without_a_tree_head_is_caught_by_verify(ledger, make) -> None:
+    ledger.append_batch(make.sample_pending(3), {})
+    with raw(ledger) as conn:
+        copy_entry(conn, 4)
+    assert "entry at position 3 has idx 4: indexes are not dense" in verify_snapshot(ledger.snapshot()).problems
+
+
+def test_ids_that_share_a_key_are_still_told_apart(ledger, make, monkeypatch) -> None:
+    from conveyor_audit.adapters import ledger_db
+
+    # every id gets the same key: a collision on every lookup
+    monkeypatch.setattr(ledger_db, "event_key_of", lambda event_id: b"\x00" * 8)
+    pending = make.sample_pending(6)
+    first = ledger.append_batch(pending[:4], {})
+    again = ledger.append_batch([pending[1], pending[4], pending[3], pending[5]], {})
+    assert (first.appended, again.appended, again.duplicates, again.size) == (4, 2, 2, 6)
+    assert [e.event_id for e in ledger.find(None, None, 100, 0)[1]] == [p.envelope.id for p in pending]
+
+
+def test_a_format_1_ledger_is_migrated_and_keeps_its_tree(tmp_path, make) -> None:
+    path = tmp_path / "ledger.db"
+    pending = make.sample_pending(9)
+    before = Ledger(path)
+    before.append_batch(pending[:6], {("conveyor.models", 0): 6})
+    root = before.root()
+    before.close()
+    with sqlite3.connect(path, isolation_level=None) as conn:  # back to format 1, as it was written
+        conn.executescript("""
+            DROP INDEX entries_by_event_key; ALTER TABLE entries DROP COLUMN event_key;
+            INSERT INTO subtree SELECT 0, idx, leaf_hash FROM entries;
+            DROP TRIGGER tree_head_dense;
+            CREATE TRIGGER entries_dense_v2 BEFORE INSERT ON entries
+            WHEN NEW.idx != 0 AND NOT EXISTS (SELECT 1 FROM entries WHERE idx = NEW.idx - 1)
+            BEGIN SELECT RAISE(ABORT, 'ledger entries: idx must be the next index'); END;
+            PRAGMA user_version = 0;""")
+    migrated = Ledger(path)
+    try:
+        assert verify_snapshot(migrated.snapshot()).ok and migrated.root() == root
+        with raw(migrated) as conn:
+            assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+            assert conn.execute("SELECT COUNT(*) FROM subtree WHERE level = 0").fetchone() == (0,)
+            triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        assert {"tree_head_dense", "entries_no_update", "subtree_no_delete"} <= triggers
+        assert "entries_dense_v2" not in triggers
+        result = migrated.append_batch([pending[2], *pending[6:]], {("conveyor.models", 0): 9})
+        assert (result.appended, result.duplicates) == (3, 1)  # a migrated id is still found
+        leaves = [merkle.hash_leaf(encode_leaf(p.envelope, p.value)) for p in pending]
+        memory = merkle.getter_of(merkle.complete_levels(leaves))
+        assert all(migrated.proof(i, 9) == merkle.inclusion_proof(i, 9, memory) for i in range(9))
+        assert verify_snapshot(migrated.snapshot()).ok
+    finally:
+        migrated.close()
+
+
+def test_a_ledger_from_a_newer_format_is_not_touched(tmp_path) -> None:
     path = tmp_path / "ledger.db"
     Ledger(path).close()
-    with sqlite3.connect(path) as conn:  # as a ledger created before the trigger changed
-        conn.execute("DROP TRIGGER entries_dense_v2")
-        conn.execute("CREATE TRIGGER entries_dense BEFORE INSERT ON entries "
-                     "WHEN NEW.idx != (SELECT COALESCE(MAX(idx) + 1, 0) FROM entries) "
-                     "BEGIN SELECT RAISE(ABORT, 'ledger entries: idx must be the next index'); END")
-    reopened = Ledger(path)
-    try:
-        reopened.append_batch(make.sample_pending(2), {})
-        with raw(reopened) as conn:
-            triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
-        assert "entries_dense_v2" in triggers and "entries_dense" not in triggers
-    finally:
-        reopened.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 3")
+    with pytest.raises(RuntimeError, match="format 3"):
+        Ledger(path)
+
+
+def test_an_event_id_written_twice_behind_the_code_is_caught_by_verify(ledger, make) -> None:
+    ledger.append_batch(make.sample_pending(3), {})
+    with raw(ledger) as conn:  # entry 2 again under its own id: only the database's keys would let it in
+        conn.execute("INSERT INTO entries SELECT 3, event_id, type, source, subject, time, topic, partition, "
+                     '"offset", leaf_bytes, leaf_hash, chain_hash, recorded_at, event_key FROM entries WHERE idx = 2')
+    problems = verify_snapshot(ledger.snapshot()).problems
+    assert any("entry 3: event id" in p and "is already entry 2" in p for p in problems), problems

@@ -60,8 +60,8 @@ def story(settings) -> None:
     signer = load_signer(settings)
     done = 0
     for size, issued_at in CHECKPOINTS:
-        batch = [Pending(Envelope(type=type_name(type(event)), source="test", subject=subject, time=time),
-                         event.SerializeToString(), "t", 0, offset)
+        batch = [Pending.of(Envelope(type=type_name(type(event)), source="test", subject=subject, time=time),
+                            event.SerializeToString(), "t", 0, offset)
                  for offset, (time, event, subject) in enumerate(STORY[done:size], start=done)]
         ledger.append_batch(batch, {})
         root = ledger.root_at(size)

@@ -3,6 +3,7 @@
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from google.protobuf.message import DecodeError, Message
 
@@ -66,7 +67,14 @@ class Envelope:
         )
 
 
-def decode_event(envelope: Envelope, value: bytes | None) -> Message:
+class Typed(Protocol):
+    """Anything that names a CloudEvents type: an Envelope, or a service's own lighter record of one."""
+
+    @property
+    def type(self) -> str: ...
+
+
+def decode_event(envelope: Typed, value: bytes | None) -> Message:
     """Parse the value as the protobuf message its ce_type names, or raise InvalidMessage."""
     message_cls = EVENT_TYPES.get(envelope.type)
     if message_cls is None:

@@ -21,7 +21,7 @@ import base64
 import binascii
 import hashlib
 import json
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from google.protobuf.json_format import MessageToDict
@@ -35,25 +35,40 @@ SPEC_VERSION = "1.0"
 CHAIN_SEED = bytes(32)
 
 
-def leaf_document(envelope: Envelope, value: bytes) -> dict[str, str]:
+class Attributes(Protocol):
+    """The CloudEvents attributes a leaf is made of: an Envelope has them, so does a ledger Pending."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def time(self) -> str: ...
+
+
+def leaf_document(event: Attributes, value: bytes) -> dict[str, str]:
     """The leaf's JSON object, its keys already in sorted (canonical) order."""
     return {
         "data_base64": binascii.b2a_base64(value, newline=False).decode("ascii"),  # = base64.b64encode
         "datacontenttype": CONTENT_TYPE,
-        "id": envelope.id,
-        "source": envelope.source,
+        "id": event.id,
+        "source": event.source,
         "specversion": SPEC_VERSION,
-        "subject": envelope.subject,
-        "time": envelope.time,
-        "type": envelope.type,
+        "subject": event.subject,
+        "time": event.time,
+        "type": event.type,
     }
 
 
-def encode_leaf(envelope: Envelope, value: bytes) -> bytes:
+def encode_leaf(event: Attributes, value: bytes) -> bytes:
     # orjson writes exactly the canonical form above for a flat object of strings whose keys are
     # inserted in sorted order (test_audit_leaf pins it against json.dumps), several times faster
     # than json on the append path.
-    return orjson.dumps(leaf_document(envelope, value))
+    return orjson.dumps(leaf_document(event, value))
 
 
 def leaf_hash_of(leaf_bytes: bytes) -> bytes:

@@ -6,6 +6,8 @@ What a single changed byte anywhere trips:
   chain_hash  → the chain check at that index
   subtree / tree_head rows → the node or head check
   the indexed columns (event_id, type, ...) → the column check against the leaf's JSON
+  event_key   → the key check against the event id (a wrong key would hide the id from the duplicate check)
+  a repeated event id → the uniqueness check (the database indexes keys, not ids)
   checkpoint rows → the note's signature, its size/root against the row, the root against the leaves
 """
 
@@ -13,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .adapters.rows import Entry, Snapshot, StoredCheckpoint
+from .adapters.schema import event_key_of
 from .leaf import CHAIN_SEED, leaf_hash_of, next_chain, parse_leaf
 from .merkle import EMPTY_ROOT, CompactRange
 from .note import NoteError, Verifier, verify_checkpoint
@@ -53,6 +56,7 @@ def verify_snapshot(snapshot: Snapshot, verifier: Verifier | None = None) -> Ver
     wanted = {c.size for c in snapshot.checkpoints}
     roots = {0: EMPTY_ROOT}
     report = VerifyReport(size=len(snapshot.entries), root=tree.root())
+    first_seen: dict[str, int] = {}
     for position, entry in enumerate(snapshot.entries):
         if entry.idx != position:
             report.add(f"entry at position {position} has idx {entry.idx}: indexes are not dense")
@@ -64,7 +68,13 @@ def verify_snapshot(snapshot: Snapshot, verifier: Verifier | None = None) -> Ver
             report.add(f"entry {position}: chain_hash does not match the recomputed chain")
         for problem in _column_problems(entry):
             report.add(f"entry {position}: {problem}")
+        if entry.event_key != event_key_of(entry.event_id):
+            report.add(f"entry {position}: event_key does not match its event id")
+        if first_seen.setdefault(entry.event_id, position) != position:
+            report.add(f"entry {position}: event id {entry.event_id} is already entry {first_seen[entry.event_id]}")
         for level, index, node in tree.append(leaf_hash):
+            if not level:  # the leaf hash itself, checked above
+                continue
             stored = snapshot.nodes.get((level, index))
             if stored != node:
                 state = "missing" if stored is None else "differs from the recomputed hash"
@@ -79,7 +89,7 @@ def verify_snapshot(snapshot: Snapshot, verifier: Verifier | None = None) -> Ver
     for checkpoint in snapshot.checkpoints:
         for problem in _checkpoint_problems(checkpoint, roots.get(checkpoint.size), verifier):
             report.add(f"checkpoint {checkpoint.size}: {problem}")
-    expected_nodes = 2 * tree.size - tree.size.bit_count()
+    expected_nodes = tree.size - tree.size.bit_count()  # complete subtrees above the leaves
     if len(snapshot.nodes) != expected_nodes:
         report.add(f"subtree table has {len(snapshot.nodes)} rows, expected {expected_nodes}")
     return report

@@ -14,7 +14,7 @@ from . import metrics
 from .adapters.ledger_db import Ledger, open_ledger
 from .api import build_router
 from .checkpoints import Checkpointer
-from .consumer import LedgerConsumer
+from .consumer import LedgerConsumer, settle_process
 from .keys import load_signer
 from .note import Signer
 from .proofs_api import build_proof_router
@@ -71,6 +71,7 @@ class AuditService:
             for latest in self.ledger.checkpoints(limit=1):
                 await self.checkpointer.publish(latest)
             await self.checkpointer.issue(force=True)
+            settle_process()
             await self.consumer.start()
             self._timer = asyncio.create_task(self.checkpointer.run_timer(settings.checkpoint_seconds))
         except BaseException:

@@ -38,7 +38,8 @@ class Prepared:
     entry_columns: bytes = b"[]"  # [[id, type, source, subject, time, topic, partition, offset, leaf
     leaf_blob: bytes = b""        #   start (1-based in leaf_blob), leaf length], ...]
     hash_blob: bytes = b""        # leaf hash || chain hash, 64 bytes an entry
-    node_positions: bytes = b"[]"  # [[level, index], ...] of the complete subtrees the batch creates
+    key_blob: bytes = b""         # event_key_of(id), 8 bytes an entry
+    node_positions: bytes = b"[]"  # [[level, index], ...] of the complete subtrees (level >= 1) it creates
     node_blob: bytes = b""        # their hashes, 32 bytes each
 
     @property
@@ -47,40 +48,45 @@ class Prepared:
 
 
 def prepare_rows(
-    pending: Sequence[Pending], tree: CompactRange, chain: bytes, known: Mapping[str, bytes]
+    pending: Sequence[Pending], keys: Sequence[bytes], tree: CompactRange, chain: bytes, known: Mapping[str, bytes]
 ) -> Prepared:
-    """Rows for the new events in `pending`, skipping ids in `known` (stored or in flight) or repeated."""
+    """Rows for the new events in `pending` (`keys`: their event keys), skipping ids in `known` (stored
+    or in flight) or repeated."""
     tree = tree.copy()
     prepared = Prepared(tree.size, tree, chain, recorded_at=datetime.now(UTC).isoformat(timespec="microseconds"))
     leaves = prepared.leaves
     columns: list[tuple[object, ...]] = []
     leaf_parts: list[bytes] = []
     hash_parts: list[bytes] = []
+    key_parts: list[bytes] = []
     positions: list[tuple[int, int]] = []
     node_hashes: list[bytes] = []
     position = 1  # substr() counts from 1
     sha256, append = hashlib.sha256, tree.append  # locals: this loop runs for every event
-    for env, value, topic, partition, offset in pending:
-        leaf_bytes = encode_leaf(env, value)
-        seen = known.get(env.id) or leaves.get(env.id)
+    for event, key in zip(pending, keys, strict=True):
+        event_id = event.id
+        leaf_bytes = encode_leaf(event, event.value)
+        seen = known.get(event_id) or leaves.get(event_id)
         if seen is not None:  # stored before, in flight, or earlier in this very batch
             prepared.duplicates += 1
             if seen != leaf_bytes:
-                logger.warning("event id %s seen again with different content; first one kept", env.id)
+                logger.warning("event id %s seen again with different content; first one kept", event_id)
             continue
-        leaves[env.id] = leaf_bytes
+        leaves[event_id] = leaf_bytes
         leaf_hash = sha256(LEAF_PREFIX + leaf_bytes).digest()
         chain = sha256(chain + leaf_hash).digest()
-        columns.append((env.id, env.type, env.source, env.subject, env.time, topic, partition, offset,
-                        position, len(leaf_bytes)))
+        columns.append((event_id, event.type, event.source, event.subject, event.time, event.topic,
+                        event.partition, event.offset, position, len(leaf_bytes)))
         position += len(leaf_bytes)
         leaf_parts.append(leaf_bytes)
         hash_parts += (leaf_hash, chain)
+        key_parts.append(key)
         for level, index, node in append(leaf_hash):
-            positions.append((level, index))
-            node_hashes.append(node)
+            if level:  # level 0 is the leaf hash, stored with the entry
+                positions.append((level, index))
+                node_hashes.append(node)
     prepared.chain = chain
     prepared.entry_columns, prepared.node_positions = orjson.dumps(columns), orjson.dumps(positions)
-    prepared.leaf_blob, prepared.hash_blob, prepared.node_blob = (
-        b"".join(leaf_parts), b"".join(hash_parts), b"".join(node_hashes))
+    prepared.leaf_blob, prepared.hash_blob, prepared.key_blob, prepared.node_blob = (
+        b"".join(leaf_parts), b"".join(hash_parts), b"".join(key_parts), b"".join(node_hashes))
     return prepared

@@ -9,13 +9,29 @@ TopicPartitionKey = tuple[str, int]
 
 
 class Pending(NamedTuple):
-    """A decoded record on its way into the ledger (a tuple: one is built per event on the hot path)."""
+    """A decoded record on its way into the ledger: its CloudEvents attributes as plain strings, not an
+    Envelope, and a tuple, not a dataclass (one is built per event on the hot path)."""
 
-    envelope: Envelope
+    id: str
+    type: str
+    source: str
+    subject: str
+    time: str
+    traceparent: str
+    tracestate: str
     value: bytes
     topic: str
     partition: int
     offset: int
+
+    @classmethod
+    def of(cls, envelope: Envelope, value: bytes, topic: str, partition: int, offset: int) -> "Pending":
+        return cls(envelope.id, envelope.type, envelope.source, envelope.subject, envelope.time,
+                   envelope.traceparent, envelope.tracestate, value, topic, partition, offset)
+
+    @property
+    def envelope(self) -> Envelope:
+        return Envelope(self.type, self.source, self.subject, self.id, self.time, self.traceparent, self.tracestate)
 
 
 @dataclass(frozen=True)
@@ -33,6 +49,7 @@ class Entry:
     leaf_hash: bytes
     chain_hash: bytes
     recorded_at: str
+    event_key: bytes
 
 
 @dataclass(frozen=True)

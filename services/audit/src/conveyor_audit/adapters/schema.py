@@ -1,11 +1,24 @@
-"""The ledger's SQLite schema. Append-only is enforced by the database itself, not only by our code."""
+"""The ledger's SQLite schema. Append-only is enforced by the database itself, not only by our code.
 
+Format 2 (PRAGMA user_version = 2) is shaped by what an append costs, since every event pays it:
+- redeliveries are found through `event_key`, 8 bytes of SHA-256 of the event id, not through a unique
+  index on the 36-character id itself: a third of the index pages dirtied per batch;
+- leaf hashes live in `entries` only; `subtree` keeps levels 1 and up (level 0 repeated the leaf hash);
+- density is checked once per batch, when its tree head is written, instead of once per row.
+A format 1 ledger is migrated in place, in one transaction, when it is opened.
+"""
+
+import hashlib
+import logging
 import sqlite3
+
+logger = logging.getLogger(__name__)
+FORMAT = 2
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS entries (
     idx          INTEGER PRIMARY KEY,          -- 0-based, dense: the leaf index in the Merkle tree
-    event_id     TEXT NOT NULL UNIQUE,         -- ce_id: a redelivered event is stored once
+    event_id     TEXT NOT NULL,                -- ce_id: a redelivered event is stored once (see event_key)
     type         TEXT NOT NULL,
     source       TEXT NOT NULL,
     subject      TEXT NOT NULL,
@@ -16,12 +29,15 @@ CREATE TABLE IF NOT EXISTS entries (
     leaf_bytes   BLOB NOT NULL,
     leaf_hash    BLOB NOT NULL,
     chain_hash   BLOB NOT NULL,
-    recorded_at  TEXT NOT NULL
+    recorded_at  TEXT NOT NULL,
+    event_key    BLOB NOT NULL                 -- event_key_of(event_id): what the duplicate check looks up
 );
+CREATE INDEX IF NOT EXISTS entries_by_event_key ON entries(event_key);
 CREATE INDEX IF NOT EXISTS entries_by_subject ON entries(subject, idx);
 CREATE INDEX IF NOT EXISTS entries_by_type ON entries(type, idx);
 
--- Hashes of complete subtrees (level, index): roots and audit paths without rehashing every leaf.
+-- Hashes of complete subtrees (level >= 1, index): roots and audit paths without rehashing every leaf.
+-- Level 0, the leaves, is entries.leaf_hash.
 CREATE TABLE IF NOT EXISTS subtree (
     level  INTEGER NOT NULL,
     idx    INTEGER NOT NULL,
@@ -52,26 +68,30 @@ CREATE TABLE IF NOT EXISTS consumer_offset (
     PRIMARY KEY (topic, partition)
 );
 
--- Leaf indexes must stay dense: a gap would silently shift every later proof. With the primary key's
--- uniqueness, "the previous index exists" is enough (an existing idx is refused by the key), and it is
--- one primary-key probe, where the MAX(idx) of the first version of this trigger cost a third of an
--- append's time.
-DROP TRIGGER IF EXISTS entries_dense;
-CREATE TRIGGER IF NOT EXISTS entries_dense_v2 BEFORE INSERT ON entries
-WHEN NEW.idx != 0 AND NOT EXISTS (SELECT 1 FROM entries WHERE idx = NEW.idx - 1)
-BEGIN SELECT RAISE(ABORT, 'ledger entries: idx must be the next index'); END;
+-- Leaf indexes must stay dense: a gap would silently shift every later proof. Every batch writes its
+-- tree head in the same transaction as its entries, so the head is where the batch is checked: the
+-- entries from the previous head on are exactly the indexes [previous size, new size). Three lookups
+-- on primary keys and a count of the batch's own rows, where a trigger on each entry cost a tenth of
+-- an append.
+CREATE TRIGGER IF NOT EXISTS tree_head_dense BEFORE INSERT ON tree_head
+WHEN NEW.size != (SELECT COALESCE(MAX(idx), -1) + 1 FROM entries)
+  OR (SELECT MIN(idx) FROM entries) < 0
+  OR NEW.size - (SELECT COALESCE(MAX(size), 0) FROM tree_head)
+     != (SELECT COUNT(*) FROM entries WHERE idx >= (SELECT COALESCE(MAX(size), 0) FROM tree_head))
+BEGIN SELECT RAISE(ABORT, 'ledger entries: indexes must be dense, 0 to tree size - 1'); END;
 """
 
 ENTRY_COLUMNS = (
     'idx, event_id, type, source, subject, time, topic, partition, "offset", '
-    "leaf_bytes, leaf_hash, chain_hash, recorded_at"
+    "leaf_bytes, leaf_hash, chain_hash, recorded_at, event_key"
 )
 # A whole prepared batch per statement (see prepare.py), in index order for the dense trigger.
 INSERT_ENTRIES = (
     f"INSERT INTO entries ({ENTRY_COLUMNS}) "
     "SELECT :base + j.key, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, "
     "j.value ->> 5, j.value ->> 6, j.value ->> 7, substr(:leaves, j.value ->> 8, j.value ->> 9), "
-    "substr(:hashes, j.key * 64 + 1, 32), substr(:hashes, j.key * 64 + 33, 32), :recorded_at "
+    "substr(:hashes, j.key * 64 + 1, 32), substr(:hashes, j.key * 64 + 33, 32), :recorded_at, "
+    "substr(:keys, j.key * 8 + 1, 8) "
     "FROM json_each(:columns) AS j ORDER BY j.key"
 )
 INSERT_NODES = (
@@ -80,6 +100,12 @@ INSERT_NODES = (
 )
 
 APPEND_ONLY_TABLES = ("entries", "subtree", "tree_head", "checkpoint")
+
+
+def event_key_of(event_id: str) -> bytes:
+    """The duplicate check's key: two ids share one with odds of 2^-64, and the check then compares
+    the ids themselves, so a shared key costs a lookup, never a lost or merged event."""
+    return hashlib.sha256(event_id.encode()).digest()[:8]
 
 
 def _append_only_triggers() -> str:
@@ -106,5 +132,37 @@ def connect(path: str, reader: bool = False) -> sqlite3.Connection:
     # batches (index pages are) is copied back to the database once per checkpoint, not once per batch.
     conn.execute("PRAGMA cache_size=-65536")
     conn.execute("PRAGMA wal_autocheckpoint=10000")
-    conn.executescript(TABLES + _append_only_triggers())
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > FORMAT:
+        conn.close()
+        raise RuntimeError(f"ledger {path} is format {version}; this audit service reads format {FORMAT} and "
+                           "earlier: upgrade the service rather than let it write an older format")
+    if version < FORMAT and _has_entries_table(conn):
+        _migrate_from_format_1(conn, path)
+    conn.executescript(TABLES + _append_only_triggers() + f"PRAGMA user_version = {FORMAT};")
     return conn
+
+
+def _has_entries_table(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entries'").fetchone() is not None
+
+
+def _migrate_from_format_1(conn: sqlite3.Connection, path: str) -> None:
+    """Format 1 -> 2 in one transaction: key every stored id, drop the level-0 subtree rows (they repeat
+    entries.leaf_hash), swap the per-row density trigger for the per-batch one. The append-only
+    triggers step aside only inside this transaction; the full verify at startup checks the result.
+    The old UNIQUE constraint on event_id stays (SQLite cannot drop it in place): correct, only slower."""
+    logger.warning("migrating ledger %s from format 1 to format %d", path, FORMAT)
+    conn.create_function("event_key_of", 1, event_key_of, deterministic=True)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for trigger in ("entries_no_update", "subtree_no_delete", "entries_dense", "entries_dense_v2"):
+            conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+        conn.execute("ALTER TABLE entries ADD COLUMN event_key BLOB NOT NULL DEFAULT x''")
+        conn.execute("UPDATE entries SET event_key = event_key_of(event_id)")
+        conn.execute("DELETE FROM subtree WHERE level = 0")
+        conn.execute(f"PRAGMA user_version = {FORMAT}")
+        conn.execute("COMMIT")  # the triggers come back with the schema script, right after this
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
