@@ -8,7 +8,8 @@
 2. Builds the leaf hashes and complete-subtree table of a 10-million-leaf log (random hashes: proofs read
    the same rows whatever the values) and times inclusion and consistency proofs from it.
 
-Usage: .venv/bin/python bench/audit.py [--events 100000] [--batch 2000] [--log-size 10000000] [--proofs 2000] [--tree-db PATH]
+Usage: .venv/bin/python bench/audit.py [--events 100000] [--batch 2000] [--log-size 10000000] [--proofs 2000]
+                                       [--tree-db PATH]
 """
 
 import argparse
@@ -116,8 +117,8 @@ def build_tree_tables(path: Path, size: int) -> None:
         blob = os.urandom(32 * n)
         conn.executemany(
             "INSERT INTO entries (idx, event_id, type, source, subject, time, topic, partition, \"offset\", "
-            "leaf_bytes, leaf_hash, chain_hash, recorded_at, event_key) "
-            "VALUES (?, '', '', '', '', '', '', 0, 0, x'', ?, x'', '', x'')",
+            "leaf_bytes, leaf_hash, chain_hash, recorded_at) "
+            "VALUES (?1, printf('%012d', ?1), '', '', '', '', '', 0, 0, x'', ?2, x'', '')",
             ((start + i, blob[32 * i: 32 * i + 32]) for i in range(n)))
     level, width = 1, size // 2
     while width:
@@ -157,7 +158,7 @@ async def main() -> None:
     parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--log-size", type=int, default=10_000_000)
     parser.add_argument("--proofs", type=int, default=2000)
-    parser.add_argument("--tree-db", type=Path, default=Path(tempfile.gettempdir()) / "conveyor-bench-tree-v2.db",
+    parser.add_argument("--tree-db", type=Path, default=Path(tempfile.gettempdir()) / "conveyor-bench-tree-v3.db",
                         help="kept between runs: building it takes a while")
     args = parser.parse_args()
     settings = KafkaSettings(bootstrap_servers=os.environ.get("CONVEYOR_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:9092"),

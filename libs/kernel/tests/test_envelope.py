@@ -50,3 +50,22 @@ def test_unknown_type_and_garbage_values_are_invalid():
         decode_event(envelope, b"\xff\xff\xff\xff")
     with pytest.raises(InvalidMessage, match="no value"):
         decode_event(envelope, None)
+
+
+def test_event_ids_are_uuid7_and_sort_by_creation_time() -> None:
+    import time
+    import uuid
+
+    from conveyor_kernel import new_event_id
+
+    before = time.time_ns() // 1_000_000
+    first = new_event_id()
+    time.sleep(0.002)
+    second = new_event_id()
+    after = time.time_ns() // 1_000_000
+    parsed = uuid.UUID(first)
+    assert (parsed.version, parsed.variant) == (7, uuid.RFC_4122)
+    assert before <= parsed.int >> 80 <= after  # the leading 48 bits are Unix milliseconds
+    assert first < second  # text order is time order: what keeps an index on ids appending at one end
+    assert len({new_event_id() for _ in range(1000)}) == 1000
+    assert Envelope(type="t", source="s", subject="x").id[14] == "7"

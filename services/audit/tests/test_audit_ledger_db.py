@@ -180,8 +180,7 @@ def test_a_failed_transaction_is_retried_as_prepared_without_gap_or_repeat(ledge
 def copy_entry(conn: sqlite3.Connection, idx: str | int) -> None:
     """Entry 2 again (under another id) at index `idx`, as a buggy writer or an operator might add it."""
     conn.execute(f"INSERT INTO entries SELECT {idx}, event_id || '{idx}', type, source, subject, time, topic, "
-                 'partition, "offset", leaf_bytes, leaf_hash, chain_hash, recorded_at, event_key '
-                 "FROM entries WHERE idx = 2")
+                 'partition, "offset", leaf_bytes, leaf_hash, chain_hash, recorded_at FROM entries WHERE idx = 2')
 
 
 @pytest.mark.parametrize(("indexes", "size"), [
@@ -215,18 +214,6 @@ def test_a_gap_written_without_a_tree_head_is_caught_by_verify(ledger, make) -> 
     assert "entry at position 3 has idx 4: indexes are not dense" in verify_snapshot(ledger.snapshot()).problems
 
 
-def test_ids_that_share_a_key_are_still_told_apart(ledger, make, monkeypatch) -> None:
-    from conveyor_audit.adapters import ledger_db
-
-    # every id gets the same key: a collision on every lookup
-    monkeypatch.setattr(ledger_db, "event_key_of", lambda event_id: b"\x00" * 8)
-    pending = make.sample_pending(6)
-    first = ledger.append_batch(pending[:4], {})
-    again = ledger.append_batch([pending[1], pending[4], pending[3], pending[5]], {})
-    assert (first.appended, again.appended, again.duplicates, again.size) == (4, 2, 2, 6)
-    assert [e.event_id for e in ledger.find(None, None, 100, 0)[1]] == [p.envelope.id for p in pending]
-
-
 def test_a_format_1_ledger_is_migrated_and_keeps_its_tree(tmp_path, make) -> None:
     path = tmp_path / "ledger.db"
     pending = make.sample_pending(9)
@@ -236,7 +223,6 @@ def test_a_format_1_ledger_is_migrated_and_keeps_its_tree(tmp_path, make) -> Non
     before.close()
     with sqlite3.connect(path, isolation_level=None) as conn:  # back to format 1, as it was written
         conn.executescript("""
-            DROP INDEX entries_by_event_key; ALTER TABLE entries DROP COLUMN event_key;
             INSERT INTO subtree SELECT 0, idx, leaf_hash FROM entries;
             DROP TRIGGER tree_head_dense;
             CREATE TRIGGER entries_dense_v2 BEFORE INSERT ON entries
@@ -271,10 +257,18 @@ def test_a_ledger_from_a_newer_format_is_not_touched(tmp_path) -> None:
         Ledger(path)
 
 
-def test_an_event_id_written_twice_behind_the_code_is_caught_by_verify(ledger, make) -> None:
+def test_an_event_id_stored_twice_is_refused_and_caught_by_verify(ledger, make) -> None:
     ledger.append_batch(make.sample_pending(3), {})
-    with raw(ledger) as conn:  # entry 2 again under its own id: only the database's keys would let it in
+    with raw(ledger) as conn, pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
         conn.execute("INSERT INTO entries SELECT 3, event_id, type, source, subject, time, topic, partition, "
-                     '"offset", leaf_bytes, leaf_hash, chain_hash, recorded_at, event_key FROM entries WHERE idx = 2')
+                     '"offset", leaf_bytes, leaf_hash, chain_hash, recorded_at FROM entries WHERE idx = 2')
+    with raw(ledger) as conn:  # entry 2 again under its own id, once an attacker dropped the unique index
+        conn.execute("PRAGMA writable_schema = ON")
+        conn.execute("UPDATE sqlite_master SET sql = replace(sql, 'NOT NULL UNIQUE', 'NOT NULL') "
+                     "WHERE name = 'entries'")
+        conn.execute("DELETE FROM sqlite_master WHERE name = 'sqlite_autoindex_entries_1'")
+    with raw(ledger) as conn:
+        conn.execute("INSERT INTO entries SELECT 3, event_id, type, source, subject, time, topic, partition, "
+                     '"offset", leaf_bytes, leaf_hash, chain_hash, recorded_at FROM entries WHERE idx = 2')
     problems = verify_snapshot(ledger.snapshot()).problems
     assert any("entry 3: event id" in p and "is already entry 2" in p for p in problems), problems

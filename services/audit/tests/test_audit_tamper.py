@@ -17,7 +17,6 @@ from conveyor_audit.wiring import LedgerCorrupted, create_app
 TARGETS = [
     ("entries", "idx", "leaf_bytes"), ("entries", "idx", "leaf_hash"), ("entries", "idx", "chain_hash"),
     ("entries", "idx", "event_id"), ("entries", "idx", "type"), ("entries", "idx", "subject"),
-    ("entries", "idx", "event_key"),
     ("subtree", "level || ':' || idx", "hash"), ("tree_head", "size", "root"),
     ("checkpoint", "size", "root"), ("checkpoint", "size", "note"),
 ]

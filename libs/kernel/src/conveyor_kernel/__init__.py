@@ -5,7 +5,7 @@ Imported by every service; never run on its own. Errors: see `conveyor_kernel._e
 
 from . import _topics as topics
 from ._bus import Dispatcher, Handler, HandlerTable, InMemoryBus, Publisher, Record, build_record, dead_letter
-from ._envelope import CONTENT_TYPE, Envelope, decode_event
+from ._envelope import CONTENT_TYPE, Envelope, decode_event, new_event_id
 from ._errors import ConfigurationError, ConveyorError, InvalidMessage, TransientError
 from ._heap import settle_heap
 from ._http import create_service_app
@@ -54,6 +54,7 @@ __all__ = [
     "decode_event",
     "ensure_topics",
     "links_of",
+    "new_event_id",
     "serve",
     "settle_heap",
     "topic_for",

@@ -1,5 +1,7 @@
 """The CloudEvents Kafka binary binding: attributes in headers, protobuf bytes in the value."""
 
+import os
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,6 +16,20 @@ CONTENT_TYPE = "application/protobuf"
 SPEC_VERSION = "1.0"
 
 Headers = list[tuple[str, bytes]]
+_48_BITS, _62_BITS = (1 << 48) - 1, (1 << 62) - 1
+
+
+def new_event_id() -> str:
+    """A UUIDv7 (RFC 9562 §5.7): 48 bits of Unix milliseconds, version 7, 12 + 62 random bits.
+
+    Ids made later sort later, so an index on them grows at its right edge: the audit ledger's
+    duplicate check (a unique index on event ids) rewrites a few pages per batch instead of one per
+    event, as random (v4) ids made it.
+    """
+    random = int.from_bytes(os.urandom(10), "big")
+    value = ((time.time_ns() // 1_000_000) & _48_BITS) << 80 | 7 << 76 | (random >> 68) << 64 \
+        | 0b10 << 62 | random & _62_BITS
+    return str(uuid.UUID(int=value))
 
 
 @dataclass(frozen=True)
@@ -21,7 +37,7 @@ class Envelope:
     type: str
     source: str
     subject: str
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    id: str = field(default_factory=new_event_id)
     time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="microseconds"))
     traceparent: str = ""
     tracestate: str = ""

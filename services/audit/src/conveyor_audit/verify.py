@@ -6,8 +6,7 @@ What a single changed byte anywhere trips:
   chain_hash  → the chain check at that index
   subtree / tree_head rows → the node or head check
   the indexed columns (event_id, type, ...) → the column check against the leaf's JSON
-  event_key   → the key check against the event id (a wrong key would hide the id from the duplicate check)
-  a repeated event id → the uniqueness check (the database indexes keys, not ids)
+  a repeated event id → the uniqueness check (should the unique index have been dropped)
   checkpoint rows → the note's signature, its size/root against the row, the root against the leaves
 """
 
@@ -15,7 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .adapters.rows import Entry, Snapshot, StoredCheckpoint
-from .adapters.schema import event_key_of
 from .leaf import CHAIN_SEED, leaf_hash_of, next_chain, parse_leaf
 from .merkle import EMPTY_ROOT, CompactRange
 from .note import NoteError, Verifier, verify_checkpoint
@@ -68,8 +66,6 @@ def verify_snapshot(snapshot: Snapshot, verifier: Verifier | None = None) -> Ver
             report.add(f"entry {position}: chain_hash does not match the recomputed chain")
         for problem in _column_problems(entry):
             report.add(f"entry {position}: {problem}")
-        if entry.event_key != event_key_of(entry.event_id):
-            report.add(f"entry {position}: event_key does not match its event id")
         if first_seen.setdefault(entry.event_id, position) != position:
             report.add(f"entry {position}: event id {entry.event_id} is already entry {first_seen[entry.event_id]}")
         for level, index, node in tree.append(leaf_hash):

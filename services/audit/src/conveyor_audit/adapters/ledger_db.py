@@ -16,7 +16,7 @@ from ..leaf import CHAIN_SEED
 from ..merkle import CompactRange, Position, inclusion_proof, resolve, root_plan
 from .prepare import Prepared, prepare_rows
 from .rows import AppendResult, Entry, Pending, Snapshot, StoredCheckpoint, TopicPartitionKey
-from .schema import ENTRY_COLUMNS, INSERT_ENTRIES, INSERT_NODES, connect, event_key_of
+from .schema import ENTRY_COLUMNS, INSERT_ENTRIES, INSERT_NODES, connect
 from .subtrees import read_subtrees
 
 logger = logging.getLogger(__name__)
@@ -57,13 +57,12 @@ class Ledger:
     def prepare(self, pending: Sequence[Pending], after: Prepared | None = None) -> Prepared:
         """Rows for `pending` on top of the committed tip, or of `after`: a batch prepared but not yet
         committed (its ids count as known, so a duplicate across in-flight batches is still caught)."""
-        keys = [event_key_of(item.id) for item in pending]
-        known = self._known_leaves(pending, keys)
+        known = self._known_leaves([item.id for item in pending])
         if after is None:
-            return prepare_rows(pending, keys, self._range, self._chain, known)
+            return prepare_rows(pending, self._range, self._chain, known)
         # Committed meanwhile or not, `after` ends where this batch starts, and its ids are known.
         known.update(after.leaves)
-        return prepare_rows(pending, keys, after.tree, after.chain, known)
+        return prepare_rows(pending, after.tree, after.chain, known)
 
     def commit(self, prepared: Prepared, offsets: Mapping[TopicPartitionKey, int]) -> AppendResult:
         """One transaction: the prepared rows, the new tree head, the offsets. Only then moves the tip."""
@@ -76,7 +75,7 @@ class Ledger:
             try:
                 self._conn.execute(INSERT_ENTRIES, {
                     "base": prepared.base_size, "columns": prepared.entry_columns, "leaves": prepared.leaf_blob,
-                    "hashes": prepared.hash_blob, "keys": prepared.key_blob, "recorded_at": prepared.recorded_at,
+                    "hashes": prepared.hash_blob, "recorded_at": prepared.recorded_at,
                 })
                 self._conn.execute(INSERT_NODES, (prepared.node_positions, prepared.node_blob))
                 self._store_offsets(offsets)
@@ -93,19 +92,16 @@ class Ledger:
             self._range, self._chain = tree, prepared.chain
             return AppendResult(prepared.appended, prepared.duplicates, tree.size, tree.root())
 
-    def _known_leaves(self, pending: Sequence[Pending], keys: Sequence[bytes]) -> dict[str, bytes]:
-        """Stored leaves of these events, on the reader connection: it never waits for a write in progress.
-        Looked up by key; an id that merely shares a key with a stored one is not a duplicate."""
-        wanted = {item.id for item in pending}
-        unique = list(set(keys))
+    def _known_leaves(self, event_ids: list[str]) -> dict[str, bytes]:
+        """Stored leaves of these ids, on the reader connection: it never waits for a write in progress."""
         found: dict[str, bytes] = {}
         with self._reader_lock:
-            for start in range(0, len(unique), 900):  # under SQLite's bound-parameter limit
-                chunk = unique[start:start + 900]
+            for start in range(0, len(event_ids), 900):  # under SQLite's bound-parameter limit
+                chunk = event_ids[start:start + 900]
                 marks = ",".join("?" * len(chunk))
-                found.update((event_id, leaf) for event_id, leaf in self._reader.execute(
-                    f"SELECT event_id, leaf_bytes FROM entries WHERE event_key IN ({marks})", chunk
-                ) if event_id in wanted)
+                found.update(self._reader.execute(
+                    f"SELECT event_id, leaf_bytes FROM entries WHERE event_id IN ({marks})", chunk
+                ).fetchall())
         return found
 
     def _store_offsets(self, offsets: Mapping[TopicPartitionKey, int]) -> None:

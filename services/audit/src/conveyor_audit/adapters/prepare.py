@@ -38,7 +38,6 @@ class Prepared:
     entry_columns: bytes = b"[]"  # [[id, type, source, subject, time, topic, partition, offset, leaf
     leaf_blob: bytes = b""        #   start (1-based in leaf_blob), leaf length], ...]
     hash_blob: bytes = b""        # leaf hash || chain hash, 64 bytes an entry
-    key_blob: bytes = b""         # event_key_of(id), 8 bytes an entry
     node_positions: bytes = b"[]"  # [[level, index], ...] of the complete subtrees (level >= 1) it creates
     node_blob: bytes = b""        # their hashes, 32 bytes each
 
@@ -48,22 +47,20 @@ class Prepared:
 
 
 def prepare_rows(
-    pending: Sequence[Pending], keys: Sequence[bytes], tree: CompactRange, chain: bytes, known: Mapping[str, bytes]
+    pending: Sequence[Pending], tree: CompactRange, chain: bytes, known: Mapping[str, bytes]
 ) -> Prepared:
-    """Rows for the new events in `pending` (`keys`: their event keys), skipping ids in `known` (stored
-    or in flight) or repeated."""
+    """Rows for the new events in `pending`, skipping ids in `known` (stored or in flight) or repeated."""
     tree = tree.copy()
     prepared = Prepared(tree.size, tree, chain, recorded_at=datetime.now(UTC).isoformat(timespec="microseconds"))
     leaves = prepared.leaves
     columns: list[tuple[object, ...]] = []
     leaf_parts: list[bytes] = []
     hash_parts: list[bytes] = []
-    key_parts: list[bytes] = []
     positions: list[tuple[int, int]] = []
     node_hashes: list[bytes] = []
     position = 1  # substr() counts from 1
     sha256, append = hashlib.sha256, tree.append  # locals: this loop runs for every event
-    for event, key in zip(pending, keys, strict=True):
+    for event in pending:
         event_id = event.id
         leaf_bytes = encode_leaf(event, event.value)
         seen = known.get(event_id) or leaves.get(event_id)
@@ -80,13 +77,12 @@ def prepare_rows(
         position += len(leaf_bytes)
         leaf_parts.append(leaf_bytes)
         hash_parts += (leaf_hash, chain)
-        key_parts.append(key)
         for level, index, node in append(leaf_hash):
             if level:  # level 0 is the leaf hash, stored with the entry
                 positions.append((level, index))
                 node_hashes.append(node)
     prepared.chain = chain
     prepared.entry_columns, prepared.node_positions = orjson.dumps(columns), orjson.dumps(positions)
-    prepared.leaf_blob, prepared.hash_blob, prepared.key_blob, prepared.node_blob = (
-        b"".join(leaf_parts), b"".join(hash_parts), b"".join(key_parts), b"".join(node_hashes))
+    prepared.leaf_blob, prepared.hash_blob, prepared.node_blob = (
+        b"".join(leaf_parts), b"".join(hash_parts), b"".join(node_hashes))
     return prepared

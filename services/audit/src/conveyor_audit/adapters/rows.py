@@ -49,7 +49,6 @@ class Entry:
     leaf_hash: bytes
     chain_hash: bytes
     recorded_at: str
-    event_key: bytes
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,14 @@
 """The ledger's SQLite schema. Append-only is enforced by the database itself, not only by our code.
 
 Format 2 (PRAGMA user_version = 2) is shaped by what an append costs, since every event pays it:
-- redeliveries are found through `event_key`, 8 bytes of SHA-256 of the event id, not through a unique
-  index on the 36-character id itself: a third of the index pages dirtied per batch;
 - leaf hashes live in `entries` only; `subtree` keeps levels 1 and up (level 0 repeated the leaf hash);
 - density is checked once per batch, when its tree head is written, instead of once per row.
 A format 1 ledger is migrated in place, in one transaction, when it is opened.
+
+The unique index on event ids is the duplicate check. Conveyor's ids are UUIDv7 (time first), so it
+grows at its right edge; random ids from other producers still work, each costing a page rewrite.
 """
 
-import hashlib
 import logging
 import sqlite3
 
@@ -18,7 +18,7 @@ FORMAT = 2
 TABLES = """
 CREATE TABLE IF NOT EXISTS entries (
     idx          INTEGER PRIMARY KEY,          -- 0-based, dense: the leaf index in the Merkle tree
-    event_id     TEXT NOT NULL,                -- ce_id: a redelivered event is stored once (see event_key)
+    event_id     TEXT NOT NULL UNIQUE,         -- ce_id: a redelivered event is stored once
     type         TEXT NOT NULL,
     source       TEXT NOT NULL,
     subject      TEXT NOT NULL,
@@ -29,10 +29,8 @@ CREATE TABLE IF NOT EXISTS entries (
     leaf_bytes   BLOB NOT NULL,
     leaf_hash    BLOB NOT NULL,
     chain_hash   BLOB NOT NULL,
-    recorded_at  TEXT NOT NULL,
-    event_key    BLOB NOT NULL                 -- event_key_of(event_id): what the duplicate check looks up
+    recorded_at  TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS entries_by_event_key ON entries(event_key);
 CREATE INDEX IF NOT EXISTS entries_by_subject ON entries(subject, idx);
 CREATE INDEX IF NOT EXISTS entries_by_type ON entries(type, idx);
 
@@ -83,15 +81,14 @@ BEGIN SELECT RAISE(ABORT, 'ledger entries: indexes must be dense, 0 to tree size
 
 ENTRY_COLUMNS = (
     'idx, event_id, type, source, subject, time, topic, partition, "offset", '
-    "leaf_bytes, leaf_hash, chain_hash, recorded_at, event_key"
+    "leaf_bytes, leaf_hash, chain_hash, recorded_at"
 )
 # A whole prepared batch per statement (see prepare.py), in index order for the dense trigger.
 INSERT_ENTRIES = (
     f"INSERT INTO entries ({ENTRY_COLUMNS}) "
     "SELECT :base + j.key, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, "
     "j.value ->> 5, j.value ->> 6, j.value ->> 7, substr(:leaves, j.value ->> 8, j.value ->> 9), "
-    "substr(:hashes, j.key * 64 + 1, 32), substr(:hashes, j.key * 64 + 33, 32), :recorded_at, "
-    "substr(:keys, j.key * 8 + 1, 8) "
+    "substr(:hashes, j.key * 64 + 1, 32), substr(:hashes, j.key * 64 + 33, 32), :recorded_at "
     "FROM json_each(:columns) AS j ORDER BY j.key"
 )
 INSERT_NODES = (
@@ -100,12 +97,6 @@ INSERT_NODES = (
 )
 
 APPEND_ONLY_TABLES = ("entries", "subtree", "tree_head", "checkpoint")
-
-
-def event_key_of(event_id: str) -> bytes:
-    """The duplicate check's key: two ids share one with odds of 2^-64, and the check then compares
-    the ids themselves, so a shared key costs a lookup, never a lost or merged event."""
-    return hashlib.sha256(event_id.encode()).digest()[:8]
 
 
 def _append_only_triggers() -> str:
@@ -148,18 +139,14 @@ def _has_entries_table(conn: sqlite3.Connection) -> bool:
 
 
 def _migrate_from_format_1(conn: sqlite3.Connection, path: str) -> None:
-    """Format 1 -> 2 in one transaction: key every stored id, drop the level-0 subtree rows (they repeat
-    entries.leaf_hash), swap the per-row density trigger for the per-batch one. The append-only
-    triggers step aside only inside this transaction; the full verify at startup checks the result.
-    The old UNIQUE constraint on event_id stays (SQLite cannot drop it in place): correct, only slower."""
+    """Format 1 -> 2 in one transaction: drop the level-0 subtree rows (they repeat entries.leaf_hash) and
+    swap the per-row density trigger for the per-batch one. The no-delete trigger steps aside only
+    inside this transaction; the full verify at startup checks the result."""
     logger.warning("migrating ledger %s from format 1 to format %d", path, FORMAT)
-    conn.create_function("event_key_of", 1, event_key_of, deterministic=True)
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for trigger in ("entries_no_update", "subtree_no_delete", "entries_dense", "entries_dense_v2"):
+        for trigger in ("subtree_no_delete", "entries_dense", "entries_dense_v2"):
             conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
-        conn.execute("ALTER TABLE entries ADD COLUMN event_key BLOB NOT NULL DEFAULT x''")
-        conn.execute("UPDATE entries SET event_key = event_key_of(event_id)")
         conn.execute("DELETE FROM subtree WHERE level = 0")
         conn.execute(f"PRAGMA user_version = {FORMAT}")
         conn.execute("COMMIT")  # the triggers come back with the schema script, right after this
