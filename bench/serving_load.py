@@ -40,14 +40,17 @@ func main() {
 	rate := flag.Float64("rate", 1000, "requests per second")
 	seconds := flag.Float64("seconds", 10, "")
 	conns := flag.Int("connections", 64, "most requests in flight")
+	traceFile := flag.String("trace", "", "write 'released_ms latency_ms' per answered request here")
 	flag.Parse()
 	body, _ := os.ReadFile(*bodyFile)
 	u, _ := url.Parse(*target)
 	request := []byte(fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"+
 		"Content-Length: %d\r\n\r\n%s", u.Path, u.Host, len(body), body))
 	total := int(*rate * *seconds)
+	start := time.Now()
 	due := make(chan time.Time, total)
 	latencies := make([]float64, 0, total)
+	trace := make([][2]float64, 0, total)
 	errors := 0
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -78,6 +81,7 @@ func main() {
 				mu.Lock()
 				if ok {
 					latencies = append(latencies, elapsed)
+					trace = append(trace, [2]float64{float64(when.Sub(start).Microseconds()) / 1000.0, elapsed})
 				} else {
 					errors++
 				}
@@ -89,7 +93,7 @@ func main() {
 		}()
 	}
 	interval := time.Duration(float64(time.Second) / *rate)
-	start := time.Now()
+	start = time.Now()
 	for i := 0; i < total; i++ {
 		when := start.Add(time.Duration(i) * interval)
 		if d := time.Until(when); d > 0 {
@@ -101,6 +105,13 @@ func main() {
 	}
 	close(due)
 	wg.Wait()
+	if *traceFile != "" {
+		out, _ := os.Create(*traceFile)
+		for _, t := range trace {
+			fmt.Fprintf(out, "%.3f %.3f\n", t[0], t[1])
+		}
+		out.Close()
+	}
 	sort.Float64s(latencies)
 	q := func(p float64) float64 {
 		if len(latencies) == 0 {
@@ -191,8 +202,12 @@ def wrk_peak(url: str, body_file: Path, seconds: int, connections: int, threads:
     return Peak(rps, errors)
 
 
-def open_loop(binary: Path, url: str, body_file: Path, rate: float, seconds: float, cpus: str | None = None) -> dict:
+def open_loop(binary: Path, url: str, body_file: Path, rate: float, seconds: float, cpus: str | None = None,
+              trace: Path | None = None) -> dict:
+    """p50/p99/max of an open-loop run; with `trace`, every answered request's release time and latency too."""
     command = [str(binary), "-url", url, "-body", str(body_file), "-rate", f"{rate:.0f}", "-seconds", str(seconds)]
+    if trace is not None:
+        command += ["-trace", str(trace)]
     out = subprocess.run(pinned(command, cpus),
                          capture_output=True, text=True, check=True).stdout
     return json.loads(out)
