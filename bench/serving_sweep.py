@@ -7,14 +7,22 @@ load, from whatever else runs on the machine)? It prints, per load, p50/p99 and 
 (> 4 ms) requests released within 20 ms of one another count as one episode. Not a test: it asserts nothing.
 
 The client (wrk, the open-loop generator) and the broker share core 1, as in bench/serving.py's split
-layout. `--no-broker-check` skips the check that a broker answers (the reference and the no-Kafka server
-do not need one; stop it to see what an idle broker on the client's core costs).
+layout. Only the Kafka server needs the broker: stop it and sweep the others to see what an idle broker on
+the client's core costs.
+
+It also prints the server's CPU time per request (the process and its children, from /proc). With
+`--rates` every server gets the same fixed load, so Kafka logging's price shows as CPU per request: what
+bounds throughput once the server's core is the bottleneck, without wrk's peak, which on two cores also
+moves with how much of the client's core the broker takes.
 
 Usage: .venv/bin/python bench/serving_sweep.py [--model rf|lr] [--servers conveyor,nokafka,reference]
-                                               [--fractions 0.5,0.7,0.8,0.9] [--seconds 8]
+                                               [--fractions 0.5,0.7,0.8,0.9 | --rates 1200] [--seconds 8]
 """
 
 import argparse
+import os
+import re
+import subprocess
 import sys
 import tempfile
 import uuid
@@ -39,6 +47,22 @@ def stall_episodes(trace: Path) -> tuple[int, int]:
     return len(released), episodes
 
 
+def server_cpu_seconds(port: int) -> float:
+    """CPU time (user + system) so far of the process listening on `port` and its children."""
+    listing = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True).stdout
+    pids = set(re.findall(r"pid=(\d+)", listing))
+    for pid in list(pids):
+        pids |= set(subprocess.run(["pgrep", "-P", pid], capture_output=True, text=True).stdout.split())
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def start(name: str, stack: ExitStack, workdir: Path, port: int, kafka: str) -> None:
     if name == "conveyor":
         stack.enter_context(conveyor(workdir, port, 1, kafka, f"sweep{uuid.uuid4().hex[:8]}.", SERVER_CPUS))
@@ -55,6 +79,8 @@ def main() -> None:
     parser.add_argument("--model", choices=("rf", "lr"), default="rf")
     parser.add_argument("--servers", default="conveyor,nokafka,reference")
     parser.add_argument("--fractions", default="0.5,0.7,0.8,0.9")
+    parser.add_argument("--rates", help="fixed req/s for every server instead of fractions of each one's peak: "
+                        "the same load on each, so their CPU per request compares (what logging costs)")
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--kafka", default="127.0.0.1:9092")
     args = parser.parse_args()
@@ -72,14 +98,17 @@ def main() -> None:
                 wrk_peak(url, body, 2, 32, cpus=CLIENT_CPUS)  # warm-up
                 peaks = [wrk_peak(url, body, 6, 32, cpus=CLIENT_CPUS).rps for _ in range(2)]
                 print(f"{name} {args.model}: wrk peaks {', '.join(f'{p:.0f}' for p in peaks)} req/s", flush=True)
-                for fraction in fractions:
-                    rate = fraction * max(peaks)
+                rates = [float(r) for r in args.rates.split(",")] if args.rates else [f * max(peaks) for f in fractions]
+                for rate in rates:
                     trace = workdir / "trace.txt"
+                    cpu_before = server_cpu_seconds(port)
                     result = open_loop(binary, url, body, rate, args.seconds, cpus=CLIENT_CPUS, trace=trace)
+                    cpu = (server_cpu_seconds(port) - cpu_before) / result["sent"] * 1e6
                     slow, episodes = stall_episodes(trace)
-                    print(f"  {fraction:4.0%} of the best peak, {rate:5.0f} req/s: p50 {result['p50_ms']:7.2f} ms, "
-                          f"p99 {result['p99_ms']:8.2f} ms; {slow} requests over {SLOW_MS:.0f} ms in {episodes} "
-                          f"episodes; errors {result['errors']}", flush=True)
+                    share = rate / max(peaks)
+                    print(f"  {share:4.0%} of the best peak, {rate:5.0f} req/s: p50 {result['p50_ms']:7.2f} "
+                          f"ms, p99 {result['p99_ms']:8.2f} ms; {slow} requests over {SLOW_MS:.0f} ms in {episodes} "
+                          f"episodes; server CPU {cpu:4.0f} us/request; errors {result['errors']}", flush=True)
 
 
 if __name__ == "__main__":
