@@ -23,7 +23,7 @@ def test_regenerating_contracts_changes_nothing(tmp_path):
 
 def test_every_event_has_a_topic():
     from conveyor.events.v1 import events_pb2
-    from conveyor_kernel import TOPIC_OF
+    from conveyor_kernel.topics import TOPIC_OF
 
     top_level_events = {"DatasetArrived", "DatasetRejected", "ModelTrained", "ModelTrainingFailed",
                         "ModelRegistered", "ModelPromoted", "PromotionDeclined", "ModelDeployed",

@@ -1,6 +1,6 @@
 """One contract for both buses: every transport must pass these (see test_bus_memory / test_bus_kafka).
 
-A transport fixture yields an object with:
+Both run through EventRuntime, the way every service uses the bus. A transport fixture yields an object with:
     publish(event, subject) -> Envelope
     send_raw(Record)                  put arbitrary bytes on a topic
     consume(handlers, topics, count)  run a consumer until `count` records on `topics` were handled
@@ -11,6 +11,8 @@ import pytest
 
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import Envelope, InvalidMessage, Record, TransientError, topics
+
+PUBLISHES = (ev.ModelDeployed, ev.DatasetRejected, ev.DatasetArrived)
 
 
 class BusContract:

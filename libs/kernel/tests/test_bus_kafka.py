@@ -5,43 +5,47 @@ import asyncio
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from conveyor_kernel import Dispatcher, KafkaConsumerLoop, KafkaPublisher, Record, ensure_topics, topics
+from conveyor_kernel import EventRuntime, Record, ServiceSettings, topics
+from conveyor_kernel.kafka import ensure_topics
 
-from .contract import BusContract
+from .contract import PUBLISHES, BusContract
 
 pytestmark = pytest.mark.integration
 
 
 class KafkaTransport:
-    def __init__(self, settings) -> None:
-        self.settings = settings
-        self.publisher = KafkaPublisher(settings, source="test")
+    def __init__(self, kafka_settings) -> None:
+        self.kafka = kafka_settings.model_copy(update={"retry_wait": 0})
+        self.settings = ServiceSettings(kafka=self.kafka)
+        self.runtime = EventRuntime(self.settings, source="test", publishes=PUBLISHES)
 
     def topic(self, name: str) -> str:
-        return self.settings.topic_prefix + name
+        return self.runtime.topic(name)
 
     async def publish(self, event, subject):
-        return await self.publisher.publish(event, subject)
+        return await self.runtime.publisher.publish(event, subject)
 
     async def send_raw(self, record: Record) -> None:
-        await self.publisher.send(record)
+        await self.runtime.publisher.send(record)
 
     async def consume(self, handlers, topic_names, count):
-        dispatcher = Dispatcher(handlers, group="contract", max_retries=1, retry_wait=0)
-        loop = KafkaConsumerLoop(self.settings, topic_names, "contract", dispatcher, self.publisher)
-        await loop.start()
+        consumer = EventRuntime(self.settings, source="test")
+        consumer.subscribe(handlers, group="contract")
+        assert consumer.subscribed == tuple(sorted(topic_names))
+        await consumer.start()
         try:
+            [loop] = consumer.consumers
             for _ in range(600):
                 if loop.handled >= count:
                     break
                 await asyncio.sleep(0.1)
             assert loop.handled >= count, f"handled {loop.handled} of {count} records within 60 s"
         finally:
-            await loop.stop()
+            await consumer.stop()
 
     async def dead_letters(self):
         partition = TopicPartition(self.topic(topics.DEAD_LETTER), 0)
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka.bootstrap_servers, enable_auto_commit=False)
         await consumer.start()
         try:
             consumer.assign([partition])
@@ -59,11 +63,11 @@ class KafkaTransport:
 
 @pytest.fixture
 async def bus(kafka_settings):
-    await ensure_topics(kafka_settings, [kafka_settings.topic_prefix + t for t in topics.TOPIC_OF.values()])
+    await ensure_topics(kafka_settings, [*topics.TOPIC_OF.values(), topics.DEAD_LETTER])
     transport = KafkaTransport(kafka_settings)
-    await transport.publisher.start()
+    await transport.runtime.start()
     yield transport
-    await transport.publisher.stop()
+    await transport.runtime.stop()
 
 
 class TestKafkaBus(BusContract):

@@ -1,27 +1,32 @@
 import pytest
 
-from conveyor_kernel import Dispatcher, InMemoryBus, Record, topics
+from conveyor_kernel import EventRuntime, KafkaSettings, Record, ServiceSettings, topics
+from conveyor_kernel.memory import InMemoryBus
 
-from .contract import BusContract
+from .contract import PUBLISHES, BusContract
 
 
 class MemoryTransport:
     def __init__(self) -> None:
         self.bus = InMemoryBus(source="test")
-        self.position = 0
+        self.settings = ServiceSettings(kafka=KafkaSettings(max_retries=1, retry_wait=0))
+        self.runtime = EventRuntime(self.settings, source="test", publishes=PUBLISHES, transport=self.bus)
 
     def topic(self, name: str) -> str:
-        return name
+        return self.runtime.topic(name)
 
     async def publish(self, event, subject):
-        return await self.bus.publish(event, subject)
+        return await self.runtime.publisher.publish(event, subject)
 
     async def send_raw(self, record: Record) -> None:
         await self.bus.send(record)
 
     async def consume(self, handlers, topic_names, count):
-        dispatcher = Dispatcher(handlers, group="test", max_retries=1, retry_wait=0)
-        self.position = await self.bus.drain(dispatcher, topic_names, self.position)
+        consumer = EventRuntime(self.settings, source="test", transport=self.bus)
+        consumer.subscribe(handlers, group="contract")
+        assert consumer.subscribed == tuple(sorted(topic_names))
+        await consumer.start()
+        await consumer.deliver()
 
     async def dead_letters(self):
         return self.bus.on(topics.DEAD_LETTER)

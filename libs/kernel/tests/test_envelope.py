@@ -1,7 +1,8 @@
 import pytest
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import CONTENT_TYPE, Envelope, InvalidMessage, build_record, decode_event, topics
+from conveyor_kernel import Envelope, InvalidMessage, KafkaSettings, decode_event, topics
+from conveyor_kernel.memory import build_record
 
 
 def test_record_carries_the_cloudevents_kafka_binary_binding():
@@ -15,7 +16,7 @@ def test_record_carries_the_cloudevents_kafka_binary_binding():
     assert headers["ce_source"] == b"ingest"
     assert headers["ce_subject"] == b"abc"
     assert headers["ce_id"] == envelope.id.encode()
-    assert headers["content-type"] == CONTENT_TYPE.encode()
+    assert headers["content-type"] == Envelope.CONTENT_TYPE.encode()
     assert headers["ce_time"].decode().endswith("+00:00")
     decoded = decode_event(Envelope.from_headers(record.headers), record.value)
     assert decoded == event
@@ -24,6 +25,9 @@ def test_record_carries_the_cloudevents_kafka_binary_binding():
 def test_topic_prefix_isolates_topics():
     record, _ = build_record(ev.ModelDeployed(model_name="m"), subject="m", source="s", prefix="t1.")
     assert record.topic == "t1." + topics.DEPLOYMENTS
+    kafka = KafkaSettings(topic_prefix="t1.")
+    assert kafka.topic(ev.ModelDeployed) == kafka.topic(topics.DEPLOYMENTS) == record.topic
+    assert kafka.group("registry") == "t1.registry"
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Publishing and consuming lifecycle events: one dispatch rule, two transports (Kafka and memory).
+"""Publishing and consuming lifecycle events: one dispatch rule and one dead-letter forwarder for every
+transport (Kafka, faust, the audit ledger's own reader, and the in-memory bus of unit tests).
 
 A handler is `async def handle(event, envelope) -> None`. The consumer loop owns every decision about
 failure: InvalidMessage → dead letter at once; TransientError → bounded retries, then dead letter;
@@ -6,9 +7,8 @@ anything else is a bug and is dead-lettered with its type and text, so the strea
 nothing is lost silently.
 """
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,7 +19,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from ._envelope import Envelope, Headers, decode_event
 from ._errors import InvalidMessage, TransientError
 from ._telemetry import context_of, current_trace_headers, tracer
-from ._topics import DEAD_LETTER, topic_for, type_name
+from .topics import DEAD_LETTER, named, type_name
 
 logger = logging.getLogger(__name__)
 
@@ -38,21 +38,30 @@ class Record:
 
 
 class Publisher(Protocol):
-    async def publish(self, event: Message, subject: str) -> Envelope: ...
+    """What ports that announce facts hold. `event_id`/`time` are for events whose id must be derived
+    (so that copies deduplicate), such as the ledger's checkpoints."""
+
+    async def publish(self, event: Message, subject: str, *, event_id: str | None = None,
+                      time: str | None = None) -> Envelope: ...
+
+    async def send(self, record: Record) -> None: ...
 
 
-def build_record(event: Message, subject: str, source: str, prefix: str = "") -> tuple[Record, Envelope]:
+def build_record(event: Message, subject: str, source: str, prefix: str = "", *, event_id: str | None = None,
+                 time: str | None = None) -> tuple[Record, Envelope]:
     """Wrap an event in its envelope, carrying the current trace context."""
     trace_headers = current_trace_headers()
+    stamps = {k: v for k, v in (("id", event_id), ("time", time)) if v}
     envelope = Envelope(
         type=type_name(type(event)),
         source=source,
         subject=subject,
         traceparent=trace_headers.get("traceparent", ""),
         tracestate=trace_headers.get("tracestate", ""),
+        **stamps,
     )
     record = Record(
-        topic=topic_for(type(event), prefix),
+        topic=named(type(event), prefix),
         key=subject.encode(),
         value=event.SerializeToString(),
         headers=envelope.to_headers(),
@@ -60,7 +69,8 @@ def build_record(event: Message, subject: str, source: str, prefix: str = "") ->
     return record, envelope
 
 
-def dead_letter(record: Record, reason: str, group: str) -> Record:
+def dead_letter(record: Record, reason: str, group: str, topic: str = DEAD_LETTER) -> Record:
+    """The record as it goes to the dead-letter topic: its bytes unchanged, why and whence in headers."""
     headers = [h for h in record.headers if not h[0].startswith("dlq_")]
     headers += [
         ("dlq_reason", reason.encode()),
@@ -69,7 +79,29 @@ def dead_letter(record: Record, reason: str, group: str) -> Record:
         ("dlq_offset", str(record.offset).encode()),
         ("dlq_group", group.encode()),
     ]
-    return Record(topic=DEAD_LETTER, key=record.key, value=record.value, headers=headers)
+    return Record(topic=topic, key=record.key, value=record.value, headers=headers)
+
+
+@dataclass(frozen=True)
+class DeadLetters:
+    """The one forwarder of refused records: logs the reason, sends the record to the dead-letter topic.
+
+    A send that fails raises TransientError: the caller has not committed the record's offset, so it is
+    read and refused again after a restart rather than lost.
+    """
+
+    send: Callable[[Record], Awaitable[None]]
+    topic: str = DEAD_LETTER  # the full name, prefix included
+
+    def letter(self, record: Record, reason: str, group: str) -> Record:
+        return dead_letter(record, reason, group, self.topic)
+
+    async def forward(self, letter: Record) -> None:
+        headers = dict(letter.headers)
+        logger.warning("dead-lettering %s[%s]@%s: %s", headers["dlq_topic"].decode(),
+                       headers["dlq_partition"].decode(), headers["dlq_offset"].decode(),
+                       headers["dlq_reason"].decode())
+        await self.send(letter)
 
 
 @dataclass
@@ -80,24 +112,28 @@ class Dispatcher:
     group: str
     max_retries: int = 3
     retry_wait: float = 0.2
+    dead_letter_topic: str = DEAD_LETTER
     _by_type: dict[str, Handler] = field(init=False)
 
     def __post_init__(self) -> None:
         self._by_type = {type_name(cls): handler for cls, handler in self.handlers.items()}
+
+    def _refuse(self, record: Record, reason: str) -> Record:
+        return dead_letter(record, reason, self.group, self.dead_letter_topic)
 
     async def dispatch(self, record: Record) -> Record | None:
         """Handle the record; return a dead-letter record if it must go to the dead-letter topic."""
         try:
             envelope = Envelope.from_headers(record.headers)
         except InvalidMessage as exc:
-            return dead_letter(record, f"invalid envelope: {exc}", self.group)
+            return self._refuse(record, f"invalid envelope: {exc}")
         handler = self._by_type.get(envelope.type)
         if handler is None:
             return None  # another consumer's event on a shared topic
         try:
             event = decode_event(envelope, record.value)
         except InvalidMessage as exc:
-            return dead_letter(record, str(exc), self.group)
+            return self._refuse(record, str(exc))
         span_name = f"consume {envelope.type.rsplit('.', 1)[-1]}"
         with tracer.start_as_current_span(
             span_name, context=context_of(envelope), kind=trace.SpanKind.CONSUMER
@@ -116,61 +152,13 @@ class Dispatcher:
                         await handler(event, envelope)
             except InvalidMessage as exc:
                 span.set_status(trace.StatusCode.ERROR, str(exc))
-                return dead_letter(record, str(exc), self.group)
+                return self._refuse(record, str(exc))
             except TransientError as exc:
                 span.set_status(trace.StatusCode.ERROR, str(exc))
-                return dead_letter(record, f"gave up after {self.max_retries + 1} attempts: {exc}", self.group)
+                return self._refuse(record, f"gave up after {self.max_retries + 1} attempts: {exc}")
             except Exception as exc:  # noqa: BLE001 - a handler bug must not stall the partition
                 logger.exception("handler for %s failed on event %s", envelope.type, envelope.id)
                 span.record_exception(exc)
                 span.set_status(trace.StatusCode.ERROR, str(exc))
-                return dead_letter(record, f"unhandled {type(exc).__name__}: {exc}", self.group)
+                return self._refuse(record, f"unhandled {type(exc).__name__}: {exc}")
         return None
-
-
-class InMemoryBus:
-    """A broker in a list: for unit tests of handlers and the contract suite. Never for flow tests."""
-
-    def __init__(self, source: str = "test", prefix: str = "") -> None:
-        self.source = source
-        self.prefix = prefix
-        self.records: list[Record] = []
-        self._offsets: dict[str, int] = {}
-
-    async def publish(self, event: Message, subject: str) -> Envelope:
-        record, envelope = build_record(event, subject, self.source, self.prefix)
-        await self.send(record)
-        return envelope
-
-    async def send(self, record: Record) -> None:
-        offset = self._offsets.get(record.topic, 0)
-        self._offsets[record.topic] = offset + 1
-        self.records.append(
-            Record(record.topic, record.key, record.value, list(record.headers), 0, offset)
-        )
-
-    def on(self, topic: str) -> list[Record]:
-        return [r for r in self.records if r.topic == topic]
-
-    def events(self, message_cls: type[Message]) -> list[Message]:
-        wanted = type_name(message_cls)
-        found = []
-        for record in self.records:
-            envelope = Envelope.from_headers(record.headers)
-            if envelope.type == wanted:
-                found.append(decode_event(envelope, record.value))
-        return found
-
-    async def drain(self, dispatcher: Dispatcher, topics: Iterable[str], start: int = 0) -> int:
-        """Deliver every record on `topics` from index `start`, as a consumer would; return the new index."""
-        topics = set(topics)
-        index = start
-        while index < len(self.records):
-            record = self.records[index]
-            index += 1
-            if record.topic in topics:
-                failed = await dispatcher.dispatch(record)
-                if failed is not None:
-                    await self.send(failed)
-            await asyncio.sleep(0)
-        return index

@@ -1,35 +1,75 @@
-"""The endpoints every service has: /healthz, /readyz, /metrics, plus OpenAPI at /docs."""
+"""The HTTP shell every service shares: /healthz, /readyz, /metrics, OpenAPI at /docs, a lifespan that
+starts and stops the service's components in order, and one mapping from domain errors to responses.
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+A route raises the domain's own exceptions; the service's mapping (`errors=`) turns each class into its
+status, with `{"detail": "<the exception's message>"}` as the body (or the exception's `problem()`
+dict, when it has one), so no route or domain module picks a status code.
+"""
 
-from fastapi import FastAPI, Response
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-ReadyCheck = Callable[[], Sequence[str]]
+RETRY_AFTER_SECONDS = "5"
+
+
+class Component(Protocol):
+    """A part of a service with a life of its own: the event runtime, a database, a background task."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def problems(self) -> list[str]: ...
+
+
+ErrorBody = Callable[[Exception], dict[str, Any]]
+
+
+def detail_body(exc: Exception) -> dict[str, Any]:
+    problem = getattr(exc, "problem", None)
+    return problem() if callable(problem) else {"detail": str(exc)}
 
 
 def create_service_app(
     title: str,
-    ready_problems: ReadyCheck,
-    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+    components: Sequence[Component] = (),
     registry: CollectorRegistry | None = None,
     version: str = "0.1.0",
+    errors: Mapping[type[Exception], int] | None = None,
+    error_body: ErrorBody = detail_body,
 ) -> FastAPI:
-    """`ready_problems` returns what is not ready yet (empty when ready)."""
-    from prometheus_client import REGISTRY
+    """Components start in the order given and stop in reverse; /readyz lists their problems.
 
-    metrics_registry = registry or REGISTRY
+    A component that fails to start stops the ones already started before the error propagates.
+    """
+    metrics_registry = registry or CollectorRegistry()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        started: list[Component] = []
+        try:
+            for component in components:
+                await component.start()
+                started.append(component)
+            yield
+        finally:
+            for component in reversed(started):
+                await component.stop()
+
     app = FastAPI(title=title, version=version, lifespan=lifespan)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": "not ready: what it waits for"}})
     async def readyz() -> JSONResponse:
-        problems = list(ready_problems())
+        problems = [p for component in components for p in component.problems()]
         if problems:
             return JSONResponse({"ready": False, "waiting_for": problems}, status_code=503)
         return JSONResponse({"ready": True})
@@ -38,4 +78,20 @@ def create_service_app(
     async def metrics() -> Response:
         return Response(generate_latest(metrics_registry), media_type=CONTENT_TYPE_LATEST)
 
+    map_errors(app, errors or {}, error_body)
     return app
+
+
+def map_errors(app: FastAPI, errors: Mapping[type[Exception], int], body: ErrorBody = detail_body) -> None:
+    """Answer each exception class with its status; a 503 also says when to retry."""
+    for exc_class, status in errors.items():
+        app.add_exception_handler(exc_class, _handler(status, body))
+
+
+def _handler(status: int, body: ErrorBody) -> Callable[[Request, Exception], Any]:
+    headers = {"Retry-After": RETRY_AFTER_SECONDS} if status == 503 else None
+
+    async def handle(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(body(exc), status_code=status, headers=headers)
+
+    return handle

@@ -10,9 +10,14 @@ from ._telemetry import configure_tracing
 S = TypeVar("S", bound=ServiceSettings)
 
 
+def configure_process(service: str, settings: ServiceSettings) -> None:
+    """Logging and tracing for one service process (each worker of a multi-process server calls it)."""
+    configure_logging(service)
+    configure_tracing(settings.telemetry.service_name or service, settings.telemetry.span_file)
+
+
 def serve(service: str, settings: S, create_app: Callable[[S], Any], **uvicorn_options: Any) -> None:
     import uvicorn
 
-    configure_logging(service)
-    configure_tracing(settings.telemetry.service_name or service, settings.telemetry.span_file)
+    configure_process(service, settings)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **uvicorn_options)

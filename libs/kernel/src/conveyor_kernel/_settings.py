@@ -1,15 +1,29 @@
-from functools import lru_cache
+"""Settings every service shares, read from CONVEYOR_* variables (nested with `__`)."""
+
 from pathlib import Path
 
+from google.protobuf.message import Message
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from . import topics
 
 
 class KafkaSettings(BaseModel):
     bootstrap_servers: str = "127.0.0.1:9092"
-    topic_prefix: str = Field(default="", description="prepended to every topic name (test isolation)")
+    topic_prefix: str = Field(default="", description="prepended to every topic and group name (test isolation)")
     client_id: str = "conveyor"
     max_retries: int = Field(default=3, ge=0, description="attempts after the first for a transient fault")
+    retry_wait: float = Field(default=0.2, ge=0, description="seconds before the first retry; doubles each time")
+
+    def topic(self, topic: str | type[Message]) -> str:
+        """The full name of a topic (by base name, or the one an event class travels on): the one place the
+        prefix is applied."""
+        return topics.named(topic, self.topic_prefix)
+
+    def group(self, name: str) -> str:
+        """The full name of a consumer group."""
+        return self.topic_prefix + name
 
 
 class TelemetrySettings(BaseModel):
@@ -45,7 +59,3 @@ class ServiceSettings(BaseSettings):
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-
-@lru_cache
-def get_base_settings() -> ServiceSettings:
-    return ServiceSettings()

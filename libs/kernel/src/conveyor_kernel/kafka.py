@@ -1,7 +1,9 @@
-"""The Kafka edge of the bus, on aiokafka."""
+"""The Kafka edge of the bus, on aiokafka: the publisher, the consumer loop, topic creation.
+
+Services reach these through `EventRuntime`; benchmarks and integration tests use them directly.
+"""
 
 import asyncio
-import logging
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -11,19 +13,19 @@ from google.protobuf.message import Message
 from opentelemetry import trace
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from ._bus import Dispatcher, Record, build_record
+from ._bus import DeadLetters, Dispatcher, Record, build_record
 from ._envelope import Envelope
 from ._errors import TransientError
 from ._settings import KafkaSettings
 from ._tasks import cancel_task
 from ._telemetry import tracer
-from ._topics import DEAD_LETTER
 
-logger = logging.getLogger(__name__)
+__all__ = ["KafkaConsumerLoop", "KafkaPublisher", "ensure_topics"]
 
 
-async def ensure_topics(settings: KafkaSettings, topics: Iterable[str], partitions: int = 1) -> None:
-    """Create topics that do not exist yet; consumers must not wait for a producer to auto-create them."""
+async def ensure_topics(settings: KafkaSettings, topics: Iterable[str | type[Message]], partitions: int = 1) -> None:
+    """Create the topics (base names or event classes) that do not exist yet: consumers must not wait
+    for a producer to auto-create them, and a broker with auto-creation off must not lose a first event."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
     async for attempt in AsyncRetrying(
         retry=retry_if_exception_type(KafkaError), stop=stop_after_delay(60), wait=wait_exponential(max=2)
@@ -32,7 +34,7 @@ async def ensure_topics(settings: KafkaSettings, topics: Iterable[str], partitio
             await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [t for t in dict.fromkeys(topics) if t not in existing]
+        wanted = [t for t in dict.fromkeys(settings.topic(t) for t in topics) if t not in existing]
         if wanted:
             try:
                 await admin.create_topics(
@@ -76,10 +78,12 @@ class KafkaPublisher:
     def started(self) -> bool:
         return self._producer is not None
 
-    async def publish(self, event: Message, subject: str) -> Envelope:
+    async def publish(self, event: Message, subject: str, *, event_id: str | None = None,
+                      time: str | None = None) -> Envelope:
         name = type(event).DESCRIPTOR.name
         with tracer.start_as_current_span(f"publish {name}", kind=trace.SpanKind.PRODUCER) as span:
-            record, envelope = build_record(event, subject, self.source, self.settings.topic_prefix)
+            record, envelope = build_record(event, subject, self.source, self.settings.topic_prefix,
+                                            event_id=event_id, time=time)
             span.set_attribute("messaging.destination.name", record.topic)
             span.set_attribute("cloudevents.event_id", envelope.id)
             await self.send(record)
@@ -97,28 +101,22 @@ class KafkaPublisher:
 
 
 class KafkaConsumerLoop:
-    """Consumes topics in a group and commits an offset only after its record was handled."""
+    """Consumes topics in a group and commits an offset only after its record was handled (or refused
+    and forwarded to the dead-letter topic)."""
 
-    def __init__(
-        self,
-        settings: KafkaSettings,
-        topics: Iterable[str],
-        group: str,
-        dispatcher: Dispatcher,
-        publisher: KafkaPublisher,
-    ) -> None:
+    def __init__(self, settings: KafkaSettings, topics: Iterable[str], dispatcher: Dispatcher,
+                 dead_letters: DeadLetters) -> None:
         self.settings = settings
-        self.topics = [settings.topic_prefix + t for t in topics]
-        self.group = settings.topic_prefix + group
+        self.topics = [settings.topic(t) for t in topics]
+        self.group = settings.group(dispatcher.group)
         self.dispatcher = dispatcher
-        self.publisher = publisher
+        self.dead_letters = dead_letters
         self.assigned = asyncio.Event()
         self.handled = 0  # records fully processed and committed
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await ensure_topics(self.settings, [*self.topics, self.settings.topic_prefix + DEAD_LETTER])
         self._consumer = AIOKafkaConsumer(
             *self.topics,
             bootstrap_servers=self.settings.bootstrap_servers,
@@ -162,13 +160,6 @@ class KafkaConsumerLoop:
                     )
                     failed = await self.dispatcher.dispatch(record)
                     if failed is not None:
-                        logger.warning(
-                            "dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset,
-                            dict(failed.headers)[("dlq_reason")].decode(),
-                        )
-                        await self.publisher.send(
-                            Record(self.settings.topic_prefix + failed.topic, failed.key, failed.value,
-                                   failed.headers)
-                        )
+                        await self.dead_letters.forward(failed)
                     await consumer.commit({TopicPartition(tp.topic, tp.partition): message.offset + 1})
                     self.handled += 1

@@ -3,7 +3,7 @@
 import pytest
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import InvalidMessage, prediction_rows
+from conveyor.events.v1.predictions import MalformedPredictions, prediction_rows
 
 ROWS = [
     ev.Prediction(request_id="a", row=0, features=[1.0, 2.0], label="1", probabilities=[0.25, 0.75],
@@ -50,12 +50,12 @@ def test_regression_values_come_through():
 def test_columns_that_disagree_are_refused_naming_the_column(change, named):
     batch = columnar()
     change(batch.columns)
-    with pytest.raises(InvalidMessage, match=named.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(MalformedPredictions, match=named.replace("[", r"\[").replace("]", r"\]")):
         prediction_rows(batch)
 
 
 def test_a_batch_in_both_forms_is_refused():
     batch = columnar()
     batch.predictions.extend(ROWS)
-    with pytest.raises(InvalidMessage, match="both"):
+    with pytest.raises(MalformedPredictions, match="both"):
         prediction_rows(batch)

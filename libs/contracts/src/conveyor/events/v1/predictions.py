@@ -1,22 +1,25 @@
 """Reading a PredictionsLogged batch whichever form it was written in: Prediction rows or PredictionColumns.
 
 Serving writes columns (cheap to fill from arrays); readers want rows. One reader for every consumer, so
-the two forms cannot drift apart, and a malformed batch is refused with the column it got wrong.
+the two forms cannot drift apart, and a malformed batch is refused with the column it got wrong. Written by
+hand beside the generated code: it is part of the contract (how the two forms relate), not of any service.
 """
 
 from collections.abc import Sequence
 
 from conveyor.events.v1 import events_pb2 as ev
 
-from ._errors import InvalidMessage
+
+class MalformedPredictions(ValueError):
+    """The batch's columns contradict each other; the message names the column."""
 
 
 def prediction_rows(batch: ev.PredictionsLogged) -> Sequence[ev.Prediction]:
-    """The batch's predictions as Prediction messages; raise InvalidMessage if its columns disagree in length."""
+    """The batch's predictions as Prediction messages; raise MalformedPredictions if its columns disagree in length."""
     if not batch.HasField("columns"):
         return batch.predictions
     if batch.predictions:
-        raise InvalidMessage("PredictionsLogged holds both predictions and columns; write one form")
+        raise MalformedPredictions("PredictionsLogged holds both predictions and columns; write one form")
     columns = batch.columns
     rows = columns.rows
     width = _width(len(columns.features), rows, len(batch.feature_names), "features")
@@ -48,18 +51,18 @@ def prediction_rows(batch: ev.PredictionsLogged) -> Sequence[ev.Prediction]:
 
 def _exactly(name: str, length: int, rows: int) -> None:
     if length != rows:
-        raise InvalidMessage(f"PredictionColumns.{name} has {length} entries for {rows} rows")
+        raise MalformedPredictions(f"PredictionColumns.{name} has {length} entries for {rows} rows")
 
 
 def _width(length: int, rows: int, declared: int, name: str) -> int:
     """Values per row of a row-major matrix column: the declared width, or what the length implies."""
     if rows <= 0:
         if length:
-            raise InvalidMessage(f"PredictionColumns.{name} has {length} values but rows is {rows}")
+            raise MalformedPredictions(f"PredictionColumns.{name} has {length} values but rows is {rows}")
         return declared
     width = declared or length // rows
     if length not in (0, rows * width):  # an undeclared width that does not divide fails here too
-        raise InvalidMessage(
+        raise MalformedPredictions(
             f"PredictionColumns.{name} has {length} values; {rows} rows of {declared or 'equal'} need {rows * width}"
         )
     return width if length else 0

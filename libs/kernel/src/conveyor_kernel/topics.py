@@ -1,4 +1,11 @@
-"""Which topic carries which event. The one map every producer and consumer reads."""
+"""Which topic carries which event: the one map every producer and consumer reads.
+
+Names here are base names. The full name a client uses, test prefix included, comes from
+`KafkaSettings.topic()` (and, on the in-memory bus, the base name itself): never add a prefix by hand.
+"""
+
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from google.protobuf.message import Message
 
@@ -17,7 +24,7 @@ DEAD_LETTER = "conveyor.deadletter"
 CHECKPOINTS = "conveyor.audit.checkpoints"
 REPORTS = "conveyor.audit.reports"
 
-LIFECYCLE_TOPICS = (DATASETS, MODELS, REGISTRY, DEPLOYMENTS, MONITORING, RETRAIN, REPORTS)
+LIFECYCLE = (DATASETS, MODELS, REGISTRY, DEPLOYMENTS, MONITORING, RETRAIN, REPORTS)
 
 TOPIC_OF: dict[type[Message], str] = {
     ev.DatasetArrived: DATASETS,
@@ -42,8 +49,15 @@ EVENT_TYPES: dict[str, type[Message]] = {cls.DESCRIPTOR.full_name: cls for cls i
 
 
 def type_name(message_cls: type[Message]) -> str:
+    """The CloudEvents type of an event class: its protobuf full name."""
     return message_cls.DESCRIPTOR.full_name
 
 
-def topic_for(message_cls: type[Message], prefix: str = "") -> str:
-    return prefix + TOPIC_OF[message_cls]
+def named(topic: str | type[Message], prefix: str = "") -> str:
+    """The full name of a topic given by base name or by an event class that travels on it."""
+    return prefix + (topic if isinstance(topic, str) else TOPIC_OF[topic])
+
+
+def subscribed_by(handlers: Mapping[type[Message], Any] | Iterable[type[Message]]) -> tuple[str, ...]:
+    """The base names of the topics a handler table needs, derived from the events it handles."""
+    return tuple(sorted({TOPIC_OF[cls] for cls in handlers}))
