@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_ingest.settings import IngestSettings
 from conveyor_ingest.wiring import create_app
-from conveyor_kernel import Envelope, InMemoryBus, TransientError, topics
+from conveyor_kernel import Envelope, TransientError, topics
+from conveyor_kernel.memory import InMemoryBus
 
 OWNER = "data-science@conveyor.example"  # as in the conftest spec
 
@@ -29,7 +30,7 @@ def bus() -> InMemoryBus:
 
 @pytest.fixture
 def client(settings, bus):
-    with TestClient(create_app(settings, publisher=bus)) as test_client:
+    with TestClient(create_app(settings, transport=bus)) as test_client:
         yield test_client
 
 
@@ -226,12 +227,12 @@ def test_missing_file_part(client, spec_dict):
 
 def test_an_upload_over_the_limit_is_413_and_announced(tmp_path, bus, frame, spec_dict):
     settings = IngestSettings(data_dir=tmp_path, max_upload_bytes=1000)
-    with TestClient(create_app(settings, publisher=bus)) as client:
+    with TestClient(create_app(settings, transport=bus)) as client:
         data = csv_of(frame)
         response = post(client, data, spec_dict)
         assert response.status_code == 413
         assert "limit is 1000 bytes" in response.json()["errors"][0]["reason"]
-        assert "conveyor_ingest_datasets_rejected_total{status=\"413\"} 1.0" in client.get("/metrics").text
+        assert "conveyor_ingest_datasets_rejected_total{reason=\"too_large\"} 1.0" in client.get("/metrics").text
     assert_rejection_announced(bus, "", "limit is 1000 bytes", hashlib.sha256(data).hexdigest())
     assert stored_files(settings) == []
 
@@ -247,16 +248,17 @@ class FlakyBus:
 
     def __init__(self, bus: InMemoryBus) -> None:
         self.bus, self.failures = bus, 1
+        self.topic, self.send = bus.topic, bus.send
 
-    async def publish(self, event, subject):
+    async def publish(self, event, subject, **stamps):
         if self.failures:
             self.failures -= 1
             raise TransientError("broker unreachable")
-        return await self.bus.publish(event, subject)
+        return await self.bus.publish(event, subject, **stamps)
 
 
 def test_broker_down_is_503_with_nothing_catalogued_and_a_retry_succeeds(settings, bus, frame, spec_dict):
-    with TestClient(create_app(settings, publisher=FlakyBus(bus))) as client:
+    with TestClient(create_app(settings, transport=FlakyBus(bus))) as client:
         failed = post(client, csv_of(frame), spec_dict)
         assert failed.status_code == 503
         assert failed.headers["Retry-After"]
@@ -272,7 +274,7 @@ def test_broker_down_is_503_with_nothing_catalogued_and_a_retry_succeeds(setting
 
 def test_an_upload_announcing_too_many_bytes_is_refused_before_it_is_read(tmp_path, bus, frame, spec_dict):
     settings = IngestSettings(data_dir=tmp_path, max_upload_bytes=1000)
-    with TestClient(create_app(settings, publisher=bus)) as client:
+    with TestClient(create_app(settings, transport=bus)) as client:
         response = post(client, csv_of(frame) * 50, spec_dict)  # far beyond limit + form overhead
         assert response.status_code == 413
         assert "exceeds the limit of 1000 bytes" in response.json()["detail"]

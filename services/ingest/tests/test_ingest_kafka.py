@@ -48,7 +48,7 @@ async def test_upload_is_announced_on_kafka(kafka_settings, tmp_path, frame, spe
 
     sha = hashlib.sha256(good).hexdigest()
     first, second = await read_records(
-        kafka_settings.bootstrap_servers, kafka_settings.topic_prefix + topics.DATASETS, 2
+        kafka_settings.bootstrap_servers, kafka_settings.topic(topics.DATASETS), 2
     )
     headers = dict(second.headers)
     assert headers["ce_type"] == b"conveyor.events.v1.DatasetArrived"

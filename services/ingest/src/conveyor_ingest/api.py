@@ -1,20 +1,38 @@
-"""REST edge of ingest: read the multipart upload, hand it to the Ingestor, map outcomes to HTTP."""
+"""REST edge of ingest: read the multipart upload, hand it to the Ingestor, answer with what it decided.
+
+Errors are the domain's; ERRORS below is the one place that turns them into statuses.
+"""
 
 import asyncio
 import hashlib
-import logging
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from .ingest import Accepted, Ingestor, PublishFailed, SpecConflict, Upload
-from .problems import UploadRejected
+from .deps import IngestorDep
+from .ingest import Accepted, DatasetNotFound, PublishFailed, SpecConflict, Upload
+from .problems import UploadInvalid, UploadTooLarge
 from .spec import DatasetSpec
 
-logger = logging.getLogger(__name__)
+
+class FormInvalid(Exception):  # noqa: N818 - names what the client sent
+    """The multipart form itself is wrong: a part is missing, or the spec does not validate."""
+
+    def __init__(self, detail: str, errors: list[dict[str, str]]) -> None:
+        super().__init__(detail)
+        self.errors = errors
+
+    def problem(self) -> dict[str, Any]:
+        return {"detail": str(self), "errors": self.errors}
+
+
+ERRORS: dict[type[Exception], int] = {
+    FormInvalid: 422, UploadInvalid: 422, UploadTooLarge: 413, SpecConflict: 409, DatasetNotFound: 404,
+    PublishFailed: 503,
+}
 router = APIRouter(tags=["datasets"])
 _CHUNK = 1024 * 1024
 _FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the spec part, on top of the file itself
@@ -27,45 +45,24 @@ _UPLOAD_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"m
     }}}}}}
 
 
-class BadRequest(Exception):  # noqa: N818 - raised for the handler below to turn into a 422
-    def __init__(self, detail: str, errors: list[dict[str, str]]) -> None:
-        super().__init__(detail)
-        self.body = {"detail": detail, "errors": errors}
-
-
-def get_ingestor(request: Request) -> Ingestor:
-    return request.app.state.ingestor
-
-
 @router.post("/datasets", status_code=201, openapi_extra=_UPLOAD_BODY,
              responses={200: {"description": "already stored"}, 409: {}, 413: {}, 422: {}, 503: {}})
 async def upload_dataset(
     request: Request,
-    ingestor: Ingestor = Depends(get_ingestor),
+    ingestor: IngestorDep,
     x_conveyor_user: str = Header(default="anonymous", description="who uploads, for provenance"),
 ) -> JSONResponse:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > ingestor.max_upload_bytes + _FORM_OVERHEAD:
         # refuse before reading: a client that announces too much is not made to send it all first
-        return JSONResponse({"detail": f"upload of {declared} bytes exceeds the limit of "
-                                       f"{ingestor.max_upload_bytes} bytes; split the dataset", "errors": []},
-                            status_code=413)
+        raise UploadTooLarge(f"upload of {declared} bytes exceeds the limit of {ingestor.max_upload_bytes} bytes; "
+                             "split the dataset", [])
     form = await request.form()
     try:
         spec = await _spec(form.get("spec"))
         upload = await _upload(form.get("file"), form.get("format"), spec, x_conveyor_user,
                                ingestor.max_upload_bytes)
         accepted = await ingestor.ingest(upload)
-    except BadRequest as exc:
-        return JSONResponse(exc.body, status_code=422)
-    except UploadRejected as exc:
-        return JSONResponse({"detail": exc.detail, "errors": [p.as_dict() for p in exc.problems]},
-                            status_code=exc.status)
-    except SpecConflict as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
-    except PublishFailed as exc:
-        return JSONResponse({"detail": f"the event bus is unavailable, nothing was recorded; retry later ({exc})"},
-                            status_code=503, headers={"Retry-After": "5"})
     finally:
         await form.close()
     return JSONResponse(_created(accepted), status_code=200 if accepted.duplicate else 201)
@@ -73,22 +70,16 @@ async def upload_dataset(
 
 @router.get("/datasets")
 async def list_datasets(
-    limit: int = Query(default=100, ge=1, le=1000), ingestor: Ingestor = Depends(get_ingestor)
+    ingestor: IngestorDep, limit: int = Query(default=100, ge=1, le=1000)
 ) -> dict[str, list[dict[str, Any]]]:
     """Newest first."""
     entries = await asyncio.to_thread(ingestor.catalog.list, limit)
     return {"datasets": [entry.summary() for entry in entries]}
 
 
-@router.get("/datasets/{dataset_id}")
-async def get_dataset(dataset_id: str, ingestor: Ingestor = Depends(get_ingestor)) -> JSONResponse:
-    entry = await asyncio.to_thread(ingestor.catalog.get, dataset_id)
-    if entry is None:
-        return JSONResponse({"detail": f"no dataset with id {dataset_id!r}; GET /datasets lists the known ones"},
-                            status_code=404)
-    profile = await asyncio.to_thread(ingestor.store.get_json, entry.profile_uri)
-    return JSONResponse({**entry.summary(), "spec": entry.spec, "profile": profile,
-                         "provenance": entry.provenance()})
+@router.get("/datasets/{dataset_id}", responses={404: {}})
+async def get_dataset(dataset_id: str, ingestor: IngestorDep) -> dict[str, Any]:
+    return await ingestor.describe(dataset_id)
 
 
 def _created(accepted: Accepted) -> dict[str, Any]:
@@ -99,8 +90,8 @@ def _created(accepted: Accepted) -> dict[str, Any]:
 
 async def _spec(part: Any) -> DatasetSpec:
     if part is None:
-        raise BadRequest("missing form part 'spec'", [{"field": "spec", "reason": "send the dataset spec as JSON "
-                                                                                  "in the multipart field 'spec'"}])
+        raise FormInvalid("missing form part 'spec'", [{
+            "field": "spec", "reason": "send the dataset spec as JSON in the multipart field 'spec'"}])
     text = (await part.read()).decode("utf-8", "replace") if isinstance(part, UploadFile) else part
     try:
         return DatasetSpec.model_validate_json(text)
@@ -108,14 +99,13 @@ async def _spec(part: Any) -> DatasetSpec:
         errors = [{"field": ".".join(str(p) for p in error["loc"]) or "spec", "reason": error["msg"]}
                   for error in exc.errors(include_url=False)]
         summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
-        raise BadRequest(f"the spec is invalid: {summary}", errors) from exc
+        raise FormInvalid(f"the spec is invalid: {summary}", errors) from exc
 
 
 async def _upload(part: Any, declared_format: Any, spec: DatasetSpec, uploader: str, limit: int) -> Upload:
     if not isinstance(part, UploadFile):
-        raise BadRequest("missing file part 'file'", [{"field": "file", "reason": "send the CSV or Parquet "
-                                                                                  "file in the multipart field "
-                                                                                  "'file' (with a filename)"}])
+        raise FormInvalid("missing file part 'file'", [{
+            "field": "file", "reason": "send the CSV or Parquet file in the multipart field 'file' (with a filename)"}])
     # Hash everything but keep at most `limit` bytes: the rejection still names what was sent.
     digest, kept, size = hashlib.sha256(), bytearray(), 0
     while chunk := await part.read(_CHUNK):
@@ -126,4 +116,3 @@ async def _upload(part: Any, declared_format: Any, spec: DatasetSpec, uploader: 
     return Upload(spec=spec, data=bytes(kept), size=size, sha256=digest.hexdigest(),
                   filename=part.filename or "", declared_format=declared_format if isinstance(declared_format, str)
                   else None, uploader=uploader)
-

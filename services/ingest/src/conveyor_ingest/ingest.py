@@ -12,7 +12,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from google.protobuf.message import Message
 from opentelemetry import trace
@@ -22,7 +22,7 @@ from conveyor_kernel import ArtifactStore, Publisher, TransientError, tracer
 from . import events
 from .adapters.catalog import Catalog, CatalogEntry
 from .metrics import IngestMetrics
-from .problems import FILE, ColumnProblem, UploadRejected
+from .problems import FILE, ColumnProblem, UploadInvalid, UploadRejected, UploadTooLarge
 from .profile import profile
 from .spec import DatasetSpec
 from .tabular import FORMATS, detect_format, read_table
@@ -34,6 +34,10 @@ KIND = "datasets"
 
 class PublishFailed(Exception):  # noqa: N818 - names the outcome the client sees
     """The broker did not take the event; nothing was recorded and the client may retry."""
+
+
+class DatasetNotFound(LookupError):
+    """No dataset has that id."""
 
 
 class SpecConflict(Exception):  # noqa: N818
@@ -83,7 +87,7 @@ class Ingestor:
             try:
                 accepted = await self._ingest(upload)
             except UploadRejected as exc:
-                span.set_attribute("conveyor.outcome", f"rejected ({exc.status})")
+                span.set_attribute("conveyor.outcome", f"rejected ({exc.reason})")
                 raise
             except PublishFailed as exc:
                 span.set_status(trace.StatusCode.ERROR, str(exc))
@@ -92,16 +96,24 @@ class Ingestor:
             span.set_attribute("conveyor.outcome", "duplicate" if accepted.duplicate else "accepted")
             return accepted
 
+    async def describe(self, dataset_id: str) -> dict[str, Any]:
+        """The catalog entry with its spec, profile and provenance."""
+        entry = await asyncio.to_thread(self.catalog.get, dataset_id)
+        if entry is None:
+            raise DatasetNotFound(f"no dataset with id {dataset_id!r}; GET /datasets lists the known ones")
+        stats = await asyncio.to_thread(self.store.get_json, entry.profile_uri)
+        return {**entry.summary(), "spec": entry.spec, "profile": stats, "provenance": entry.provenance()}
+
     async def _ingest(self, upload: Upload) -> Accepted:
         if upload.size > self.max_upload_bytes:
-            await self._reject(upload, 413, "the file is too large", [ColumnProblem(
+            await self._reject(upload, UploadTooLarge("the file is too large", [ColumnProblem(
                 FILE, f"the file is {upload.size} bytes; the limit is {self.max_upload_bytes} bytes "
-                      "(setting max_upload_bytes): split it or sample it")])
+                      "(setting max_upload_bytes): split it or sample it")]))
         fmt = detect_format(upload.filename, upload.declared_format)
         if fmt is None:
-            await self._reject(upload, 422, "unknown file format", [ColumnProblem(
+            await self._reject(upload, UploadInvalid("unknown file format", [ColumnProblem(
                 FILE, f"cannot tell the format of {upload.filename!r}: name the file *.csv or *.parquet, "
-                      f"or send a form field format={'|'.join(FORMATS)}")])
+                      f"or send a form field format={'|'.join(FORMATS)}")]))
         known = await self._known(upload)
         if known is not None:
             return known
@@ -109,7 +121,7 @@ class Ingestor:
         if frame is not None:
             problems = await asyncio.to_thread(validate, frame, upload.spec, self.min_rows)
         if frame is None or problems:
-            await self._reject(upload, 422, f"the dataset {upload.spec.name!r} failed validation", problems)
+            await self._reject(upload, UploadInvalid(f"the dataset {upload.spec.name!r} failed validation", problems))
         dataset_id, uri = await asyncio.to_thread(self.store.put, KIND, upload.data, FORMATS[fmt])
         stats = await asyncio.to_thread(profile, frame, upload.spec)
         _, profile_uri = await asyncio.to_thread(self.store.put_json, KIND, stats)
@@ -149,17 +161,18 @@ class Ingestor:
                     entry.uploader)
         return Accepted(entry, duplicate=False)
 
-    async def _reject(self, upload: Upload, status: int, detail: str, problems: list[ColumnProblem]) -> NoReturn:
+    async def _reject(self, upload: Upload, rejection: UploadRejected) -> NoReturn:
         """Announce the rejection (with the content hash, never the bytes), then raise it to the client."""
+        problems = rejection.problems
         await self._publish(events.dataset_rejected(upload.spec, problems, upload.sha256), upload.spec.name)
-        self.metrics.rejected.labels(status=str(status)).inc()
-        logger.info("dataset %s from %s rejected (%d): %d problem(s)", upload.spec.name, upload.uploader,
-                    status, len(problems))
-        raise UploadRejected(detail, problems, status)
+        self.metrics.rejected.labels(reason=rejection.reason).inc()
+        logger.info("dataset %s from %s rejected (%s): %d problem(s)", upload.spec.name, upload.uploader,
+                    rejection.reason, len(problems))
+        raise rejection
 
     async def _publish(self, event: Message, subject: str) -> None:
         try:
             await self.publisher.publish(event, subject)
         except TransientError as exc:
             logger.warning("could not publish %s for %s: %s", type(event).__name__, subject, exc)
-            raise PublishFailed(str(exc)) from exc
+            raise PublishFailed(f"the event bus is unavailable, nothing was recorded; retry later ({exc})") from exc

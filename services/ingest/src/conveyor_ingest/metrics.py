@@ -12,13 +12,13 @@ DATASETS_DUPLICATE = "conveyor_ingest_datasets_duplicate"
 @dataclass(frozen=True)
 class IngestMetrics:
     accepted: Counter
-    rejected: Counter  # label `status`: 413 (too large) or 422 (invalid)
+    rejected: Counter  # label `reason`: too_large or invalid
     duplicate: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> "IngestMetrics":
         return cls(
             accepted=Counter(DATASETS_ACCEPTED, "Datasets stored and announced", registry=registry),
-            rejected=Counter(DATASETS_REJECTED, "Uploads rejected", ["status"], registry=registry),
+            rejected=Counter(DATASETS_REJECTED, "Uploads rejected", ["reason"], registry=registry),
             duplicate=Counter(DATASETS_DUPLICATE, "Re-uploads of a dataset already stored", registry=registry),
         )

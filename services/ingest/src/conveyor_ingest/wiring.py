@@ -1,55 +1,36 @@
-"""The composition root: settings in, a ready FastAPI app out."""
-
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+"""The composition root: settings in, the ingest app (with its event runtime) out."""
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from conveyor_kernel import ArtifactStore, EventRuntime, Publisher, create_service_app, ensure_topics, topics
+from conveyor.events.v1 import events_pb2 as ev
+from conveyor_kernel import ArtifactStore, EventRuntime, create_service_app
+from conveyor_kernel.memory import InMemoryBus
 
 from .adapters.catalog import Catalog
-from .api import router
+from .api import ERRORS, router
 from .ingest import Ingestor
 from .metrics import IngestMetrics
 from .settings import IngestSettings
 
+SERVICE = "ingest"
+PUBLISHES = (ev.DatasetArrived, ev.DatasetRejected)
 
-def create_app(
-    settings: IngestSettings, publisher: Publisher | None = None, registry: CollectorRegistry | None = None
-) -> FastAPI:
-    """With `publisher` (tests), events go there and no Kafka client is started; else to Kafka."""
-    # Ingest only publishes: its runtime has no consumer group.
-    runtime = EventRuntime(settings, source="ingest") if publisher is None else None
-    registry = registry or CollectorRegistry()
+
+def create_app(settings: IngestSettings, transport: InMemoryBus | None = None) -> FastAPI:
+    """With `transport` (unit tests) events go to that in-memory bus; else to Kafka."""
+    # Ingest only publishes: it subscribes no handler table, so its runtime has no consumer.
+    runtime = EventRuntime(settings, source=SERVICE, publishes=PUBLISHES, transport=transport)
+    registry = CollectorRegistry()
     ingestor = Ingestor(
         store=ArtifactStore(settings.artifact_root),
-        catalog=Catalog(settings.state_dir("ingest") / "catalog.db"),
-        publisher=publisher if runtime is None else runtime.publisher,
+        catalog=Catalog(settings.state_dir(SERVICE) / "catalog.db"),
+        publisher=runtime.publisher,
         metrics=IngestMetrics.create(registry),
         max_upload_bytes=settings.max_upload_bytes,
         min_rows=settings.min_rows,
     )
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if runtime is None:
-            yield
-            return
-        # Create the topic up front: a broker with auto-creation off must not lose the first event.
-        await ensure_topics(settings.kafka, [settings.kafka.topic_prefix + topics.DATASETS])
-        await runtime.start()
-        try:
-            yield
-        finally:
-            await runtime.stop()
-
-    app = create_service_app(
-        "Conveyor ingest",
-        ready_problems=runtime.problems if runtime is not None else list,
-        lifespan=lifespan,
-        registry=registry,
-    )
+    app = create_service_app("Conveyor ingest", components=[runtime], registry=registry, errors=ERRORS)
     app.state.ingestor = ingestor
     app.include_router(router)
     return app
