@@ -5,13 +5,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fastapi import FastAPI
 from sklearn.datasets import load_breast_cancer
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, InMemoryBus, KafkaSettings
-from conveyor_trainer.adapters.state import TrainerState
+from conveyor_kernel import ArtifactStore, KafkaSettings
+from conveyor_kernel.memory import InMemoryBus
 from conveyor_trainer.handlers import TrainerPorts
 from conveyor_trainer.settings import TrainerSettings
+from conveyor_trainer.wiring import create_app
 
 ROWS = 200
 
@@ -40,9 +42,13 @@ def bus() -> InMemoryBus:
 
 
 @pytest.fixture
-def ports(settings: TrainerSettings, store: ArtifactStore, bus: InMemoryBus) -> TrainerPorts:
-    state = TrainerState(settings.state_dir("trainer") / "trainer.db")
-    return TrainerPorts(store, state, bus, settings)
+def app(settings: TrainerSettings, bus: InMemoryBus) -> FastAPI:
+    return create_app(settings, transport=bus)
+
+
+@pytest.fixture
+def ports(app: FastAPI) -> TrainerPorts:
+    return app.state.ports
 
 
 def dataset_event(

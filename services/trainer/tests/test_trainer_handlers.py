@@ -2,21 +2,19 @@
 
 import onnxruntime as ort
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import Dispatcher, InMemoryBus, topics
-from conveyor_trainer.api import runs_router
-from conveyor_trainer.handlers import TrainerPorts, handlers_for
-
-INPUTS = [topics.DATASETS, topics.RETRAIN]
+from conveyor_kernel import Dispatcher, topics
+from conveyor_kernel.memory import InMemoryBus
+from conveyor_trainer.handlers import TrainerPorts, handlers
 
 
 async def deliver(bus: InMemoryBus, ports: TrainerPorts, event, subject: str = "s") -> None:  # type: ignore[no-untyped-def]
     start = len(bus.records)
     await bus.publish(event, subject)
-    await bus.drain(Dispatcher(handlers_for(ports), group="trainer", max_retries=0), INPUTS, start=start)
+    table = handlers(ports)
+    await bus.drain(Dispatcher(table, group="trainer", max_retries=0), topics.subscribed_by(table), start=start)
 
 
 def failures(bus: InMemoryBus) -> list[ev.ModelTrainingFailed]:
@@ -120,11 +118,9 @@ async def test_dataset_without_uri_is_dead_lettered(bus, ports, make_dataset) ->
     assert "lacks uri" in reason
 
 
-async def test_runs_api_lists_and_finds_runs(bus, ports, make_dataset) -> None:  # type: ignore[no-untyped-def]
+async def test_runs_api_lists_and_finds_runs(app, bus, ports, make_dataset) -> None:  # type: ignore[no-untyped-def]
     await deliver(bus, ports, make_dataset())
     await deliver(bus, ports, make_dataset(estimator="nope"))
-    app = FastAPI()
-    app.include_router(runs_router(ports.state, recent=10))
     client = TestClient(app)
     runs = client.get("/runs").json()
     assert [r["status"] for r in runs] == ["failed", "trained"]
@@ -139,7 +135,7 @@ async def test_a_redelivered_trigger_republishes_the_same_run(bus, ports, make_d
     dataset = make_dataset()
     await bus.publish(dataset, "s")
     record = bus.records[-1]
-    dispatcher = Dispatcher(handlers_for(ports), group="trainer", max_retries=0)
+    dispatcher = Dispatcher(handlers(ports), group="trainer", max_retries=0)
     assert await dispatcher.dispatch(record) is None
     assert await dispatcher.dispatch(record) is None  # the same record again, as after a crash before commit
     first, second = bus.events(ev.ModelTrained)

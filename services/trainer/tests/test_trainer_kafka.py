@@ -7,9 +7,10 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, Envelope, KafkaPublisher, KafkaSettings, decode_event, ensure_topics, topics
+from conveyor_kernel import ArtifactStore, Envelope, KafkaSettings, decode_event, topics
+from conveyor_kernel.kafka import KafkaPublisher, ensure_topics
 from conveyor_trainer.settings import TrainerSettings
-from conveyor_trainer.wiring import build_trainer
+from conveyor_trainer.wiring import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +24,7 @@ async def wait_until(condition, seconds: float) -> None:  # type: ignore[no-unty
 
 async def first_model_event(kafka: KafkaSettings, seconds: float) -> ev.ModelTrained | ev.ModelTrainingFailed:
     consumer = AIOKafkaConsumer(
-        kafka.topic_prefix + topics.MODELS, bootstrap_servers=kafka.bootstrap_servers, auto_offset_reset="earliest"
+        kafka.topic(topics.MODELS), bootstrap_servers=kafka.bootstrap_servers, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:
@@ -45,23 +46,24 @@ async def test_dataset_arrived_over_kafka_yields_a_loadable_model(
     make_dataset,  # type: ignore[no-untyped-def]
 ) -> None:
     settings.kafka = kafka_settings
-    trainer = build_trainer(settings)
+    app = create_app(settings)
+    runtime, ports = app.state.runtime, app.state.ports
     dataset = make_dataset()  # written to the artifact store under settings.data_dir, where the trainer reads
-    await ensure_topics(kafka_settings, [kafka_settings.topic_prefix + topics.MODELS])
+    await ensure_topics(kafka_settings, [topics.MODELS])
     ingest = KafkaPublisher(kafka_settings, source="ingest-test")
-    await trainer.runtime.start()
+    await runtime.start()
     await ingest.start()
     try:
-        await wait_until(lambda: not trainer.runtime.problems(), seconds=60)
+        await wait_until(lambda: not runtime.problems(), seconds=60)
         await ingest.publish(dataset, subject=dataset.dataset_id)
         outcome = await first_model_event(kafka_settings, seconds=90)
     finally:
         await ingest.stop()
-        await trainer.runtime.stop()
+        await runtime.stop()
     assert isinstance(outcome, ev.ModelTrained), outcome
     assert (outcome.model_name, outcome.dataset_id) == ("cancer", dataset.dataset_id)
     model = ArtifactStore(settings.artifact_root).get(outcome.artifact_uri)
     session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
     assert [o.name for o in session.get_outputs()] == ["label", "probabilities"]
-    [run] = trainer.ports.state.recent_runs(5)
+    [run] = ports.state.recent_runs(5)
     assert run["status"] == "trained" and run["run_id"] == outcome.run_id

@@ -10,9 +10,9 @@ from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import ArtifactStore, Envelope, HandlerTable, InvalidMessage, Publisher
 
 from .adapters.state import TrainerState
-from .metrics import RUNS, TRAINING_SECONDS
+from .metrics import TrainerMetrics
 from .settings import TrainerSettings
-from .training import RunRequest, TrainingFailure, model_name_of, train
+from .training import RunRequest, TrainingFailure, Trigger, model_name_of, train
 
 logger = logging.getLogger(__name__)
 _RUN_NAMESPACE = uuid.UUID("6f1c2d7e-3b7a-4c55-9a51-5f0e8c1d2b90")
@@ -24,6 +24,7 @@ class TrainerPorts:
     state: TrainerState
     publisher: Publisher
     settings: TrainerSettings
+    metrics: TrainerMetrics
 
 
 def run_id_for(envelope: Envelope) -> str:
@@ -56,7 +57,7 @@ async def run_training(ports: TrainerPorts, request: RunRequest) -> None:
             logger.exception("run %s failed unexpectedly", request.run_id)
         logger.warning("run %s of %s failed at %s: %s", request.run_id, model_name, failure.stage, failure.reason)
         ports.state.run_failed(request.run_id, failure.stage, failure.reason)
-        RUNS.labels(outcome=failure.stage).inc()
+        ports.metrics.runs.labels(outcome=failure.stage).inc()
         failed = ev.ModelTrainingFailed(
             model_name=model_name, dataset_id=dataset.dataset_id, stage=failure.stage, reason=failure.reason
         )
@@ -64,10 +65,10 @@ async def run_training(ports: TrainerPorts, request: RunRequest) -> None:
         await ports.publisher.publish(failed, subject=model_name)
         return
     finally:
-        TRAINING_SECONDS.observe(time.perf_counter() - started)
+        ports.metrics.training_seconds.observe(time.perf_counter() - started)
     ports.state.run_trained(request.run_id, dict(trained.metrics), trained.artifact_uri)
     ports.state.record_outcome(request.run_id, trained)
-    RUNS.labels(outcome="trained").inc()
+    ports.metrics.runs.labels(outcome="trained").inc()
     await ports.publisher.publish(trained, subject=trained.model_name)
 
 
@@ -77,11 +78,13 @@ def _check_dataset(dataset: ev.DatasetArrived) -> None:
         raise InvalidMessage(f"DatasetArrived lacks {', '.join(missing)}; ingest must set them")
 
 
-def handlers_for(ports: TrainerPorts) -> HandlerTable:
+def handlers(ports: TrainerPorts) -> HandlerTable:
+    """Which event starts a run; a run ends in ModelTrained or ModelTrainingFailed."""
+
     async def on_dataset_arrived(event: ev.DatasetArrived, envelope: Envelope) -> None:
         _check_dataset(event)
         ports.state.remember_dataset(event, model_name_of(event))
-        await run_training(ports, RunRequest(event, trigger="dataset_arrived", run_id=run_id_for(envelope)))
+        await run_training(ports, RunRequest(event, trigger=Trigger.DATASET_ARRIVED, run_id=run_id_for(envelope)))
 
     async def on_retrain_requested(event: ev.RetrainRequested, envelope: Envelope) -> None:
         dataset = ports.state.dataset(event.dataset_id) if event.dataset_id else None
@@ -103,6 +106,6 @@ def handlers_for(ports: TrainerPorts) -> HandlerTable:
                 event.dataset_id,
                 dataset.dataset_id,
             )
-        await run_training(ports, RunRequest(dataset, trigger="retrain_requested", run_id=run_id_for(envelope)))
+        await run_training(ports, RunRequest(dataset, trigger=Trigger.RETRAIN_REQUESTED, run_id=run_id_for(envelope)))
 
     return {ev.DatasetArrived: on_dataset_arrived, ev.RetrainRequested: on_retrain_requested}

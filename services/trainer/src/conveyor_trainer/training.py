@@ -4,6 +4,7 @@ import logging
 import uuid
 import warnings
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sklearn.exceptions import ConvergenceWarning
 
@@ -20,10 +21,17 @@ from .settings import TrainerSettings
 logger = logging.getLogger(__name__)
 
 
+class Trigger(StrEnum):
+    """What started a run. The values are the wire strings of ModelTrained.trigger."""
+
+    DATASET_ARRIVED = "dataset_arrived"
+    RETRAIN_REQUESTED = "retrain_requested"
+
+
 @dataclass(frozen=True)
 class RunRequest:
     dataset: ev.DatasetArrived
-    trigger: str  # "dataset_arrived" | "retrain_requested"
+    trigger: Trigger
     run_id: str = ""
 
     def with_run_id(self) -> "RunRequest":
@@ -96,4 +104,4 @@ def train(request: RunRequest, store: ArtifactStore, settings: TrainerSettings) 
     )
 
 
-__all__ = ["RunRequest", "TrainingFailure", "model_name_of", "train"]
+__all__ = ["RunRequest", "TrainingFailure", "Trigger", "model_name_of", "train"]
