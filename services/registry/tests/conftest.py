@@ -1,20 +1,13 @@
-"""Registry test fixtures: a migrated SQLite file per test, an in-memory bus, ModelTrained factories."""
+"""Registry test fixtures: the app as wiring builds it on an in-memory bus, started (so its SQLite file
+is migrated) per test, and ModelTrained factories."""
 
 import pytest
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import InMemoryBus
-from conveyor_registry.adapters.db import make_engine, migrate
-from conveyor_registry.policy import Limits
-from conveyor_registry.service import Registry
-
-
-@pytest.fixture
-def engine(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'registry.db'}")
-    migrate(engine)
-    yield engine
-    engine.dispose()
+from conveyor_kernel import KafkaSettings
+from conveyor_kernel.memory import InMemoryBus
+from conveyor_registry.settings import RegistrySettings
+from conveyor_registry.wiring import create_app
 
 
 @pytest.fixture
@@ -23,8 +16,22 @@ def bus():
 
 
 @pytest.fixture
-def registry(engine, bus):
-    return Registry(engine, Limits(metric_tolerance=0.01, max_fairness_gap=0.2), publisher=bus)
+async def app(tmp_path, bus):
+    settings = RegistrySettings(data_dir=tmp_path, metric_tolerance=0.01, max_fairness_gap=0.2,
+                                kafka=KafkaSettings(max_retries=2, retry_wait=0))
+    app = create_app(settings, transport=bus)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+def registry(app):
+    return app.state.registry
+
+
+@pytest.fixture
+def engine(registry):
+    return registry.engine
 
 
 def trained(

@@ -4,28 +4,26 @@ import pytest
 from sqlmodel import Session, select
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import Dispatcher, TransientError, topics
-from conveyor_registry.handlers import make_handlers
-from conveyor_registry.service import Registry, champion_of
+from conveyor_kernel import TransientError, topics
+from conveyor_registry.champions import champion_of
 from conveyor_registry.tables import Decision, ModelVersion
 
 
 class Delivery:
-    """Publishes into the bus as the trainer would and drains the MODELS topic through the dispatcher."""
+    """Publishes into the bus as the trainer would; the registry's runtime consumes it as its consumer would."""
 
-    def __init__(self, bus, registry: Registry) -> None:
+    def __init__(self, bus, runtime) -> None:
         self.bus = bus
-        self.dispatcher = Dispatcher(make_handlers(registry), group="registry", max_retries=2, retry_wait=0)
-        self.index = 0
+        self.runtime = runtime
 
     async def __call__(self, event: ev.ModelTrained) -> None:
         await self.bus.publish(event, event.model_name)
-        self.index = await self.bus.drain(self.dispatcher, [topics.MODELS], self.index)
+        await self.runtime.deliver()
 
 
 @pytest.fixture
-def deliver(bus, registry):
-    return Delivery(bus, registry)
+def deliver(bus, app):
+    return Delivery(bus, app.state.runtime)
 
 
 def versions(engine, model_name="churn"):

@@ -7,7 +7,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import Envelope, KafkaPublisher, decode_event, ensure_topics, topics
+from conveyor_kernel import Envelope, decode_event, topics
+from conveyor_kernel.kafka import KafkaPublisher, ensure_topics
 from conveyor_registry.settings import RegistrySettings
 from conveyor_registry.wiring import create_app
 
@@ -57,8 +58,8 @@ async def test_model_trained_on_kafka_is_registered_promoted_and_deduplicated(
     kafka_settings, tmp_path, make_trained
 ):
     settings = RegistrySettings(data_dir=tmp_path, kafka=kafka_settings)
-    registry_topic = kafka_settings.topic_prefix + topics.REGISTRY
-    await ensure_topics(kafka_settings, [registry_topic, kafka_settings.topic_prefix + topics.MODELS])
+    registry_topic = kafka_settings.topic(topics.REGISTRY)
+    await ensure_topics(kafka_settings, [topics.REGISTRY, topics.MODELS])
     app = create_app(settings)
     trainer = KafkaPublisher(kafka_settings, source="trainer")
     await trainer.start()
@@ -77,7 +78,7 @@ async def test_model_trained_on_kafka_is_registered_promoted_and_deduplicated(
             await trainer.publish(event, event.model_name)  # redelivery of the same run
 
             async def both_handled():
-                return runtime.consumer.handled >= 2
+                return runtime.consumers[0].handled >= 2
 
             await until(both_handled, "the registry consuming both deliveries")
 

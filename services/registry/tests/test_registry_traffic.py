@@ -4,14 +4,10 @@ import httpx
 import pytest
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import create_service_app
-from conveyor_registry.api import build_router
 
 
 @pytest.fixture
-async def client(registry):
-    app = create_service_app("registry-test", ready_problems=list)
-    app.include_router(build_router(registry))
+async def client(app):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         yield client
 

@@ -1,18 +1,16 @@
 """Event handlers: ModelTrained in, ModelRegistered + ModelPromoted/PromotionDeclined out."""
 
-import logging
-
 from sqlalchemy.exc import OperationalError
 
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import Envelope, HandlerTable, TransientError
 
-from .service import Registry
-
-logger = logging.getLogger(__name__)
+from .champions import Registry
 
 
-def make_handlers(registry: Registry) -> HandlerTable:
+def handlers(registry: Registry) -> HandlerTable:
+    """The registry's table: which event it reacts to. Each handler closes over the registry it runs on."""
+
     async def on_model_trained(event: ev.ModelTrained, envelope: Envelope) -> None:
         try:
             await registry.register(event)

@@ -4,7 +4,7 @@ from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import InvalidMessage
 
 from .policy import Contender, Gap
-from .tables import ModelVersion, RegisteredModel
+from .tables import Action, ModelVersion, RegisteredModel
 
 
 def task_name(task: int) -> str:
@@ -86,7 +86,7 @@ def promoted_event(
     model: RegisteredModel,
     row: ModelVersion,
     previous_version: int | None,
-    action: str,
+    action: Action,
     approved_by: str,
     reasons: list[str],
 ) -> ev.ModelPromoted:

@@ -1,11 +1,25 @@
-"""Prometheus metrics of the registry (default registry, served at /metrics)."""
+"""Prometheus metrics of the registry, on a registry the app owns (no global state at import)."""
 
-from prometheus_client import Counter
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter
 
 VERSIONS_REGISTERED_NAME = "conveyor_registry_versions_registered"
 PROMOTIONS_NAME = "conveyor_registry_promotions"
 
-VERSIONS_REGISTERED = Counter(VERSIONS_REGISTERED_NAME, "Model versions registered", ["model"])
-PROMOTIONS = Counter(
-    PROMOTIONS_NAME, "Champion decisions by action (promote, manual_promote, rollback, decline)", ["action"]
-)
+
+@dataclass(frozen=True)
+class RegistryMetrics:
+    versions_registered: Counter  # label `model`
+    promotions: Counter  # label `action`: a tables.Action
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> "RegistryMetrics":
+        return cls(
+            versions_registered=Counter(VERSIONS_REGISTERED_NAME, "Model versions registered", ["model"],
+                                        registry=registry),
+            promotions=Counter(
+                PROMOTIONS_NAME, "Champion decisions by action (promote, manual_promote, rollback, decline)",
+                ["action"], registry=registry,
+            ),
+        )

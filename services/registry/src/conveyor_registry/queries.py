@@ -3,8 +3,8 @@
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from .errors import NotFound
 from .schemas import DecisionPublic, ModelPublic, ModelVersionPublic
-from .service import NotFound
 from .tables import CHAMPION, Alias, Decision, ModelVersion, RegisteredModel
 
 

@@ -5,15 +5,42 @@ tables in the same process can never collide with these names, and Alembic sees 
 """
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, ForeignKeyConstraint, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-STAGES = ("candidate", "champion", "archived", "declined")
-ACTIONS = ("promote", "decline", "rollback", "manual_promote")
-CHAMPION = "champion"
+CHAMPION = "champion"  # the one alias v1 knows
+
+
+class _Stored(StrEnum):
+    def __repr__(self) -> str:
+        # as the column holds it: SQL errors (REST details, dead-letter reasons) quote parameters by repr
+        return repr(self.value)
+
+
+class Stage(_Stored):
+    """Where a version stands. Stored as its value: the strings are part of the schema."""
+
+    CANDIDATE = "candidate"
+    CHAMPION = "champion"
+    ARCHIVED = "archived"
+    DECLINED = "declined"
+
+
+class Action(_Stored):
+    """What a decision did. Stored, and sent as ModelPromoted.action, as its value: part of the contract."""
+
+    PROMOTE = "promote"
+    DECLINE = "decline"
+    ROLLBACK = "rollback"
+    MANUAL_PROMOTE = "manual_promote"
+
+
+STAGES = tuple(Stage)
+ACTIONS = tuple(Action)
 
 
 def utcnow() -> datetime:
@@ -62,7 +89,7 @@ class ModelVersionBase(SQLModel):
     class_labels: list[str] = Field(default_factory=list, sa_type=JSON)
     sensitive_attributes: list[str] = Field(default_factory=list, sa_type=JSON)
     primary_metric: str
-    stage: str = Field(default="candidate", description=" | ".join(STAGES))
+    stage: str = Field(default=Stage.CANDIDATE, description=" | ".join(STAGES))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 

@@ -1,47 +1,42 @@
 """The composition root: settings in, a runnable FastAPI app (with its event runtime) out."""
 
-import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
-from conveyor_kernel import EventRuntime, create_service_app, topics
+from conveyor.events.v1 import events_pb2 as ev
+from conveyor_kernel import EventRuntime, create_service_app
+from conveyor_kernel.memory import InMemoryBus
 
-from .adapters.db import make_engine, migrate
-from .api import build_router
-from .handlers import make_handlers
+from .adapters.db import Database, make_engine
+from .api import ERRORS, router
+from .champions import Registry
+from .handlers import handlers
+from .metrics import RegistryMetrics
 from .policy import Limits
-from .service import Registry
 from .settings import RegistrySettings
 
-logger = logging.getLogger(__name__)
+SERVICE = "registry"
+PUBLISHES = (ev.ModelRegistered, ev.ModelPromoted, ev.PromotionDeclined, ev.TrafficSplitSet)
 
 
-def create_app(settings: RegistrySettings) -> FastAPI:
-    engine = make_engine(settings.resolved_database_url())
+def create_app(settings: RegistrySettings, transport: InMemoryBus | None = None) -> FastAPI:
+    """With `transport` (unit tests) events go to and come from that in-memory bus; else Kafka."""
+    runtime = EventRuntime(settings, source=SERVICE, publishes=PUBLISHES, transport=transport)
+    database = Database(make_engine(settings.resolved_database_url()))
+    metrics_registry = CollectorRegistry()
     registry = Registry(
-        engine, Limits(metric_tolerance=settings.metric_tolerance, max_fairness_gap=settings.max_fairness_gap)
+        database.engine,
+        publisher=runtime.publisher,
+        metrics=RegistryMetrics.create(metrics_registry),
+        limits=Limits(metric_tolerance=settings.metric_tolerance, max_fairness_gap=settings.max_fairness_gap),
     )
-    runtime = EventRuntime(
-        settings, source="registry", group="registry", topics=[topics.MODELS], handlers=make_handlers(registry)
-    )
-    # The runtime owns the one Kafka producer; the registry publishes through it.
-    registry.publisher = runtime.publisher
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        migrate(engine)  # before consuming: handlers need the tables
-        await runtime.start()
-        logger.info("registry ready on %s:%d", settings.host, settings.port)
-        try:
-            yield
-        finally:
-            await runtime.stop()
-            engine.dispose()
-
-    app = create_service_app("Conveyor registry", ready_problems=runtime.problems, lifespan=lifespan)
-    app.include_router(build_router(registry))
+    table = handlers(registry)
+    runtime.subscribe(table, group=SERVICE)
+    # the database first: it is migrated before the consumer starts and disposed after it stops
+    app = create_service_app("Conveyor registry", components=[database, runtime], registry=metrics_registry,
+                             errors=ERRORS)
     app.state.registry = registry
     app.state.runtime = runtime
+    app.state.handlers = table
+    app.include_router(router)
     return app

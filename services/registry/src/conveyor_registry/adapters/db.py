@@ -48,3 +48,23 @@ def migrate(engine: Engine) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     logger.info("database schema at head (%s)", engine.url.render_as_string(hide_password=True))
+
+
+class Database:
+    """The registry's database as a component: migrated before anything reads or consumes (handlers need
+    the tables), disposed last."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._migrated = False
+
+    async def start(self) -> None:
+        migrate(self.engine)
+        self._migrated = True
+
+    async def stop(self) -> None:
+        self.engine.dispose()
+        self._migrated = False
+
+    def problems(self) -> list[str]:
+        return [] if self._migrated else ["database schema"]

@@ -1,6 +1,7 @@
-"""The registry's state changes. Each one is a single DB transaction that publishes before it commits:
-a failed publish rolls the change back (REST answers 503, the consumer retries), so no version or
-champion change exists that the rest of the platform was not told about.
+"""The registry's state changes: who is each model's champion, and why. Each change is a single DB
+transaction that publishes before it commits: a failed publish rolls the change back (REST answers 503,
+the consumer retries), so no version or champion change exists that the rest of the platform was not told
+about.
 
 DB calls run directly on the event loop rather than in threads: SQLite answers in well under a
 millisecond here and the transaction must stay open across the awaited publish, which would mean
@@ -10,29 +11,25 @@ blocks the loop waiting for SQLite's write lock while the first awaits Kafka.
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from google.protobuf.message import Message
 from sqlalchemy import Engine, func
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import InvalidMessage, Publisher
+from conveyor_kernel import InvalidMessage, Publisher, TransientError
 
-from . import mapping
-from .metrics import PROMOTIONS, VERSIONS_REGISTERED
+from . import mapping, traffic
+from .errors import ChangeNotMade, Conflict, NotFound
+from .metrics import RegistryMetrics
 from .policy import Limits, evaluate
-from .tables import CHAMPION, Alias, Decision, ModelVersion, RegisteredModel
+from .tables import CHAMPION, Action, Alias, Decision, ModelVersion, RegisteredModel, Stage
 
 logger = logging.getLogger(__name__)
-
-
-class NotFound(LookupError):
-    """The model or version does not exist."""
-
-
-class Conflict(Exception):
-    """The request contradicts the current state (already champion, nothing to roll back to)."""
+POLICY = "policy"  # who decided, when no person did
 
 
 def champion_of(session: Session, model_name: str) -> ModelVersion | None:
@@ -50,9 +47,9 @@ def champion_lineage(decisions: list[Decision]) -> list[int]:
     The top is the champion; the entry below it is where a rollback goes."""
     stack: list[int] = []
     for decision in decisions:
-        if decision.action in ("promote", "manual_promote"):
+        if decision.action in (Action.PROMOTE, Action.MANUAL_PROMOTE):
             stack.append(decision.version)
-        elif decision.action == "rollback":
+        elif decision.action == Action.ROLLBACK:
             if stack:
                 stack.pop()
             if not stack or stack[-1] != decision.version:
@@ -63,13 +60,10 @@ def champion_lineage(decisions: list[Decision]) -> list[int]:
 @dataclass
 class Registry:
     engine: Engine
+    publisher: Publisher
+    metrics: RegistryMetrics
     limits: Limits = field(default_factory=Limits)
-    publisher: Publisher | None = None  # bound by the wiring once the event runtime exists
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
-
-    async def _publish(self, event: Message, subject: str) -> None:
-        assert self.publisher is not None, "Registry.publisher must be bound before use"
-        await self.publisher.publish(event, subject)
 
     async def register(self, event: ev.ModelTrained) -> ModelVersion | None:
         """Register a trained model and apply the policy; None when this run was registered before."""
@@ -102,75 +96,106 @@ class Registry:
                     self.limits,
                 )
                 reasons = list(verdict.reasons)
+                outcome: ev.ModelPromoted | ev.PromotionDeclined
                 if verdict.promote:
-                    decision = self._crown(session, row, champion, "promote", "policy", reasons)
-                    outcome = mapping.promoted_event(model, row, decision.previous_version, "promote",
-                                                     "policy", reasons)
+                    decision = self._crown(session, row, champion, Action.PROMOTE, POLICY, reasons)
+                    outcome = mapping.promoted_event(model, row, decision.previous_version, Action.PROMOTE,
+                                                     POLICY, reasons)
                 else:
                     assert champion is not None  # the policy always promotes when there is none
-                    row.stage = "declined"
-                    decision = Decision(model_name=row.model_name, version=row.version, action="decline",
-                                        previous_version=champion.version, reasons=reasons,
-                                        decided_by="policy")
+                    row.stage = Stage.DECLINED
+                    decision = Decision(model_name=row.model_name, version=row.version, action=Action.DECLINE,
+                                        previous_version=champion.version, reasons=reasons, decided_by=POLICY)
                     session.add(decision)
                     outcome = mapping.declined_event(row, champion.version, reasons)
                 session.flush()
-                await self._publish(mapping.registered_event(row), row.model_name)
-                await self._publish(outcome, row.model_name)
+                await self.publisher.publish(mapping.registered_event(row), row.model_name)
+                await self.publisher.publish(outcome, row.model_name)
                 session.commit()
-        VERSIONS_REGISTERED.labels(model=row.model_name).inc()
-        PROMOTIONS.labels(action=decision.action).inc()
+        self.metrics.versions_registered.labels(model=row.model_name).inc()
+        self.metrics.promotions.labels(action=decision.action).inc()
         logger.info("registered %s v%d: %s (%s)", row.model_name, row.version, decision.action,
                     "; ".join(reasons))
         return row
 
     async def promote(self, model_name: str, version: int, user: str, reason: str) -> Decision:
         """A person makes `version` the champion, whatever the policy said."""
-        async with self._lock:
-            with Session(self.engine, expire_on_commit=False) as session:
-                model, target = self._locate(session, model_name, version)
-                champion = champion_of(session, model_name)
-                if champion is not None and champion.version == version:
-                    raise Conflict(f"{model_name} v{version} is already the champion")
-                reasons = [f"manual promotion by {user}: {reason}"]
-                decision = await self._crown_and_announce(
-                    session, model, target, champion, "manual_promote", "promote", user, reasons
-                )
-        PROMOTIONS.labels(action="manual_promote").inc()
+        async with self._change() as session:
+            model, target = self._locate(session, model_name, version)
+            champion = champion_of(session, model_name)
+            if champion is not None and champion.version == version:
+                raise Conflict(f"{model_name} v{version} is already the champion")
+            reasons = [f"manual promotion by {user}: {reason}"]
+            decision = await self._crown_and_announce(
+                session, model, target, champion, Action.MANUAL_PROMOTE, Action.PROMOTE, user, reasons
+            )
+        self.metrics.promotions.labels(action=Action.MANUAL_PROMOTE).inc()
         logger.info("%s promoted %s v%d by hand", user, model_name, version)
         return decision
 
     async def rollback(self, model_name: str, user: str, reason: str) -> Decision:
         """Return the champion alias to the champion before the current one."""
-        async with self._lock:
-            with Session(self.engine, expire_on_commit=False) as session:
-                model = session.get(RegisteredModel, model_name)
-                if model is None:
-                    raise NotFound(f"model {model_name!r} is not registered")
-                history = session.exec(
-                    select(Decision).where(Decision.model_name == model_name).order_by(Decision.id)
-                ).all()
-                lineage = champion_lineage(list(history))
-                if len(lineage) < 2:
-                    raise Conflict(f"{model_name} has no previous champion to roll back to")
-                champion = champion_of(session, model_name)
-                _, target = self._locate(session, model_name, lineage[-2])
-                reasons = [f"rollback by {user} from v{lineage[-1]} to v{target.version}: {reason}"]
-                decision = await self._crown_and_announce(
-                    session, model, target, champion, "rollback", "rollback", user, reasons
-                )
-        PROMOTIONS.labels(action="rollback").inc()
+        async with self._change() as session:
+            model = session.get(RegisteredModel, model_name)
+            if model is None:
+                raise NotFound(f"model {model_name!r} is not registered")
+            history = session.exec(
+                select(Decision).where(Decision.model_name == model_name).order_by(Decision.id)
+            ).all()
+            lineage = champion_lineage(list(history))
+            if len(lineage) < 2:
+                raise Conflict(f"{model_name} has no previous champion to roll back to")
+            champion = champion_of(session, model_name)
+            _, target = self._locate(session, model_name, lineage[-2])
+            reasons = [f"rollback by {user} from v{lineage[-1]} to v{target.version}: {reason}"]
+            decision = await self._crown_and_announce(
+                session, model, target, champion, Action.ROLLBACK, Action.ROLLBACK, user, reasons
+            )
+        self.metrics.promotions.labels(action=Action.ROLLBACK).inc()
         logger.info("%s rolled %s back to v%d", user, model_name, target.version)
         return decision
 
+    async def set_split(self, model_name: str, mode: str, version: int, weight: float, user: str,
+                        reason: str) -> ev.TrafficSplitSet:
+        """Split `model_name`'s traffic between its champion and `version` (see `traffic`)."""
+        async with self._change() as session:  # one change at a time, like promotions
+            model, candidate = self._locate(session, model_name, version)
+            event = traffic.split_event(model, candidate, champion_of(session, model_name), mode, weight, user,
+                                        reason)
+            await self.publisher.publish(event, model_name)
+        logger.info("%s set %s traffic of %s: v%d (weight %.2f)", user, mode, model_name, version, weight)
+        return event
+
+    async def clear_split(self, model_name: str, user: str, reason: str) -> ev.TrafficSplitSet:
+        """End the split: the champion answers everything again."""
+        async with self._change() as session:
+            champion = champion_of(session, model_name)
+            if champion is None:
+                raise NotFound(f"model {model_name!r} has no champion")
+            event = traffic.cleared_event(champion, user, reason)
+            await self.publisher.publish(event, model_name)
+        logger.info("%s cleared the traffic split of %s", user, model_name)
+        return event
+
+    @asynccontextmanager
+    async def _change(self) -> AsyncIterator[Session]:
+        """A session for one change a person asked for, under the writers' lock. A fault before the commit
+        (the publish, or the database) left nothing committed, so the change is safe to ask for again."""
+        try:
+            async with self._lock:
+                with Session(self.engine, expire_on_commit=False) as session:
+                    yield session
+        except (TransientError, OperationalError) as exc:
+            raise ChangeNotMade(f"change not made, try again: {exc}") from exc
+
     async def _crown_and_announce(
         self, session: Session, model: RegisteredModel, target: ModelVersion, champion: ModelVersion | None,
-        decision_action: str, event_action: str, user: str, reasons: list[str],
+        decision_action: Action, event_action: Action, user: str, reasons: list[str],
     ) -> Decision:
         """Record the decision, publish ModelPromoted, and only then commit: a failed publish leaves no state."""
         decision = self._crown(session, target, champion, decision_action, user, reasons)
         session.flush()
-        await self._publish(
+        await self.publisher.publish(
             mapping.promoted_event(model, target, decision.previous_version, event_action, user, reasons),
             target.model_name,
         )
@@ -188,12 +213,12 @@ class Registry:
         return model, row
 
     @staticmethod
-    def _crown(session: Session, row: ModelVersion, champion: ModelVersion | None, action: str,
+    def _crown(session: Session, row: ModelVersion, champion: ModelVersion | None, action: Action,
                decided_by: str, reasons: list[str]) -> Decision:
         """Point the champion alias at `row`, archive the old champion, record why."""
         if champion is not None:
-            champion.stage = "archived"
-        row.stage = "champion"
+            champion.stage = Stage.ARCHIVED
+        row.stage = Stage.CHAMPION
         alias = session.get(Alias, (row.model_name, CHAMPION))
         if alias is None:
             session.add(Alias(model_name=row.model_name, alias=CHAMPION, version=row.version))
