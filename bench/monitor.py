@@ -31,14 +31,15 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from sklearn.datasets import load_breast_cancer
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, KafkaPublisher, KafkaSettings, ensure_topics, topics
+from conveyor_kernel import ArtifactStore, KafkaSettings, topics
+from conveyor_kernel.kafka import KafkaPublisher, ensure_topics
 from conveyor_monitor.confirm import DriftConfirmation
 from conveyor_monitor.evaluation import Evaluator
+from conveyor_monitor.handlers import Monitor
 from conveyor_monitor.reference import parse_reference
-from conveyor_monitor.service import create_app
 from conveyor_monitor.settings import MonitorSettings
 from conveyor_monitor.window import Window
-from conveyor_monitor.wiring import MonitorRuntime
+from conveyor_monitor.wiring import create_app
 
 MODEL = "bench"
 
@@ -67,12 +68,12 @@ def batch(rows: np.ndarray, names: list[str], start: int) -> ev.PredictionsLogge
 
 
 @asynccontextmanager
-async def running(settings: MonitorSettings) -> AsyncIterator[MonitorRuntime]:
+async def running(settings: MonitorSettings) -> AsyncIterator[Monitor]:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        runtime = app.state.runtime
-        await until(lambda: not runtime.problems(), "the monitor to be ready", 120, runtime.problems)
-        yield runtime
+        stream = app.state.stream
+        await until(lambda: not stream.problems(), "the monitor to be ready", 120, stream.problems)
+        yield app.state.monitor
 
 
 async def until(check: Callable[[], bool], what: str, timeout: float, status: Callable[[], object] = str) -> None:
@@ -98,7 +99,7 @@ async def raw_consume(kafka: KafkaSettings) -> float:
                                 max_partition_fetch_bytes=8 * 1024 * 1024)
     await consumer.start()
     try:
-        tp = TopicPartition(kafka.topic_prefix + topics.PREDICTIONS, 0)
+        tp = TopicPartition(kafka.topic(topics.PREDICTIONS), 0)
         consumer.assign([tp])
         end = (await consumer.end_offsets([tp]))[tp]
         consumer.seek(tp, 0)
@@ -112,28 +113,28 @@ async def raw_consume(kafka: KafkaSettings) -> float:
 
 async def throughput(args: argparse.Namespace, data: np.ndarray, names: list[str], reference: dict) -> None:
     kafka = KafkaSettings(bootstrap_servers=args.bootstrap, topic_prefix=f"bench{uuid.uuid4().hex[:8]}.")
-    await ensure_topics(kafka, [kafka.topic_prefix + topics.PREDICTIONS])
+    await ensure_topics(kafka, [topics.PREDICTIONS])
     with tempfile.TemporaryDirectory() as state:
         settings = MonitorSettings(kafka=kafka, data_dir=Path(state), window_size=args.window)
         _, uri = ArtifactStore(settings.artifact_root).put_json("references", reference)
         # First run: learn the champion (kept in the champions table's changelog), then stop. The second
         # run recovers it and meets the whole prediction backlog at once: a sustained-consumption measure.
-        async with running(settings) as runtime:
+        async with running(settings) as monitor:
             registry = KafkaPublisher(kafka, source="registry")
             await registry.start()
             await registry.publish(ev.ModelPromoted(model_name=MODEL, version=1, reference_uri=uri), MODEL)
             await registry.stop()
-            await until(lambda: runtime.monitor.champions.get(MODEL) is not None, "the champion", 120)
+            await until(lambda: monitor.champions.get(MODEL) is not None, "the champion", 120)
         await produce(args, kafka, data, names)
-        async with running(settings) as runtime:
-            counter = runtime.metrics.predictions_consumed.labels(MODEL)
+        async with running(settings) as monitor:
+            counter = monitor.metrics.predictions_consumed.labels(MODEL)
             await until(lambda: counter._value.get() > 0, "the first batch", 120)
             began, already = time.perf_counter(), counter._value.get()  # timed from the first batch on
             await until(lambda: counter._value.get() >= args.kafka_predictions, "the backlog", 900,
                         lambda: f"{counter._value.get():.0f} of {args.kafka_predictions} consumed")
             monitor_seconds = (time.perf_counter() - began) * args.kafka_predictions / (
                 args.kafka_predictions - already)
-            windows = sum(s.value for m in runtime.metrics.windows_evaluated.collect() for s in m.samples
+            windows = sum(s.value for m in monitor.metrics.windows_evaluated.collect() for s in m.samples
                           if s.name.endswith("_total"))
         raw_seconds = await raw_consume(kafka)
     n = args.kafka_predictions

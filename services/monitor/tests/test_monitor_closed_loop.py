@@ -1,13 +1,15 @@
 """Fairness and late-label performance through the Monitor, with an in-memory bus."""
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import Envelope, InMemoryBus
+from conveyor_kernel import Envelope, EventRuntime
+from conveyor_kernel.memory import InMemoryBus
 from conveyor_monitor.history import EvaluationHistory
 from conveyor_monitor.metrics import MonitorMetrics
 from conveyor_monitor.settings import MonitorSettings
-from conveyor_monitor.wiring import build_monitor
+from conveyor_monitor.wiring import PUBLISHES, build_monitor
 
 WINDOW = 200
 ENVELOPE = Envelope("conveyor.events.v1.ModelPromoted", "test", "churn")
@@ -25,7 +27,8 @@ def bus():
 @pytest.fixture
 def monitor(bus, tmp_path, samples):
     settings = MonitorSettings(data_dir=tmp_path, window_size=WINDOW, label_window_size=100)
-    return build_monitor(settings, bus, {}, EvaluationHistory(100), MonitorMetrics.create())
+    publisher = EventRuntime(settings, source="monitor", publishes=PUBLISHES, transport=bus).publisher
+    return build_monitor(settings, publisher, {}, EvaluationHistory(100), MonitorMetrics.create(CollectorRegistry()))
 
 
 async def promote(monitor, samples, metrics=None):

@@ -1,15 +1,22 @@
 import pytest
+from prometheus_client import CollectorRegistry
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, Dispatcher, Envelope, InMemoryBus, InvalidMessage, topics
+from conveyor_kernel import ArtifactStore, Dispatcher, Envelope, EventRuntime, InvalidMessage, topics
+from conveyor_kernel.memory import InMemoryBus
 from conveyor_monitor.handlers import handler_table
 from conveyor_monitor.history import EvaluationHistory
 from conveyor_monitor.metrics import MonitorMetrics
 from conveyor_monitor.settings import MonitorSettings
-from conveyor_monitor.wiring import build_monitor
+from conveyor_monitor.wiring import PUBLISHES, build_monitor
 
 WINDOW = 200
 ENVELOPE = Envelope("conveyor.events.v1.ModelPromoted", "test", "churn")
+
+
+def publisher(settings, bus):
+    """The monitor's own publisher (it refuses undeclared event types) on the in-memory bus."""
+    return EventRuntime(settings, source="monitor", publishes=PUBLISHES, transport=bus).publisher
 
 
 def batch_envelope() -> Envelope:
@@ -29,7 +36,8 @@ def bus():
 @pytest.fixture
 def monitor(bus, store, tmp_path):
     settings = MonitorSettings(data_dir=tmp_path, window_size=WINDOW, retrain_cooldown_seconds=300)
-    built = build_monitor(settings, bus, {}, EvaluationHistory(100), MonitorMetrics.create())
+    built = build_monitor(settings, publisher(settings, bus), {}, EvaluationHistory(100),
+                          MonitorMetrics.create(CollectorRegistry()))
     built.store = store
     return built
 
@@ -135,7 +143,8 @@ async def test_the_drift_run_survives_a_restart_with_the_window_state(bus, store
     windows: dict = {}  # what the faust tables' changelogs restore
 
     def start():
-        built = build_monitor(settings, bus, champions, EvaluationHistory(100), MonitorMetrics.create(), windows)
+        built = build_monitor(settings, publisher(settings, bus), champions, EvaluationHistory(100),
+                              MonitorMetrics.create(CollectorRegistry()), windows)
         built.store = store
         return built
 
@@ -168,8 +177,8 @@ async def test_columnar_batches_are_judged_and_joined_like_row_batches(bus, stor
     outcomes = []
     for form, convert in (("rows", lambda b: b), ("columns", as_columns)):
         settings = MonitorSettings(data_dir=tmp_path / form, window_size=WINDOW, retrain_cooldown_seconds=300)
-        monitor = build_monitor(settings, InMemoryBus(source="serving"), {}, EvaluationHistory(100),
-                                MonitorMetrics.create())
+        monitor = build_monitor(settings, publisher(settings, InMemoryBus(source="serving")), {},
+                                EvaluationHistory(100), MonitorMetrics.create(CollectorRegistry()))
         monitor.store = store
         await monitor.on_promoted(promoted(store, samples, 1), ENVELOPE)
         for batch in batches:

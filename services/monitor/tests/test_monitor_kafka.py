@@ -11,10 +11,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, Envelope, KafkaPublisher, _bus, _kafka, decode_event, topics
+from conveyor_kernel import ArtifactStore, Envelope, _bus, decode_event, kafka, topics
+from conveyor_kernel.kafka import KafkaPublisher
 from conveyor_monitor import handlers
-from conveyor_monitor.service import create_app
 from conveyor_monitor.settings import MonitorSettings
+from conveyor_monitor.wiring import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +63,7 @@ def spans(monkeypatch):
     provider = TracerProvider()  # local: the process-wide provider other tests rely on stays untouched
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("test")
-    for module in (_bus, _kafka, handlers):
+    for module in (_bus, kafka, handlers):
         monkeypatch.setattr(module, "tracer", tracer)
     return exporter
 
@@ -71,7 +72,6 @@ async def test_drift_is_detected_once_per_shift(kafka_settings, tmp_path, sample
     settings = MonitorSettings(
         kafka=kafka_settings, data_dir=tmp_path, window_size=WINDOW, retrain_cooldown_seconds=300
     )
-    prefix = kafka_settings.topic_prefix
     app = create_app(settings)
     registry = KafkaPublisher(kafka_settings, source="registry")
     serving = KafkaPublisher(kafka_settings, source="serving")
@@ -109,7 +109,8 @@ async def test_drift_is_detected_once_per_shift(kafka_settings, tmp_path, sample
             junk = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers)
             await junk.start()
             headers = Envelope("conveyor.events.v1.PredictionsLogged", "serving", "churn").to_headers()
-            await junk.send_and_wait(prefix + topics.PREDICTIONS, b"\xff\xff not protobuf", headers=headers)
+            await junk.send_and_wait(kafka_settings.topic(topics.PREDICTIONS), b"\xff\xff not protobuf",
+                                     headers=headers)
             await junk.stop()
 
             for _ in range(3 * WINDOW // BATCH):
@@ -123,8 +124,8 @@ async def test_drift_is_detected_once_per_shift(kafka_settings, tmp_path, sample
         assert [e["published"] for e in history] == [False, True, False, False, False]  # confirmed on the 2nd
         assert history[0]["features"][0]["psi_reference_deciles"] > 0.1
 
-        drifts = await read_topic(kafka_settings.bootstrap_servers, prefix + topics.MONITORING)
-        retrains = await read_topic(kafka_settings.bootstrap_servers, prefix + topics.RETRAIN)
+        drifts = await read_topic(kafka_settings.bootstrap_servers, kafka_settings.topic(topics.MONITORING))
+        retrains = await read_topic(kafka_settings.bootstrap_servers, kafka_settings.topic(topics.RETRAIN))
         assert len(drifts) == 1 and len(retrains) == 1
         envelope, drift, _ = drifts[0]
         assert envelope.source == "monitor" and envelope.subject == "churn" and envelope.traceparent
@@ -137,7 +138,7 @@ async def test_drift_is_detected_once_per_shift(kafka_settings, tmp_path, sample
         alarm = next(s for s in evaluations_spans if s.context.trace_id == int(envelope.traceparent[3:35], 16))
         assert alarm.attributes["conveyor.drift_share"] == 1.0
 
-        dead = await read_topic(kafka_settings.bootstrap_servers, prefix + topics.DEAD_LETTER)
+        dead = await read_topic(kafka_settings.bootstrap_servers, kafka_settings.topic(topics.DEAD_LETTER))
         assert len(dead) == 1 and b"not a valid" in dict(dead[0][2])["dlq_reason"]
 
         metrics = (await client.get("/metrics")).text

@@ -1,15 +1,13 @@
 import httpx
 import pytest
 
-from conveyor_monitor.service import create_app
 from conveyor_monitor.settings import MonitorSettings
-from conveyor_monitor.wiring import MonitorRuntime
+from conveyor_monitor.wiring import create_app
 
 
 @pytest.fixture
 async def client(tmp_path):
-    runtime = MonitorRuntime(MonitorSettings(data_dir=tmp_path))  # never started: nothing touches Kafka
-    app = create_app(runtime.settings, runtime)
+    app = create_app(MonitorSettings(data_dir=tmp_path))  # never started: nothing touches Kafka
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://monitor") as client:
         yield client
 

@@ -14,7 +14,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, KafkaPublisher
+from conveyor_kernel import ArtifactStore
+from conveyor_kernel.kafka import KafkaPublisher
 from conveyor_monitor.settings import MonitorSettings
 
 pytestmark = pytest.mark.integration
@@ -83,7 +84,7 @@ async def test_sigkill_and_restart_neither_loses_nor_double_counts(kafka_setting
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     _, uri = ArtifactStore(MonitorSettings(data_dir=tmp_path).artifact_root).put_json("references", samples.reference())
-    changelog = kafka_settings.topic_prefix + "monitor-windows-changelog"
+    changelog = kafka_settings.topic("monitor-windows-changelog")
     registry = KafkaPublisher(kafka_settings, source="registry")
     serving = KafkaPublisher(kafka_settings, source="serving")
     first = start_monitor(kafka_settings, tmp_path, port)

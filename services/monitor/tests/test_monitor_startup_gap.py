@@ -13,10 +13,11 @@ import faust.transport.consumer
 import pytest
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, KafkaPublisher
+from conveyor_kernel import ArtifactStore
+from conveyor_kernel.kafka import KafkaPublisher
 from conveyor_monitor import handlers
-from conveyor_monitor.service import create_app
 from conveyor_monitor.settings import MonitorSettings
+from conveyor_monitor.wiring import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -37,13 +38,13 @@ async def test_a_backlog_at_start_up_is_consumed_without_a_gap(kafka_settings, t
     _, uri = ArtifactStore(settings.artifact_root).put_json("references", samples.reference())
     first = create_app(settings)
     async with first.router.lifespan_context(first):  # learn the champion, then stop: nothing consumed yet
-        runtime = first.state.runtime
-        await until(lambda: not runtime.problems(), "the first monitor to be ready")
+        monitor, stream = first.state.monitor, first.state.stream
+        await until(lambda: not stream.problems(), "the first monitor to be ready")
         registry = KafkaPublisher(kafka_settings, source="registry")
         await registry.start()
         await registry.publish(ev.ModelPromoted(model_name="churn", version=1, reference_uri=uri), "churn")
         await registry.stop()
-        await until(lambda: runtime.monitor.champions.get("churn") is not None, "the champion")
+        await until(lambda: monitor.champions.get("churn") is not None, "the champion")
     serving = KafkaPublisher(kafka_settings, source="serving")
     await serving.start()
     for _ in range(WINDOW // BATCH):
@@ -71,13 +72,13 @@ async def test_a_backlog_at_start_up_is_consumed_without_a_gap(kafka_settings, t
     monkeypatch.setattr(faust.transport.consumer.Consumer, "perform_seek", seek_once_a_batch_is_held)
     second = create_app(settings)
     async with second.router.lifespan_context(second):
-        runtime = second.state.runtime
-        await until(lambda: not runtime.problems(), "the second monitor to be ready")
+        monitor, stream = second.state.monitor, second.state.stream
+        await until(lambda: not stream.problems(), "the second monitor to be ready")
         assert entered.is_set(), "the gap was not provoked: no batch reached the handler during recovery"
         release.set()
-        consumed = runtime.metrics.predictions_consumed.labels("churn")
+        consumed = monitor.metrics.predictions_consumed.labels("churn")
         await until(lambda: consumed._value.get() >= WINDOW, f"{WINDOW} predictions (a lost batch stops short)",
                     timeout=30)
-        assert runtime.history.report("churn")["evaluations"][0]["window_size"] == WINDOW
-        assert runtime.monitor.windows.pending("churn") == 0  # replayed batches were not counted twice
+        assert monitor.history.report("churn")["evaluations"][0]["window_size"] == WINDOW
+        assert monitor.windows.pending("churn") == 0  # replayed batches were not counted twice
         assert consumed._value.get() == WINDOW

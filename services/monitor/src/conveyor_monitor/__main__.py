@@ -2,8 +2,8 @@
 
 from conveyor_kernel import serve
 
-from .service import create_app
 from .settings import get_settings
+from .wiring import create_app
 
 
 def main() -> None:

@@ -12,23 +12,30 @@ from typing import Any
 from opentelemetry import trace
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, Envelope, InvalidMessage, links_of, prediction_rows, tracer
+from conveyor_kernel import ArtifactStore, Envelope, HandlerTable, InvalidMessage, links_of, tracer
 
-from .actions import Actions
-from .alarms import drift_detected, fairness_degraded, performance_degraded
+from .alerting import AlarmOutcome, Alerting, shown
 from .confirm import DriftConfirmation
 from .drift import WindowResult
 from .evaluation import Evaluator
+from .evidence import drift_detected, fairness_degraded, performance_degraded
 from .fairness import FairnessResult
 from .history import EvaluationHistory
 from .labels import LabelJoin
-from .live import attributes_of, rows_of
+from .live import attributes_of, predictions_of, rows_of
 from .metrics import MonitorMetrics
 from .performance import Logged, Scored, degraded
 from .reference import Reference, parse_reference
 from .window import Window, WindowBuffer
 
 logger = logging.getLogger(__name__)
+
+
+class MonitorStarting(Exception):  # noqa: N818 - names the state the client meets
+    """The service has not started yet: late labels need its publisher and its state."""
+
+    def __init__(self) -> None:
+        super().__init__("the monitor is still starting; retry in a few seconds")
 
 
 @dataclass
@@ -38,12 +45,25 @@ class Monitor:
     windows: WindowBuffer
     history: EvaluationHistory
     metrics: MonitorMetrics
-    actions: Actions
+    alerting: Alerting
     evaluator: Evaluator
     labels: LabelJoin
     tolerance: float = 0.1  # live metric may fall this far below the holdout's before it is degradation
     confirmation: DriftConfirmation = field(default_factory=DriftConfirmation)
     _references: dict[str, Reference] = field(default_factory=dict)
+    running: bool = field(default=False, init=False)  # takes REST labels only once the service has started
+
+    # The Monitor is a component of the service: first in the lifespan's list, so it stops last, after the
+    # consumer that writes to its label store.
+    async def start(self) -> None:
+        self.running = True
+
+    async def stop(self) -> None:
+        self.running = False
+        self.labels.close()
+
+    def problems(self) -> list[str]:
+        return []  # ready when the bus and the stream are: /readyz lists theirs
 
     async def on_registered(self, event: ev.ModelRegistered, envelope: Envelope) -> None:
         """The version's holdout metrics: the bar live performance is held to (kept in the label store)."""
@@ -66,7 +86,7 @@ class Monitor:
         }
         # A new champion is judged on its own predictions, and may raise its own alarm at once.
         self.windows.reset(event.model_name)
-        self.actions.reset(event.model_name)
+        self.alerting.reset(event.model_name)
         self.history.champion(event.model_name, event.version)
         logger.info("champion of %s is now v%d (%s)", event.model_name, event.version, event.action or "promote")
 
@@ -83,7 +103,7 @@ class Monitor:
         if event.HasField("columns"):  # serving writes columns; everything below reads rows: expand once
             event = ev.PredictionsLogged(
                 model_name=event.model_name, version=event.version, feature_names=event.feature_names,
-                class_labels=event.class_labels, predictions=prediction_rows(event),
+                class_labels=event.class_labels, predictions=predictions_of(event),
             )
         rows, outputs = rows_of(event, reference)
         attributes = attributes_of(event)
@@ -125,19 +145,18 @@ class Monitor:
         span.set_attribute("conveyor.model_name", model)
         span.set_attribute("conveyor.model_version", window.version)
         alarm = self.confirmation.alarms(verdict.drift_run)
-        retrain = ""
-        published = False
-        if alarm and not self.actions.quiet(f"drift:{model}"):
+        retrain: AlarmOutcome | None = None
+        if alarm and not self.alerting.quiet(f"drift:{model}"):
             fact = drift_detected(model, window.version, result, len(window.rows))
-            retrain = await self.actions.raise_alarm(
+            retrain = await self.alerting.raise_alarm(
                 f"drift:{model}", model, window.version, champion["dataset_id"], fact
             )
-            published = not retrain.startswith(("suppressed", "failed"))
+        published = retrain is not None and retrain.published
         for found in fairness:
             key = f"fairness:{model}:{found.attribute}"
-            if found.degraded and not self.actions.quiet(key):
+            if found.degraded and not self.alerting.quiet(key):
                 fact = fairness_degraded(model, window.version, found, len(window.rows))
-                await self.actions.raise_alarm(key, model, window.version, champion["dataset_id"], fact)
+                await self.alerting.raise_alarm(key, model, window.version, champion["dataset_id"], fact)
         self.history.record(model, window.version, result, len(window.rows), published, fairness, retrain,
                             drift_run=verdict.drift_run, alarm=alarm)
         self.metrics.windows_evaluated.labels(model, str(result.dataset_drifted).lower()).inc()
@@ -147,7 +166,7 @@ class Monitor:
             "window of %s v%d: drift share %.2f (drifted: %s), multivariate %s, run %d of %d, fairness degraded %s, "
             "retrain %s", model, window.version, result.drift_share, result.drifted_features or "none",
             result.multivariate.drifted if result.multivariate else "n/a", verdict.drift_run,
-            self.confirmation.windows, [f.attribute for f in fairness if f.degraded] or "none", retrain or "n/a",
+            self.confirmation.windows, [f.attribute for f in fairness if f.degraded] or "none", shown(retrain) or "n/a",
         )
 
     async def on_labels(self, labels: list[tuple[str, int, Any]]) -> dict[str, Any]:
@@ -170,16 +189,17 @@ class Monitor:
         baseline = self.labels.baseline(scored.model, scored.version)
         fell = degraded(scored.metrics, baseline, self.tolerance)
         self.history.record_performance(scored, fell)
-        outcome = ""
+        outcome: AlarmOutcome | None = None
         champion = self.champions.get(scored.model)
         key = f"performance:{scored.model}"
-        if fell and not self.actions.quiet(key):
+        if fell and not self.alerting.quiet(key):
             fact = performance_degraded(scored, {m: baseline[m] for m in scored.metrics if m in baseline}, fell,
                                         self.tolerance)
             dataset_id = champion["dataset_id"] if champion else ""
-            outcome = await self.actions.raise_alarm(key, scored.model, scored.version, dataset_id, fact)
+            outcome = await self.alerting.raise_alarm(key, scored.model, scored.version, dataset_id, fact)
+        # This dict is the REST response: the outcome goes out as the text users have always read.
         return {"model_name": scored.model, "version": scored.version, "metrics": scored.metrics,
-                "equalized_odds": scored.equalized_odds, "degraded": fell, "retrain": outcome}
+                "equalized_odds": scored.equalized_odds, "degraded": fell, "retrain": shown(outcome)}
 
     def _reference(self, uri: str) -> Reference:
         reference = self._references.get(uri)
@@ -203,7 +223,7 @@ class Verdict:
     span: trace.Span
 
 
-def handler_table(monitor: Monitor) -> dict[type, Any]:
+def handler_table(monitor: Monitor) -> HandlerTable:
     return {
         ev.ModelRegistered: monitor.on_registered,
         ev.ModelPromoted: monitor.on_promoted,

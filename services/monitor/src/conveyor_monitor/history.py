@@ -8,11 +8,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .alerting import AlarmOutcome, shown
 from .drift import FeatureResult, WindowResult
 from .fairness import FairnessResult
 from .performance import Scored
 
 SERIES = ("drift", "fairness", "performance")
+
+
+class ModelUnknown(LookupError):  # noqa: N818 - names what the client asked for
+    """No ModelPromoted for the model has reached this monitor."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"model {name!r} is unknown to the monitor: no ModelPromoted for it has been seen; "
+                         "check the name (path parameter 'name') or promote a version first")
 
 
 @dataclass
@@ -43,7 +52,8 @@ class EvaluationHistory:
 
     def record(
         self, model: str, version: int, result: WindowResult, window_size: int, published: bool,
-        fairness: list[FairnessResult] | None = None, retrain: str = "", drift_run: int = 0, alarm: bool = False,
+        fairness: list[FairnessResult] | None = None, retrain: AlarmOutcome | None = None, drift_run: int = 0,
+        alarm: bool = False,
     ) -> None:
         """`dataset_drifted` is the window's own verdict; `alarm` says whether the confirmation rule raised
         the dataset-level alarm on it (`published`: whether DriftDetected went out, cooldown permitting)."""
@@ -61,7 +71,7 @@ class EvaluationHistory:
                 "alarm": alarm,
                 "drifted_features": list(result.drifted_features),
                 "published": published,
-                "retrain": retrain,
+                "retrain": shown(retrain),  # the text the API has always shown
                 "features": [_test_json(r) for r in result.features],
                 "prediction_drift": _test_json(result.prediction) if result.prediction else None,
                 "multivariate": _test_json(result.multivariate) if result.multivariate else None,

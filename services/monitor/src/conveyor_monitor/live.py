@@ -1,17 +1,27 @@
 """Turns a PredictionsLogged batch into rows in the reference's feature order, or says what is wrong."""
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import InvalidMessage, prediction_rows
+from conveyor.events.v1.predictions import MalformedPredictions, prediction_rows
+from conveyor_kernel import InvalidMessage
 
 from .reference import Reference
 
 
+def predictions_of(batch: ev.PredictionsLogged) -> Sequence[ev.Prediction]:
+    """The batch's rows, whichever form it was written in; a malformed batch can never succeed."""
+    try:
+        return prediction_rows(batch)
+    except MalformedPredictions as exc:
+        raise InvalidMessage(str(exc)) from exc
+
+
 def attributes_of(batch: ev.PredictionsLogged) -> list[dict[str, str]]:
     """Each prediction's sensitive attributes (from the request's parameters.attributes), as plain dicts."""
-    return [dict(prediction.attributes) for prediction in prediction_rows(batch)]
+    return [dict(prediction.attributes) for prediction in predictions_of(batch)]
 
 
 def rows_of(batch: ev.PredictionsLogged, reference: Reference) -> tuple[list[list[float]], list[Any]]:
@@ -26,7 +36,7 @@ def rows_of(batch: ev.PredictionsLogged, reference: Reference) -> tuple[list[lis
     index = [logged.index(n) for n in reference.feature_names]
     rows: list[list[float]] = []
     outputs: list[Any] = []
-    for prediction in prediction_rows(batch):
+    for prediction in predictions_of(batch):
         if len(prediction.features) != len(logged):
             raise InvalidMessage(
                 f"prediction {prediction.request_id!r} has {len(prediction.features)} features, "

@@ -1,4 +1,4 @@
-"""Prometheus metrics, in a registry per service instance so tests and restarts never collide."""
+"""Prometheus metrics of the monitor, on a registry the app owns (no global state at import)."""
 
 from dataclasses import dataclass
 
@@ -14,7 +14,6 @@ LABELS_JOINED = "conveyor_monitor_labels_joined"
 
 @dataclass(frozen=True)
 class MonitorMetrics:
-    registry: CollectorRegistry
     predictions_consumed: Counter
     windows_evaluated: Counter
     drift_events: Counter
@@ -23,10 +22,8 @@ class MonitorMetrics:
     labels_joined: Counter
 
     @classmethod
-    def create(cls) -> "MonitorMetrics":
-        registry = CollectorRegistry()
+    def create(cls, registry: CollectorRegistry) -> "MonitorMetrics":
         return cls(
-            registry=registry,
             predictions_consumed=Counter(
                 PREDICTIONS_CONSUMED, "Predictions of the champion version added to a window",
                 ["model"], registry=registry,

@@ -1,31 +1,22 @@
-"""The faust application, built by a factory so nothing connects or reads settings at import time."""
+"""The faust application, built by a factory so nothing connects or reads settings at import time.
 
-import asyncio
-from dataclasses import dataclass
+faust binds its event loop on first use (mode's services late-bind it), which is `FaustStream.start()`
+inside the server's loop: so wiring can build the app, its tables and agents before any loop runs. Nothing
+before start may read `app.loop`, or the app would be pinned to a loop nobody runs.
+"""
 
 import faust
 
-from conveyor_kernel import topics
-
-from .settings import MonitorSettings
-
-APP_NAME = "monitor"
+from ..settings import MonitorSettings
 
 
-@dataclass(frozen=True)
-class SourceTopics:
-    predictions: faust.TopicT
-    registry: faust.TopicT
-
-
-def create_faust_app(settings: MonitorSettings) -> faust.App:
-    """Call from inside the running event loop (the FastAPI lifespan): faust binds to that loop."""
+def create_faust_app(settings: MonitorSettings, name: str) -> faust.App:
     kafka = settings.kafka
     return faust.App(
         # The app id is the consumer group and names faust's internal topics, so the prefix isolates both.
-        kafka.topic_prefix + APP_NAME,
+        kafka.group(name),
         broker=[f"kafka://{server.strip()}" for server in kafka.bootstrap_servers.split(",")],
-        broker_client_id=f"{kafka.client_id}-{APP_NAME}-faust",
+        broker_client_id=f"{kafka.client_id}-{name}-faust",
         store="memory://",
         topic_partitions=1,
         web_enabled=False,
@@ -39,13 +30,5 @@ def create_faust_app(settings: MonitorSettings) -> faust.App:
         # A SIGKILLed member holds its partitions until its session times out: this bounds a restart.
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
-        datadir=str(settings.state_dir(APP_NAME) / "faust"),
-        loop=asyncio.get_running_loop(),
+        datadir=str(settings.state_dir(name) / "faust"),
     )
-
-
-def source_topics(app: faust.App, prefix: str) -> SourceTopics:
-    def topic(name: str) -> faust.TopicT:
-        return app.topic(prefix + name, key_serializer="raw", value_serializer="raw")
-
-    return SourceTopics(predictions=topic(topics.PREDICTIONS), registry=topic(topics.REGISTRY))
