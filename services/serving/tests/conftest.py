@@ -15,7 +15,8 @@ from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, Dispatcher, InMemoryBus, topics
+from conveyor_kernel import ArtifactStore, Dispatcher, topics
+from conveyor_kernel.memory import InMemoryBus
 from conveyor_serving.settings import ServingSettings
 from conveyor_serving.wiring import create_app
 
@@ -90,7 +91,7 @@ class Harness:
         self.client = client
         self.bus = bus
         self.serving = client.app.state.serving
-        self.dispatcher = Dispatcher(self.serving.handlers, group="serving-test", max_retries=0)
+        self.dispatcher = Dispatcher(client.app.state.handlers, group="serving-test", max_retries=0)
 
     def promote(self, name: str, version: int, uri: str, action: str = "promote", **fields) -> None:
         fields.setdefault("feature_names", FEATURE_NAMES)
@@ -136,7 +137,7 @@ def make_serving(models: Models):
     def make(**overrides) -> Iterator[Harness]:
         settings = ServingSettings(data_dir=models.data_dir, instance="test-instance", **overrides)
         bus = InMemoryBus(source="serving")
-        with TestClient(create_app(settings, publisher=bus)) as client:
+        with TestClient(create_app(settings, transport=bus)) as client:
             yield Harness(client, bus)
 
     return make

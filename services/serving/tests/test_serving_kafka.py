@@ -10,7 +10,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi.testclient import TestClient
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import Envelope, KafkaPublisher, decode_event, ensure_topics, prediction_rows, topic_for
+from conveyor.events.v1.predictions import prediction_rows
+from conveyor_kernel import Envelope, decode_event
+from conveyor_kernel.kafka import KafkaPublisher, ensure_topics
 from conveyor_serving.settings import ServingSettings
 from conveyor_serving.wiring import create_app
 
@@ -28,7 +30,7 @@ async def _publish(kafka_settings, event) -> None:
 
 async def _read(kafka_settings, event_cls, count: int) -> list:
     """Every `event_cls` on its topic, waiting (bounded) until at least `count` are there."""
-    partition = TopicPartition(topic_for(event_cls, kafka_settings.topic_prefix), 0)
+    partition = TopicPartition(kafka_settings.topic(event_cls), 0)
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka_settings.bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     found: list = []
@@ -47,9 +49,7 @@ async def _read(kafka_settings, event_cls, count: int) -> list:
 
 
 def test_promotion_on_kafka_is_served_and_logged(kafka_settings, models):
-    asyncio.run(ensure_topics(kafka_settings, [topic_for(cls, kafka_settings.topic_prefix)
-                                               for cls in (ev.ModelPromoted, ev.ModelDeployed,
-                                                           ev.PredictionsLogged)]))
+    asyncio.run(ensure_topics(kafka_settings, [ev.ModelPromoted, ev.ModelDeployed, ev.PredictionsLogged]))
     promotion = ev.ModelPromoted(model_name="cancer", version=1, artifact_uri=models.v1_uri, action="promote",
                                  feature_names=[f"f{i}" for i in range(30)], task=ev.TASK_CLASSIFICATION)
     asyncio.run(_publish(kafka_settings, promotion))
@@ -80,7 +80,7 @@ def test_promotion_on_kafka_is_served_and_logged(kafka_settings, models):
 
 
 def test_a_canary_and_its_rollback_on_kafka_reach_serving(kafka_settings, models, caplog):
-    asyncio.run(ensure_topics(kafka_settings, [topic_for(ev.ModelPromoted, kafka_settings.topic_prefix)]))
+    asyncio.run(ensure_topics(kafka_settings, [ev.ModelPromoted]))
     features = [f"f{i}" for i in range(30)]
     asyncio.run(_publish(kafka_settings, ev.ModelPromoted(model_name="cancer", version=1, artifact_uri=models.v1_uri,
                                                           feature_names=features, task=ev.TASK_CLASSIFICATION)))

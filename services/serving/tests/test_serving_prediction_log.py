@@ -5,7 +5,9 @@ import time
 import numpy as np
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import Envelope, InMemoryBus, prediction_rows
+from conveyor.events.v1.predictions import prediction_rows
+from conveyor_kernel import Envelope
+from conveyor_kernel.memory import InMemoryBus
 
 
 def _logged(bus: InMemoryBus) -> list[ev.PredictionsLogged]:
@@ -78,10 +80,10 @@ def test_a_full_buffer_drops_and_counts_without_failing_requests(make_serving, m
 
 
 class RefusingBus(InMemoryBus):
-    async def publish(self, event, subject):
+    async def publish(self, event, subject, **stamps):
         if isinstance(event, ev.PredictionsLogged):
             raise ConnectionError("broker unreachable")
-        return await super().publish(event, subject)
+        return await super().publish(event, subject, **stamps)
 
 
 def test_a_refused_publish_is_counted_and_logging_carries_on(models):
@@ -91,10 +93,10 @@ def test_a_refused_publish_is_counted_and_logging_carries_on(models):
     from conveyor_serving.wiring import create_app
 
     settings = ServingSettings(data_dir=models.data_dir, log_flush_interval=0.05)
-    app = create_app(settings, publisher=RefusingBus(source="serving"))
+    app = create_app(settings, transport=RefusingBus(source="serving"))
     with TestClient(app) as client:
         serving = app.state.serving
-        client.portal.call(serving.handlers[ev.ModelPromoted],
+        client.portal.call(app.state.handlers[ev.ModelPromoted],
                            ev.ModelPromoted(model_name="cancer", version=1, artifact_uri=models.v1_uri),
                            Envelope(type="conveyor.events.v1.ModelPromoted", source="test", subject="cancer"))
         for i in range(2):

@@ -5,7 +5,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import Envelope, InMemoryBus, topics
+from conveyor_kernel import Envelope, topics
+from conveyor_kernel.memory import InMemoryBus
 from conveyor_serving import handlers as handlers_module
 from conveyor_serving.settings import ServingSettings
 from conveyor_serving.wiring import create_app
@@ -18,8 +19,8 @@ async def test_load_and_swap_spans_are_children_of_the_consumer_span(models, mon
     tracer = provider.get_tracer("test")
     monkeypatch.setattr(handlers_module, "tracer", tracer)
     bus = InMemoryBus(source="serving")
-    app = create_app(ServingSettings(data_dir=models.data_dir), publisher=bus)
-    handle = app.state.serving.handlers[ev.ModelPromoted]
+    app = create_app(ServingSettings(data_dir=models.data_dir), transport=bus)
+    handle = app.state.handlers[ev.ModelPromoted]
     promotion = ev.ModelPromoted(model_name="cancer", version=1, artifact_uri=models.v1_uri)
 
     with tracer.start_as_current_span("consume ModelPromoted") as consumer_span:

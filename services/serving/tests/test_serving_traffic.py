@@ -1,7 +1,7 @@
 """Canary and shadow, set by the registry's TrafficSplitSet: who answers, what is logged, and rollback."""
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import prediction_rows
+from conveyor.events.v1.predictions import prediction_rows
 
 
 def _versions(harness, rows, n: int) -> list[str]:

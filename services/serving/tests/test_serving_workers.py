@@ -20,7 +20,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import Envelope, KafkaPublisher, decode_event, ensure_topics, topic_for
+from conveyor_kernel import Envelope, decode_event
+from conveyor_kernel.kafka import KafkaPublisher, ensure_topics
 
 pytestmark = pytest.mark.integration
 CONVEYOR = str(Path(sys.executable).parent / "conveyor")
@@ -97,7 +98,7 @@ async def _publish_all(kafka_settings, events) -> None:
 
 
 async def _deployed(kafka_settings, count: int, bound: float = 40) -> list[ev.ModelDeployed]:
-    partition = TopicPartition(topic_for(ev.ModelDeployed, kafka_settings.topic_prefix), 0)
+    partition = TopicPartition(kafka_settings.topic(ev.ModelDeployed), 0)
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka_settings.bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     found: list[ev.ModelDeployed] = []
@@ -124,8 +125,7 @@ def test_twenty_deployments_under_load_lose_no_request_on_any_worker(kafka_setti
     workers, deployments = 2, 20
     empty = tmp_path / "empty-repo"
     empty.mkdir()
-    asyncio.run(ensure_topics(kafka_settings, [topic_for(c, kafka_settings.topic_prefix)
-                                               for c in (ev.ModelPromoted, ev.ModelDeployed, ev.PredictionsLogged)]))
+    asyncio.run(ensure_topics(kafka_settings, [ev.ModelPromoted, ev.ModelDeployed, ev.PredictionsLogged]))
     asyncio.run(_publish_all(kafka_settings, [_promotion(models, 1)]))
     env = {"CONVEYOR_KAFKA__TOPIC_PREFIX": kafka_settings.topic_prefix, "CONVEYOR_DATA_DIR": str(models.data_dir)}
     with _conveyor_serving(empty, tmp_path, "--workers", str(workers), "--kafka", kafka_settings.bootstrap_servers,

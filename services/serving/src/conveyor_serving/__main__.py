@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
-from conveyor_kernel import configure_logging, configure_tracing
+from conveyor_kernel import configure_process
 
 from .metrics import MULTIPROC_DIR
 from .settings import get_settings
@@ -32,8 +32,7 @@ def app_factory() -> "FastAPI":
     from .wiring import create_app
 
     settings = get_settings()
-    configure_logging("serving")
-    configure_tracing(settings.telemetry.service_name or "serving", settings.telemetry.span_file)
+    configure_process("serving", settings)
     return create_app(settings)
 
 

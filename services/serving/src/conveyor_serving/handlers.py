@@ -23,8 +23,7 @@ class ServingPorts:
     repository: ModelRepository
     metrics: ServingMetrics
     instance: str
-    # Set by the composition root once the runtime (which owns the Kafka publisher) exists.
-    publisher: Publisher | None = field(default=None)
+    publisher: Publisher  # announces ModelDeployed
     # The promotion event each model last applied: a redelivery (same ce_id) is not a new deployment.
     applied: dict[str, str] = field(default_factory=dict)
 
@@ -74,7 +73,6 @@ def build_handlers(ports: ServingPorts) -> HandlerTable:
             ports.metrics.swaps.labels(event.model_name).inc()
             logger.info("serving %s v%d (was v%s, %s, loaded in %.3f s)", model.name, model.version,
                         previous.version if previous else "-", event.action or "promote", load_seconds)
-            assert ports.publisher is not None, "the composition root sets the publisher"
             await ports.publisher.publish(
                 ev.ModelDeployed(model_name=model.name, version=model.version, artifact_uri=model.artifact_uri,
                                  instance=ports.instance, load_seconds=load_seconds),

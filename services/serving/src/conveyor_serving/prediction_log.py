@@ -145,6 +145,9 @@ class PredictionLog:
             self._task = None
         await self.flush()
 
+    def problems(self) -> list[str]:
+        return []  # a log that cannot publish drops and counts; it never holds serving back
+
     async def _run(self) -> None:
         while not self._stopping:
             try:

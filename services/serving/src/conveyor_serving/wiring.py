@@ -1,33 +1,25 @@
-"""The composition root: settings → artifact store, repository, metrics, prediction log, runtime, app."""
+"""The composition root: settings in, the serving app (with its event runtime and components) out."""
 
-import asyncio
 import logging
 import socket
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from conveyor_kernel import (
-    ArtifactStore,
-    EventRuntime,
-    HandlerTable,
-    Publisher,
-    cancel_task,
-    create_service_app,
-    settle_heap,
-    topics,
-)
+from conveyor.events.v1 import events_pb2 as ev
+from conveyor_kernel import ArtifactStore, Component, EventRuntime, create_service_app, settle_heap
+from conveyor_kernel.memory import InMemoryBus
 
+from . import api, api_repository, api_v1
 from .adapters.model_folder import ModelFolder
 from .adapters.shared_decisions import SharedDecisions
-from .api import SERVER_VERSION, Inferencer, build_router, build_v1_router, fast_routes
-from .api_repository import build_repository_router, follow_decisions, load_folder_model
 from .gate import Gate
 from .handlers import ServingPorts, build_handlers
+from .inferencer import Inferencer
+from .loading import DecisionFollower, ModelLoader
 from .metrics import ServingMetrics
 from .prediction_log import PredictionLog
 from .repository import ModelRepository
@@ -35,93 +27,89 @@ from .settings import ServingSettings
 
 logger = logging.getLogger(__name__)
 
+SERVICE = "serving"
+PUBLISHES = (ev.ModelDeployed, ev.PredictionsLogged)
+
 
 @dataclass
 class Serving:
-    """Everything one app holds; tests reach it through `app.state.serving`."""
+    """What one app holds; routes (deps.py) and tests reach it through `app.state.serving`."""
 
     ports: ServingPorts
-    handlers: HandlerTable
     log: PredictionLog
-    runtime: EventRuntime | None
-    started: bool = False
+    inferencer: Inferencer
+    loader: ModelLoader
+    components: Sequence[Component]
 
     def problems(self) -> list[str]:
-        if not self.started:
-            return ["startup"]
-        return self.runtime.problems() if self.runtime is not None else []
+        return [p for component in self.components for p in component.problems()]
 
 
-class _NoKafka:
-    """The publisher of standalone serving: nothing is published (prediction logging is off too)."""
+class Started:
+    """The last component: once every other one runs, the heap is settled and the instance counts as up."""
 
-    async def publish(self, event, subject):  # type: ignore[no-untyped-def]
-        raise RuntimeError("standalone serving has no Kafka")
+    def __init__(self, instance: str, group: str) -> None:
+        self.instance, self.group, self.started = instance, group, False
+
+    async def start(self) -> None:
+        settle_heap()
+        self.started = True
+        logger.info("serving instance %s up (consumer group %s)", self.instance, self.group)
+
+    async def stop(self) -> None:
+        self.started = False
+
+    def problems(self) -> list[str]:
+        return [] if self.started else ["startup"]
 
 
-def create_app(settings: ServingSettings, publisher: Publisher | None = None) -> FastAPI:
-    """The serving app. With `publisher` (unit tests) no Kafka runtime is built and handlers are driven by hand.
+def create_app(settings: ServingSettings, transport: InMemoryBus | None = None) -> FastAPI:
+    """With `transport` (unit tests) events go to that in-memory bus; else to Kafka.
 
-    With `kafka_enabled=False` it serves only the model-repository folder and logs no predictions.
+    With `kafka_enabled=False` (standalone) it serves only the model-repository folder: the runtime is built
+    but never started (no consumer, no producer) and no predictions are logged.
     """
     suffix = uuid.uuid4().hex[:8]
-    # Every process needs every promotion, so each one consumes in a group of its own.
-    group = f"serving-{suffix}"
-    metrics = ServingMetrics(CollectorRegistry())
+    group = f"serving-{suffix}"  # every process needs every promotion, so each one consumes in a group of its own
+    on_bus = transport is not None or settings.kafka_enabled
+    runtime = EventRuntime(settings, source=SERVICE, publishes=PUBLISHES, transport=transport)
+    metrics = ServingMetrics.create(CollectorRegistry())
     ports = ServingPorts(
         store=ArtifactStore(settings.artifact_root),
         repository=ModelRepository(),
         metrics=metrics,
         instance=settings.instance or f"{socket.gethostname()}-{suffix}",
+        publisher=runtime.publisher,
     )
     handlers = build_handlers(ports)
-    runtime = None
-    logging_on = True
-    if publisher is None and settings.kafka_enabled:
-        runtime = EventRuntime(settings, source="serving", group=group, topics=[topics.REGISTRY], handlers=handlers)
-        publisher = runtime.publisher
-    elif publisher is None:
-        publisher, logging_on = _NoKafka(), False
-    ports.publisher = publisher
-    log = PredictionLog(publisher, metrics, settings.log_buffer_size, settings.log_batch_size,
-                        settings.log_flush_interval, enabled=logging_on)
-    serving = Serving(ports, handlers, log, runtime)
+    runtime.subscribe(handlers, group=group)
+    log = PredictionLog(runtime.publisher, metrics, settings.log_buffer_size, settings.log_batch_size,
+                        settings.log_flush_interval, enabled=on_bus)
     folder = ModelFolder(settings.model_repository) if settings.model_repository else None
     shared = settings.repository_decisions_file
     decisions = SharedDecisions(shared) if shared is not None and folder is not None else None
+    loader = ModelLoader(ports.repository, metrics, folder, decisions)
     inferencer = Inferencer(settings, ports.repository, log, metrics, Gate(settings.api_keys, settings.max_body_bytes))
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if folder is not None:
-            for name in sorted({entry.name for entry in folder.entries()}):
-                load_folder_model(folder, inferencer, metrics, name)  # a bad model stops startup, loudly
-        if runtime is not None:
-            await runtime.start()
-        await log.start()
-        following = None
-        if decisions is not None and folder is not None:
-            following = asyncio.create_task(follow_decisions(decisions, folder, inferencer, metrics),
-                                            name="repository-decisions")
-        settle_heap()
-        serving.started = True
-        logger.info("serving instance %s up (consumer group %s)", ports.instance, group if runtime else "-")
-        try:
-            yield
-        finally:
-            serving.started = False
-            await cancel_task(following)
-            await log.stop()  # flush while the publisher still runs
-            if runtime is not None:
-                await runtime.stop()
+    components: list[Component] = [loader]  # the folder's models first
+    if on_bus:
+        components.append(runtime)
+    components.append(log)  # stops before the runtime: it flushes while the publisher still runs
+    if decisions is not None and folder is not None:
+        components.append(DecisionFollower(loader, folder, decisions))
+    components.append(Started(ports.instance, group if on_bus else "-"))
 
-    app = create_service_app("conveyor-serving", serving.problems, lifespan, metrics.registry, SERVER_VERSION)
-    app.include_router(build_router(inferencer, lambda: not serving.problems()))
-    app.include_router(build_v1_router(inferencer))
-    app.include_router(build_repository_router(inferencer, folder, metrics, decisions))
-    app.router.routes[:0] = fast_routes(inferencer)
     # FastAPI's native HTTP tracing costs ~25% of peak throughput here even when sampling drops the span;
-    # infer requests are traced by the Inferencer instead (sampled before any OpenTelemetry call).
-    app._telemetry["tracing"] = False  # noqa: SLF001 - FastAPI(telemetry=...) is built by the kernel
-    app.state.serving = serving
+    # infer requests are traced by api.answer_infer instead (sampled before any OpenTelemetry call).
+    app = create_service_app("conveyor-serving", components=components, registry=metrics.registry,
+                             version=api.SERVER_VERSION, errors=api.ERRORS, error_body=api.oip_error,
+                             http_tracing=False)
+    app.state.serving = Serving(ports, log, inferencer, loader, components)
+    app.state.runtime = runtime
+    app.state.handlers = handlers
+    app.include_router(api.router)
+    app.include_router(api_v1.router)
+    app.include_router(api_repository.router)
+    app.router.routes[:0] = api.fast_routes(inferencer)
     return app
+
