@@ -26,15 +26,19 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from confluent_kafka import OFFSET_BEGINNING, Consumer
 from confluent_kafka import TopicPartition as ConfluentPartition
+from prometheus_client import CollectorRegistry
 
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_audit.adapters.ledger_db import Ledger
 from conveyor_audit.consumer import LedgerConsumer, settle_process
-from conveyor_kernel import KafkaPublisher, KafkaSettings, build_record, ensure_topics, topics
+from conveyor_audit.metrics import AuditMetrics
+from conveyor_kernel import EventRuntime, KafkaSettings, ServiceSettings, topics
+from conveyor_kernel.kafka import ensure_topics
+from conveyor_kernel.memory import build_record
 
 
 async def produce(settings: KafkaSettings, count: int) -> str:
-    await ensure_topics(settings, [settings.topic_prefix + t for t in topics.LIFECYCLE_TOPICS])
+    await ensure_topics(settings, topics.LIFECYCLE)
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=20,
                                 max_batch_size=512 * 1024, acks="all")
     await producer.start()
@@ -85,9 +89,10 @@ async def ledger_append(settings: KafkaSettings, count: int, batch: int, state: 
     """(events/s from the consumer's start, events/s from its first committed batch on): the first
     includes connecting and the first fetch, the second is the sustained rate the target is about."""
     ledger = Ledger(state / "ledger.db")
-    publisher = KafkaPublisher(settings, source="bench")
-    consumer = LedgerConsumer(settings, ledger, publisher, batch_size=batch)
-    await publisher.start()
+    runtime = EventRuntime(ServiceSettings(kafka=settings), source="bench")  # the dead letters' publisher
+    consumer = LedgerConsumer(settings, ledger, runtime.dead_letters, AuditMetrics.create(CollectorRegistry()),
+                              batch_size=batch)
+    await runtime.start()
     settle_process()  # as the service does right before its consumer starts
     await consumer.start()
     started = time.perf_counter()
@@ -101,7 +106,7 @@ async def ledger_append(settings: KafkaSettings, count: int, batch: int, state: 
         return count / (ended - started), (count - first_size) / (ended - first_landed)
     finally:
         await consumer.stop()
-        await publisher.stop()
+        await runtime.stop()
         ledger.close()
 
 

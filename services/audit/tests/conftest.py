@@ -9,7 +9,10 @@ from google.protobuf.message import Message
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_audit.adapters.ledger_db import Ledger
 from conveyor_audit.adapters.rows import Pending
-from conveyor_kernel import Envelope, Record, build_record
+from conveyor_audit.settings import AuditSettings
+from conveyor_audit.wiring import PUBLISHES, SERVICE
+from conveyor_kernel import Envelope, EventRuntime, Record
+from conveyor_kernel.memory import InMemoryBus, build_record
 
 
 @pytest.fixture
@@ -17,6 +20,17 @@ def ledger(tmp_path: Path):
     opened = Ledger(tmp_path / "ledger.db")
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def bus() -> InMemoryBus:
+    return InMemoryBus()
+
+
+@pytest.fixture
+def runtime(bus: InMemoryBus) -> EventRuntime:
+    """Audit's event runtime on the in-memory bus: its dead_letters is the forwarder the ledger's intake uses."""
+    return EventRuntime(AuditSettings(), source=SERVICE, publishes=PUBLISHES, transport=bus)
 
 
 def sample_events() -> list[tuple[Message, str]]:

@@ -7,8 +7,9 @@ from fastapi.testclient import TestClient
 
 from conveyor_audit import merkle
 from conveyor_audit.adapters.ledger_db import Ledger
+from conveyor_audit.keeper import LedgerCorrupted
 from conveyor_audit.settings import AuditSettings
-from conveyor_audit.wiring import LedgerCorrupted, create_app
+from conveyor_audit.wiring import create_app
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_audit.note import Signer, parse_vkey, verify_checkpoint
 from conveyor_cli.audit_cmd import audit_app
-from conveyor_kernel import build_record, topics
+from conveyor_kernel import topics
+from conveyor_kernel.memory import build_record
 
 pytestmark = pytest.mark.integration
 EVENTS = 50_000
@@ -145,7 +146,7 @@ async def test_sigkill_at_random_moments_loses_and_repeats_nothing(kafka_setting
     assert len(stored) == EVENTS and set(stored) == ids  # 0 missing, 0 duplicated
     assert audit.log.read_text().count("ledger verified") == KILLS + 1  # every restart verified first
     verifier = parse_vkey(CliRunner().invoke(audit_app, ["public-key", "--data-dir", str(tmp_path)]).stdout)
-    notes = await published_checkpoints(bootstrap, prefix + topics.CHECKPOINTS)
+    notes = await published_checkpoints(bootstrap, kafka_settings.topic(topics.CHECKPOINTS))
     published = {verify_checkpoint(note, verifier).size for note in notes}
     assert published == set(signed_sizes) and max(published) == EVENTS  # copies outside the database
 

@@ -3,14 +3,18 @@
 import asyncio
 from collections.abc import Callable
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from fastapi import FastAPI
 
 from conveyor.events.v1 import events_pb2 as ev
+from conveyor_audit.integrity import verify_snapshot
 from conveyor_audit.settings import AuditSettings
-from conveyor_audit.verify import verify_snapshot
-from conveyor_audit.wiring import AuditService
-from conveyor_kernel import KafkaPublisher, Record, build_record, topics
+from conveyor_audit.wiring import create_app
+from conveyor_kernel import Record, topics
+from conveyor_kernel.kafka import KafkaPublisher
+from conveyor_kernel.memory import build_record
 
 pytestmark = pytest.mark.integration
 
@@ -23,8 +27,14 @@ async def wait_for(condition: Callable[[], bool], what: str, seconds: float = 60
     raise AssertionError(f"timed out after {seconds}s waiting for {what}")
 
 
+async def problems(app: FastAPI) -> list[str]:
+    """What the running app's components still wait for, as /readyz lists it."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://audit") as client:
+        return (await client.get("/readyz")).json().get("waiting_for", [])
+
+
 async def read_all(settings, topic: str) -> list[Record]:
-    partition = TopicPartition(settings.topic_prefix + topic, 0)
+    partition = TopicPartition(settings.topic(topic), 0)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -45,10 +55,9 @@ async def test_ledger_records_each_event_once_across_restarts(kafka_settings, tm
     settings = AuditSettings(data_dir=tmp_path, kafka=kafka_settings)
     prefix = kafka_settings.topic_prefix
     producer = KafkaPublisher(kafka_settings, source="test")
-    service = AuditService(settings)
-    await service.start()  # creates the topics before anyone publishes
-    await producer.start()
-    try:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):  # creates the topics before anyone publishes
+        await producer.start()
         ids = [(await producer.publish(event, subject)).id for event, subject in [
             (ev.DatasetArrived(dataset_id="d1", name="credit"), "d1"),
             (ev.ModelTrained(model_name="credit", run_id="r1"), "credit"),
@@ -58,13 +67,13 @@ async def test_ledger_records_each_event_once_across_restarts(kafka_settings, tm
         await producer.send(twice)
         await producer.send(twice)  # a producer retry after a lost ack: same ce_id, new offset
         ids.append(envelope.id)
-        garbage = Record(prefix + topics.DATASETS, b"x", b"not an event", [("ce_id", b"g-1")])
+        garbage = Record(kafka_settings.topic(topics.DATASETS), b"x", b"not an event", [("ce_id", b"g-1")])
         await producer.send(garbage)
         ids.append((await producer.publish(ev.RetrainRequested(model_name="credit"), "credit")).id)
 
-        ledger = service.ledger
+        ledger = app.state.keeper.ledger
         assert ledger is not None
-        datasets = (prefix + topics.DATASETS, 0)
+        datasets = (kafka_settings.topic(topics.DATASETS), 0)
         await wait_for(lambda: ledger.size == 5 and ledger.offsets().get(datasets) == 2, "5 entries")
         entries = ledger.find(None, None, 100, 0)[1]
         assert sorted(e.event_id for e in entries) == sorted(ids)  # topics interleave in any order
@@ -75,26 +84,24 @@ async def test_ledger_records_each_event_once_across_restarts(kafka_settings, tm
             "audit cannot record it: missing CloudEvents header(s): ce_type, ce_source"
         ]
         assert verify_snapshot(ledger.snapshot()).ok
-        assert ledger.offsets()[(prefix + topics.DEPLOYMENTS, 0)] == 2
-    finally:
-        await service.stop()
+        assert ledger.offsets()[(kafka_settings.topic(topics.DEPLOYMENTS), 0)] == 2
 
     # A new instance on the same database picks up where the ledger says, not from the beginning.
-    service = AuditService(settings)
-    await service.start()
+    app = create_app(settings)
     try:
-        await producer.send(twice)  # redelivered across the restart: still stored once
-        later = (await producer.publish(ev.PromotionDeclined(model_name="credit", version=2), "credit")).id
-        ledger = service.ledger
-        assert ledger is not None
-        await wait_for(lambda: ledger.size == 6 and ledger.offsets()[(prefix + topics.DEPLOYMENTS, 0)] == 3,
-                       "the 6th entry and the redelivery")
-        assert service.problems() == []
-        stored = [e.event_id for e in ledger.find(None, None, 100, 0)[1]]
-        assert sorted(stored) == sorted([*ids, later]) and len(set(stored)) == 6
-        assert len(await read_all(kafka_settings, topics.DEAD_LETTER)) == 1
-        report = verify_snapshot(ledger.snapshot())
-        assert report.ok and report.size == 6
+        async with app.router.lifespan_context(app):
+            await producer.send(twice)  # redelivered across the restart: still stored once
+            later = (await producer.publish(ev.PromotionDeclined(model_name="credit", version=2), "credit")).id
+            ledger = app.state.keeper.ledger
+            assert ledger is not None
+            deployments = (kafka_settings.topic(topics.DEPLOYMENTS), 0)
+            await wait_for(lambda: ledger.size == 6 and ledger.offsets()[deployments] == 3,
+                           "the 6th entry and the redelivery")
+            assert await problems(app) == []
+            stored = [e.event_id for e in ledger.find(None, None, 100, 0)[1]]
+            assert sorted(stored) == sorted([*ids, later]) and len(set(stored)) == 6
+            assert len(await read_all(kafka_settings, topics.DEAD_LETTER)) == 1
+            report = verify_snapshot(ledger.snapshot())
+            assert report.ok and report.size == 6
     finally:
-        await service.stop()
         await producer.stop()

@@ -7,8 +7,8 @@ import pytest
 from conveyor_audit import merkle
 from conveyor_audit.adapters.ledger_db import Ledger
 from conveyor_audit.consistency import consistency_proof
+from conveyor_audit.integrity import verify_snapshot
 from conveyor_audit.leaf import encode_leaf
-from conveyor_audit.verify import verify_snapshot
 
 
 def raw(ledger: Ledger) -> sqlite3.Connection:

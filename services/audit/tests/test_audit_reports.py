@@ -14,7 +14,8 @@ from conveyor_audit.note import Checkpoint, verify_checkpoint
 from conveyor_audit.reports import canonical_hash
 from conveyor_audit.settings import AuditSettings
 from conveyor_audit.wiring import create_app
-from conveyor_kernel import Envelope, type_name
+from conveyor_kernel import Envelope
+from conveyor_kernel.topics import type_name
 
 GAP = [ev.FairnessGap(attribute="sex", demographic_parity_difference=0.05, equalized_odds_difference=0.07)]
 SPEC = ev.TrainingSpec(estimator="logistic_regression", primary_metric="roc_auc")

@@ -8,10 +8,11 @@ from fastapi.testclient import TestClient
 
 from conveyor_audit.adapters.ledger_db import Ledger
 from conveyor_audit.checkpoints import Checkpointer
+from conveyor_audit.integrity import verify_snapshot
+from conveyor_audit.keeper import LedgerCorrupted
 from conveyor_audit.keys import load_signer
 from conveyor_audit.settings import AuditSettings
-from conveyor_audit.verify import verify_snapshot
-from conveyor_audit.wiring import LedgerCorrupted, create_app
+from conveyor_audit.wiring import create_app
 
 # (table, key column, stored column): everything the ledger hashes, chains or signs.
 TARGETS = [

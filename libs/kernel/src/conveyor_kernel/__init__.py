@@ -6,7 +6,7 @@ Topics: which topic carries which event, in the submodule `topics` (base names; 
     `KafkaSettings.topic()`, the one place a prefix is applied)
 The bus: a service builds one EventRuntime from its settings, takes its publisher for the ports that
     publish, and subscribes one handler table; the consumed topics derive from that table.
-    EventRuntime, Publisher, Handler, HandlerTable, Record, Dispatcher
+    EventRuntime, Publisher, Handler, HandlerTable, Record, Dispatcher, DeadLetters
 Failure, one tree (see `_errors`): ConveyorError > InvalidMessage | TransientError | ConfigurationError
 Settings: ServiceSettings (CONVEYOR_* variables), KafkaSettings
 The HTTP shell and the process: create_service_app (ops routes, component lifespan, error mapping),
@@ -20,7 +20,7 @@ and `conveyor_kernel.memory` (InMemoryBus, build_record: unit tests only).
 """
 
 from . import topics
-from ._bus import Dispatcher, Handler, HandlerTable, Publisher, Record
+from ._bus import DeadLetters, Dispatcher, Handler, HandlerTable, Publisher, Record
 from ._envelope import Envelope, decode_event, new_event_id
 from ._errors import ConfigurationError, ConveyorError, InvalidMessage, TransientError
 from ._heap import settle_heap
@@ -39,6 +39,7 @@ __all__ = [
     "new_event_id",
     "topics",
     # the bus
+    "DeadLetters",
     "Dispatcher",
     "EventRuntime",
     "Handler",

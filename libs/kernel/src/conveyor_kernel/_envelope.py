@@ -122,6 +122,9 @@ class Envelope:
     def from_headers(cls, headers: Sequence[tuple[str, bytes | None]]) -> "Envelope":
         return cls.of(envelope_fields(headers))
 
+    # For a hot path that keeps the attributes as plain strings (the audit ledger): no Envelope is built.
+    read_fields = staticmethod(envelope_fields)
+
     @classmethod
     def of(cls, fields: EnvelopeFields) -> "Envelope":
         return cls(type=fields.type, source=fields.source, subject=fields.subject, id=fields.id,

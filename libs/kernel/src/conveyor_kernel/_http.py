@@ -55,7 +55,8 @@ def create_service_app(
 
     `http_tracing=False` turns FastAPI's own request spans off, for a hot path that traces itself.
 
-    A component that fails to start stops the ones already started before the error propagates.
+    A component that fails to start is stopped too (stop() must undo a partial start), then the ones
+    already started, before the error propagates.
     """
     metrics_registry = registry or CollectorRegistry()
     for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):  # CPU, memory, GC: for operators
@@ -67,8 +68,8 @@ def create_service_app(
         started: list[Component] = []
         try:
             for component in components:
-                await component.start()
                 started.append(component)
+                await component.start()
             yield
         finally:
             for component in reversed(started):

@@ -51,6 +51,8 @@ class _DeclaredPublisher:
                 f"{self.source} publishes {topics.type_name(type(event))} without declaring it; add it to "
                 "the `publishes` of its EventRuntime"
             )
+        if isinstance(self.transport, InMemoryBus):
+            return await self.transport.publish(event, subject, event_id=event_id, time=time, source=self.source)
         return await self.transport.publish(event, subject, event_id=event_id, time=time)
 
     async def send(self, record: Record) -> None:
@@ -69,6 +71,7 @@ class EventRuntime:
                                             self.publishes)
         self.dead_letters = DeadLetters(self.publisher.send, self.topic(topics.DEAD_LETTER))
         self._subscriptions: list[_Subscription] = []
+        self._elsewhere: set[str] = set()  # topics of tables dispatched by the service's own loop
         self._started = False
 
     def topic(self, topic: str | type[Message]) -> str:
@@ -76,7 +79,12 @@ class EventRuntime:
         return self.memory.topic(topic) if self.memory is not None else self.kafka.topic(topic)
 
     def dispatcher(self, handlers: HandlerTable, group: str) -> Dispatcher:
-        """The kernel's dispatch rule over a handler table, for a consumer loop the service runs itself."""
+        """The kernel's dispatch rule over a handler table, for a consumer loop the service runs itself
+        (faust in monitor). The table's topics count as consumed: listed in `subscribed`, created at start."""
+        self._elsewhere.update(topics.subscribed_by(handlers))
+        return self._dispatcher(handlers, group)
+
+    def _dispatcher(self, handlers: HandlerTable, group: str) -> Dispatcher:
         return Dispatcher(handlers, group=group, max_retries=self.kafka.max_retries,
                           retry_wait=self.kafka.retry_wait,
                           dead_letter_topic=self.topic(topics.DEAD_LETTER))
@@ -85,7 +93,7 @@ class EventRuntime:
         """Consume the topics `handlers` needs in consumer group `group` (prefixed like topics)."""
         if self._started:
             raise ConfigurationError("subscribe before the runtime starts")
-        subscription = _Subscription(self.dispatcher(handlers, group), topics.subscribed_by(handlers))
+        subscription = _Subscription(self._dispatcher(handlers, group), topics.subscribed_by(handlers))
         if self.memory is None:
             subscription.loop = KafkaConsumerLoop(self.kafka, subscription.topics, subscription.dispatcher,
                                                   self.dead_letters)
@@ -94,7 +102,7 @@ class EventRuntime:
     @property
     def subscribed(self) -> tuple[str, ...]:
         """Base names of every topic this runtime consumes."""
-        return tuple(sorted({t for s in self._subscriptions for t in s.topics}))
+        return tuple(sorted({*self._elsewhere, *(t for s in self._subscriptions for t in s.topics)}))
 
     @property
     def consumers(self) -> list[KafkaConsumerLoop]:

@@ -55,7 +55,7 @@ class KafkaPublisher:
         self._producer: AIOKafkaProducer | None = None
 
     async def start(self) -> None:
-        self._producer = AIOKafkaProducer(
+        producer = AIOKafkaProducer(
             bootstrap_servers=self.settings.bootstrap_servers,
             client_id=f"{self.settings.client_id}-{self.source}",
             acks="all",
@@ -63,11 +63,16 @@ class KafkaPublisher:
             linger_ms=5,
             max_request_size=8 * 1024 * 1024,
         )
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(KafkaError), stop=stop_after_delay(60), wait=wait_exponential(max=2)
-        ):
-            with attempt:
-                await self._producer.start()
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(KafkaError), stop=stop_after_delay(60), wait=wait_exponential(max=2)
+            ):
+                with attempt:
+                    await producer.start()
+        except BaseException:
+            await producer.stop()  # never leave a half-started client behind
+            raise
+        self._producer = producer
 
     async def stop(self) -> None:
         if self._producer is not None:

@@ -26,8 +26,9 @@ class InMemoryBus:
         return named(topic)
 
     async def publish(self, event: Message, subject: str, *, event_id: str | None = None,
-                      time: str | None = None) -> Envelope:
-        record, envelope = build_record(event, subject, self.source, event_id=event_id, time=time)
+                      time: str | None = None, source: str | None = None) -> Envelope:
+        """`source`: the publishing service (an EventRuntime on this bus passes its own); else the bus's."""
+        record, envelope = build_record(event, subject, source or self.source, event_id=event_id, time=time)
         await self.send(record)
         return envelope
 

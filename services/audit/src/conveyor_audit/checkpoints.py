@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import Envelope, KafkaPublisher, Record, TransientError, topic_for, type_name
+from conveyor_kernel import Publisher, TransientError
 
 from .adapters.ledger_db import Ledger
 from .adapters.rows import StoredCheckpoint
@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 class Checkpointer:
     def __init__(self, ledger: Ledger, signer: Signer, origin: str, every: int,
-                 publisher: KafkaPublisher | None = None) -> None:
+                 publisher: Publisher | None = None) -> None:
         self.ledger = ledger
         self.signer = signer
         self.origin = origin
@@ -57,25 +57,18 @@ class Checkpointer:
     async def publish(self, stored: StoredCheckpoint) -> None:
         if self.publisher is None:
             return
-        try:
-            await self.publisher.send(self.record_of(stored))
-        except TransientError as exc:  # the checkpoint is stored; the next start re-sends the latest
-            logger.error("checkpoint %d not published: %s", stored.size, exc)
-
-    def record_of(self, stored: StoredCheckpoint) -> Record:
-        assert self.publisher is not None
         event = ev.CheckpointIssued(
             origin=self.origin, tree_size=stored.size, root_hash=stored.root, note=stored.note,
             key_name=self.signer.name, key_id=self.signer.verifier.key_id.hex(),
         )
-        envelope = Envelope(
-            type=type_name(ev.CheckpointIssued), source="audit", subject=self.origin,
-            id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.origin}/checkpoint/{stored.size}")),
-            time=stored.issued_at,
-        )
-        prefix = self.publisher.settings.topic_prefix
-        return Record(topic_for(ev.CheckpointIssued, prefix), self.origin.encode(), event.SerializeToString(),
-                      envelope.to_headers())
+        try:
+            await self.publisher.publish(event, self.origin, event_id=self.event_id_of(stored), time=stored.issued_at)
+        except TransientError as exc:  # the checkpoint is stored; the next start re-sends the latest
+            logger.error("checkpoint %d not published: %s", stored.size, exc)
+
+    def event_id_of(self, stored: StoredCheckpoint) -> str:
+        """Every copy of one checkpoint carries this id (and its signing time as ce_time): copies deduplicate."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.origin}/checkpoint/{stored.size}"))
 
     async def run_timer(self, seconds: float) -> None:
         """At least every `seconds`, sign what grew since the last checkpoint."""

@@ -21,25 +21,24 @@ from confluent_kafka import Message
 from opentelemetry import trace
 
 from conveyor_kernel import (
-    LIFECYCLE_TOPICS,
-    KafkaPublisher,
+    DeadLetters,
     KafkaSettings,
     Record,
     TransientError,
     cancel_task,
-    ensure_topics,
     links_of,
     settle_heap,
     topics,
     tracer,
 )
+from conveyor_kernel.kafka import ensure_topics
 
-from . import metrics
 from .adapters.kafka_source import KafkaSource
 from .adapters.ledger_db import Ledger
 from .adapters.prepare import Prepared
 from .adapters.rows import AppendResult
 from .intake import Batch, sort_messages, sort_records
+from .metrics import AuditMetrics
 
 logger = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 5.0
@@ -64,14 +63,15 @@ def settle_process() -> None:
 
 
 class LedgerConsumer:
-    def __init__(self, settings: KafkaSettings, ledger: Ledger, publisher: KafkaPublisher,
+    def __init__(self, settings: KafkaSettings, ledger: Ledger, dead_letters: DeadLetters, metrics: AuditMetrics,
                  batch_size: int = 500, after_batch: Callable[[], Awaitable[object]] | None = None) -> None:
         self.settings = settings
         self.after_batch = after_batch  # e.g. issue a checkpoint when N entries accumulated
         self.ledger = ledger
-        self.publisher = publisher
+        self.dead_letters = dead_letters
+        self.metrics = metrics
         self.batch_size = batch_size
-        self.topics = [settings.topic_prefix + t for t in LIFECYCLE_TOPICS]
+        self.topics = [settings.topic(t) for t in topics.LIFECYCLE]
         self.assigned = asyncio.Event()
         self._source: KafkaSource | None = None
         self._task: asyncio.Task[None] | None = None
@@ -81,7 +81,7 @@ class LedgerConsumer:
         self._writing: asyncio.Task[AppendResult] | None = None
 
     async def start(self) -> None:
-        await ensure_topics(self.settings, [*self.topics, self.settings.topic_prefix + topics.DEAD_LETTER])
+        await ensure_topics(self.settings, [*topics.LIFECYCLE, topics.DEAD_LETTER])
         self._source = KafkaSource(self.settings, self.topics)
         stored = self.ledger.offsets()
         # Partitions are read once at start; a partition added later needs a restart to be audited.
@@ -130,7 +130,7 @@ class LedgerConsumer:
         return asyncio.create_task(source.poll(self.batch_size, POLL_SECONDS))
 
     async def _pipeline(self, messages: list[Message], previous: Prepared | None) -> Prepared:
-        batch = sort_messages(messages)
+        batch = sort_messages(messages, self.dead_letters)
         prepared = self.ledger.prepare(batch.pending, after=previous)
         if self._writing is not None:
             await self._finish(await asyncio.shield(self._writing))
@@ -142,7 +142,7 @@ class LedgerConsumer:
 
     async def process(self, records: list[Record]) -> AppendResult:
         """One polled batch, start to end, with nothing in flight (what _run does, unpipelined)."""
-        batch = sort_records(records)
+        batch = sort_records(records, self.dead_letters)
         prepared = self.ledger.prepare(batch.pending)
         await self._dead_letter(batch)
         result = await self._land(batch, prepared, len(records))
@@ -150,12 +150,10 @@ class LedgerConsumer:
         return result
 
     async def _dead_letter(self, batch: Batch) -> None:
-        for record in batch.dead:
-            logger.warning("dead-lettering %s", dict(record.headers)["dlq_reason"].decode())
+        for letter in batch.dead:
             # Sent before the offsets commit: a crash in between re-sends it (at least once).
-            await self.publisher.send(Record(self.settings.topic_prefix + record.topic, record.key,
-                                             record.value, record.headers))
-            metrics.DEAD_LETTERED.inc()
+            await self.dead_letters.forward(letter)
+            self.metrics.dead_lettered.inc()
 
     async def _land(self, batch: Batch, prepared: Prepared, count: int) -> AppendResult:
         # one link per event, up to the SDK's default span link limit (extracting more is wasted work)
@@ -183,8 +181,8 @@ class LedgerConsumer:
         return result
 
     async def _finish(self, result: AppendResult) -> None:
-        metrics.ENTRIES_APPENDED.inc(result.appended)
-        metrics.DUPLICATES_SKIPPED.inc(result.duplicates)
-        metrics.LEDGER_SIZE.set(result.size)
+        self.metrics.entries_appended.inc(result.appended)
+        self.metrics.duplicates_skipped.inc(result.duplicates)
+        self.metrics.ledger_size.set(result.size)
         if self.after_batch is not None and result.appended:
             await self.after_batch()

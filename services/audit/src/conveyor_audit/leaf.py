@@ -26,12 +26,13 @@ from typing import Any, Protocol
 import orjson
 from google.protobuf.json_format import MessageToDict
 
-from conveyor_kernel import CONTENT_TYPE, Envelope, decode_event
+from conveyor_kernel import Envelope, decode_event
 
 from .merkle import hash_leaf
 
-# The kernel only accepts CloudEvents 1.0, so every envelope the ledger sees is 1.0.
-SPEC_VERSION = "1.0"
+# The kernel only accepts CloudEvents 1.0 with protobuf content, so every envelope the ledger sees has
+# these two. Bound once here: leaf_document runs for every event appended.
+_SPEC_VERSION, _CONTENT_TYPE = Envelope.SPEC_VERSION, Envelope.CONTENT_TYPE
 CHAIN_SEED = bytes(32)
 
 
@@ -54,10 +55,10 @@ def leaf_document(event: Attributes, value: bytes) -> dict[str, str]:
     """The leaf's JSON object, its keys already in sorted (canonical) order."""
     return {
         "data_base64": binascii.b2a_base64(value, newline=False).decode("ascii"),  # = base64.b64encode
-        "datacontenttype": CONTENT_TYPE,
+        "datacontenttype": _CONTENT_TYPE,
         "id": event.id,
         "source": event.source,
-        "specversion": SPEC_VERSION,
+        "specversion": _SPEC_VERSION,
         "subject": event.subject,
         "time": event.time,
         "type": event.type,

@@ -24,11 +24,15 @@ class Item:
     event: dict[str, Any]
 
 
+class MonthInvalid(ValueError):
+    """A month that is not YYYY-MM."""
+
+
 def month_bounds(month: str) -> tuple[str, str]:
     """[start, end) of a YYYY-MM month as ISO prefixes that compare correctly with ce_time strings."""
     match = MONTH.match(month)
     if match is None:
-        raise ValueError(f"month {month!r} must be YYYY-MM, e.g. 2025-06")
+        raise MonthInvalid(f"month {month!r} must be YYYY-MM, e.g. 2025-06")
     year, number = int(match.group(1)), int(match.group(2))
     after = (year + 1, 1) if number == 12 else (year, number + 1)
     return f"{year:04d}-{number:02d}-01T00:00:00", f"{after[0]:04d}-{after[1]:02d}-01T00:00:00"

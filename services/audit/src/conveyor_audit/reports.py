@@ -40,7 +40,7 @@ def _checkpoint_json(stored: StoredCheckpoint | None) -> dict[str, Any] | None:
 
 
 def monthly_report(ledger: Ledger, month: str) -> dict[str, Any]:
-    start, end = month_bounds(month)  # ValueError names the format
+    start, end = month_bounds(month)  # MonthInvalid names the format
     items = [i for i in items_of(ledger.between(start, end)) if i.type != "ReportPublished"]
     opening = next(iter(ledger.checkpoints(issued_before=start)), None)
     closing = next(iter(ledger.checkpoints(issued_before=end)), None)

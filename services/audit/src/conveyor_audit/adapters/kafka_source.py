@@ -39,7 +39,7 @@ class KafkaSource:
             "client.id": f"{self.settings.client_id}-audit",
             # librdkafka insists on a group id; assign() without subscribe() never joins the group,
             # and with commits and offset storing off nothing is ever written to it.
-            "group.id": f"{self.settings.topic_prefix}audit-ledger",
+            "group.id": self.settings.group("audit-ledger"),
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "isolation.level": "read_committed",  # librdkafka's fetch defaults measured fastest here

@@ -10,7 +10,8 @@ TopicPartitionKey = tuple[str, int]
 
 class Pending(NamedTuple):
     """A decoded record on its way into the ledger: its CloudEvents attributes as plain strings, not an
-    Envelope, and a tuple, not a dataclass (one is built per event on the hot path)."""
+    Envelope, and a tuple, not a dataclass (one is built per event on the hot path). The first seven
+    fields are the kernel's EnvelopeFields, in its order: intake extends that tuple into a Pending."""
 
     id: str
     type: str
