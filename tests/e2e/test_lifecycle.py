@@ -30,7 +30,7 @@ def platform(kafka_bootstrap, tmp_path_factory):
     state = tmp_path_factory.mktemp("platform")
     running = Platform(
         state_dir=state,
-        port_offset=100,
+        port_offset=int(os.environ.get("CONVEYOR_E2E_PORT_OFFSET", "100")),  # several checkouts at once
         env={
             "CONVEYOR_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
             "CONVEYOR_KAFKA__TOPIC_PREFIX": prefix,

@@ -32,5 +32,6 @@ def create_app(settings: IngestSettings, transport: InMemoryBus | None = None) -
     )
     app = create_service_app("Conveyor ingest", components=[runtime], registry=registry, errors=ERRORS)
     app.state.ingestor = ingestor
+    app.state.runtime, app.state.handlers = runtime, {}
     app.include_router(router)
     return app

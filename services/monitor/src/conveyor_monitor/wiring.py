@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, Component, EventRuntime, Publisher, create_service_app, topics
+from conveyor_kernel import ArtifactStore, Component, EventRuntime, Publisher, create_service_app
 from conveyor_kernel.memory import InMemoryBus
 
 from .adapters.faust_app import create_faust_app
@@ -78,8 +78,8 @@ def create_app(settings: MonitorSettings, transport: InMemoryBus | None = None) 
     if faust_app is None:
         runtime.subscribe(table, group=SERVICE)
     else:
-        stream = FaustStream(faust_app, settings.kafka, topics.subscribed_by(table),
-                             runtime.dispatcher(table, group=SERVICE), runtime.dead_letters.forward)
+        dispatcher = runtime.dispatcher(table, group=SERVICE)
+        stream = FaustStream(faust_app, settings.kafka, runtime.subscribed, dispatcher, runtime.dead_letters.forward)
         components.append(stream)
     app = create_service_app("Conveyor monitor", components=components, registry=registry, errors=ERRORS)
     app.state.runtime, app.state.handlers, app.state.monitor, app.state.stream = runtime, table, monitor, stream

@@ -12,7 +12,7 @@ from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import ArtifactStore, tracer
 
 from .dataset import read_frame, split
-from .evaluation import evaluate, fairness_gaps
+from .holdout import evaluate, fairness_gaps
 from .onnx_export import export_onnx, parity_max_abs_diff
 from .recipe import TrainingFailure, build_pipeline, resolve_spec
 from .reference import build_reference

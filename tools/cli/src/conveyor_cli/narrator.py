@@ -8,15 +8,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from google.protobuf.message import Message
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import (
-    LIFECYCLE_TOPICS,
-    Envelope,
-    InvalidMessage,
-    KafkaSettings,
-    cancel_task,
-    decode_event,
-    ensure_topics,
-)
+from conveyor_kernel import Envelope, InvalidMessage, KafkaSettings, cancel_task, decode_event, topics
+from conveyor_kernel.kafka import ensure_topics
 
 
 def describe(event: Message) -> str:
@@ -59,11 +52,11 @@ class Narrator:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        topics = [self.settings.topic_prefix + t for t in LIFECYCLE_TOPICS]
-        await ensure_topics(self.settings, topics)
+        await ensure_topics(self.settings, topics.LIFECYCLE)
+        names = [self.settings.topic(t) for t in topics.LIFECYCLE]
         self._consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers, enable_auto_commit=False)
         await self._consumer.start()
-        partitions = [TopicPartition(t, p) for t in topics for p in self._consumer.partitions_for_topic(t) or {0}]
+        partitions = [TopicPartition(t, p) for t in names for p in self._consumer.partitions_for_topic(t) or {0}]
         self._consumer.assign(partitions)
         await self._consumer.seek_to_end(*partitions)
         for partition in partitions:

@@ -12,7 +12,6 @@ from collections.abc import Iterable
 import faust
 
 from conveyor_kernel import Dispatcher, KafkaSettings, cancel_task
-from conveyor_kernel.kafka import ensure_topics
 
 from .agents import Forward, register_agents
 from .rewind import rewind_sources
@@ -34,8 +33,8 @@ class FaustStream:
         self._rewound = False
 
     async def start(self) -> None:
-        # Faust creates only its internal topics; it silently skips a missing source topic forever.
-        await ensure_topics(self.kafka, self.sources)
+        # Faust creates only its internal topics and silently skips a missing source topic forever: the
+        # event runtime, started before this, created the sources (they are its dispatcher's topics).
         self._faust_task = asyncio.create_task(self._run(), name="faust-monitor")
         self._rewind_task = asyncio.create_task(self._rewind_after_recovery(), name="monitor-rewind")
 
