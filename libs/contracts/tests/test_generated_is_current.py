@@ -29,6 +29,6 @@ def test_every_event_has_a_topic():
                         "ModelRegistered", "ModelPromoted", "PromotionDeclined", "ModelDeployed",
                         "PredictionsLogged", "DriftDetected", "RetrainRequested",
                         "CheckpointIssued", "ReportPublished", "FairnessDegraded", "PerformanceDegraded",
-                        "TrafficSplitSet"}
+                        "TrafficSplitSet", "RetrainDeferred", "FeedbackCollected"}
     assert {cls.DESCRIPTOR.name for cls in TOPIC_OF} == top_level_events
     assert top_level_events <= set(events_pb2.DESCRIPTOR.message_types_by_name)

@@ -18,13 +18,14 @@ DEPLOYMENTS = "conveyor.deployments"
 PREDICTIONS = "conveyor.predictions"
 MONITORING = "conveyor.monitoring"
 RETRAIN = "conveyor.commands.retrain"
+FEEDBACK = "conveyor.feedback"
 DEAD_LETTER = "conveyor.deadletter"
 # The audit ledger's own output. Checkpoints are NOT a lifecycle topic: the ledger issues one every N
 # entries, so recording them would feed the ledger its own output forever. Report hashes are.
 CHECKPOINTS = "conveyor.audit.checkpoints"
 REPORTS = "conveyor.audit.reports"
 
-LIFECYCLE = (DATASETS, MODELS, REGISTRY, DEPLOYMENTS, MONITORING, RETRAIN, REPORTS)
+LIFECYCLE = (DATASETS, MODELS, REGISTRY, DEPLOYMENTS, MONITORING, RETRAIN, FEEDBACK, REPORTS)
 
 TOPIC_OF: dict[type[Message], str] = {
     ev.DatasetArrived: DATASETS,
@@ -40,7 +41,9 @@ TOPIC_OF: dict[type[Message], str] = {
     ev.DriftDetected: MONITORING,
     ev.FairnessDegraded: MONITORING,
     ev.PerformanceDegraded: MONITORING,
+    ev.RetrainDeferred: MONITORING,
     ev.RetrainRequested: RETRAIN,
+    ev.FeedbackCollected: FEEDBACK,
     ev.CheckpointIssued: CHECKPOINTS,
     ev.ReportPublished: REPORTS,
 }

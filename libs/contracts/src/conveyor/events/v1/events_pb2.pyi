@@ -33,6 +33,8 @@ class _ColumnKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ColumnKind
     COLUMN_KIND_UNSPECIFIED: _ColumnKind.ValueType  # 0
     COLUMN_KIND_NUMERIC: _ColumnKind.ValueType  # 1
     COLUMN_KIND_CATEGORICAL: _ColumnKind.ValueType  # 2
+    """strings or integer codes; encoded inside the model"""
+    COLUMN_KIND_BOOLEAN: _ColumnKind.ValueType  # 3
 
 class ColumnKind(_ColumnKind, metaclass=_ColumnKindEnumTypeWrapper):
     """--- shared parts ---------------------------------------------------------------------------"""
@@ -40,7 +42,63 @@ class ColumnKind(_ColumnKind, metaclass=_ColumnKindEnumTypeWrapper):
 COLUMN_KIND_UNSPECIFIED: ColumnKind.ValueType  # 0
 COLUMN_KIND_NUMERIC: ColumnKind.ValueType  # 1
 COLUMN_KIND_CATEGORICAL: ColumnKind.ValueType  # 2
+"""strings or integer codes; encoded inside the model"""
+COLUMN_KIND_BOOLEAN: ColumnKind.ValueType  # 3
 Global___ColumnKind: _TypeAlias = ColumnKind  # noqa: Y015
+
+class _MissingPolicy:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MissingPolicyEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MissingPolicy.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MISSING_POLICY_UNSPECIFIED: _MissingPolicy.ValueType  # 0
+    """the default: median for numeric, most frequent for the other kinds"""
+    MISSING_POLICY_MEDIAN: _MissingPolicy.ValueType  # 1
+    MISSING_POLICY_MEAN: _MissingPolicy.ValueType  # 2
+    MISSING_POLICY_MOST_FREQUENT: _MissingPolicy.ValueType  # 3
+    MISSING_POLICY_CONSTANT: _MissingPolicy.ValueType  # 4
+    """Feature.fill_value"""
+    MISSING_POLICY_REJECT: _MissingPolicy.ValueType  # 5
+    """a gap rejects the upload"""
+
+class MissingPolicy(_MissingPolicy, metaclass=_MissingPolicyEnumTypeWrapper):
+    """How a feature's gaps are filled. The imputer is a step of the exported model, so serving takes gaps too."""
+
+MISSING_POLICY_UNSPECIFIED: MissingPolicy.ValueType  # 0
+"""the default: median for numeric, most frequent for the other kinds"""
+MISSING_POLICY_MEDIAN: MissingPolicy.ValueType  # 1
+MISSING_POLICY_MEAN: MissingPolicy.ValueType  # 2
+MISSING_POLICY_MOST_FREQUENT: MissingPolicy.ValueType  # 3
+MISSING_POLICY_CONSTANT: MissingPolicy.ValueType  # 4
+"""Feature.fill_value"""
+MISSING_POLICY_REJECT: MissingPolicy.ValueType  # 5
+"""a gap rejects the upload"""
+Global___MissingPolicy: _TypeAlias = MissingPolicy  # noqa: Y015
+
+class _Encoding:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _EncodingEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Encoding.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ENCODING_UNSPECIFIED: _Encoding.ValueType  # 0
+    """one-hot"""
+    ENCODING_ONE_HOT: _Encoding.ValueType  # 1
+    """unseen categories become all zeros"""
+    ENCODING_ORDINAL: _Encoding.ValueType  # 2
+    """unseen categories become -1"""
+
+class Encoding(_Encoding, metaclass=_EncodingEnumTypeWrapper):
+    """How a categorical feature reaches the estimator."""
+
+ENCODING_UNSPECIFIED: Encoding.ValueType  # 0
+"""one-hot"""
+ENCODING_ONE_HOT: Encoding.ValueType  # 1
+"""unseen categories become all zeros"""
+ENCODING_ORDINAL: Encoding.ValueType  # 2
+"""unseen categories become -1"""
+Global___Encoding: _TypeAlias = Encoding  # noqa: Y015
 
 class _Task:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -65,21 +123,340 @@ class Feature(_message.Message):
 
     NAME_FIELD_NUMBER: _builtins.int
     KIND_FIELD_NUMBER: _builtins.int
+    MISSING_FIELD_NUMBER: _builtins.int
+    FILL_VALUE_FIELD_NUMBER: _builtins.int
+    ENCODING_FIELD_NUMBER: _builtins.int
+    DTYPE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     kind: Global___ColumnKind.ValueType
+    missing: Global___MissingPolicy.ValueType
+    fill_value: _builtins.str
+    """MISSING_POLICY_CONSTANT: the value, as text (read as the column's kind)"""
+    encoding: Global___Encoding.ValueType
+    """categorical only"""
+    dtype: _builtins.str
+    """how ingest read the column: "float64" | "int64" | "string" | "bool" """
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         kind: Global___ColumnKind.ValueType = ...,
+        missing: Global___MissingPolicy.ValueType = ...,
+        fill_value: _builtins.str = ...,
+        encoding: Global___Encoding.ValueType = ...,
+        dtype: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dtype", b"dtype", "encoding", b"encoding", "fill_value", b"fill_value", "kind", b"kind", "missing", b"missing", "name", b"name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Feature: _TypeAlias = Feature  # noqa: Y015
+
+@_typing.final
+class RetrainPolicy(_message.Message):
+    """Which data a retrain learns from, and when it may start. Declared in the dataset spec."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WINDOW_ROWS_FIELD_NUMBER: _builtins.int
+    WINDOW_DAYS_FIELD_NUMBER: _builtins.int
+    INCLUDE_ORIGINAL_FIELD_NUMBER: _builtins.int
+    MIN_LABELS_FIELD_NUMBER: _builtins.int
+    FRESH_HOLDOUT_FRACTION_FIELD_NUMBER: _builtins.int
+    window_rows: _builtins.int
+    """the newest N labelled production rows (0: every one there is)"""
+    window_days: _builtins.int
+    """only rows of the last D days (0: no age limit)"""
+    include_original: _builtins.bool
+    """plus the rows the model line was first trained on"""
+    min_labels: _builtins.int
+    """an alarm waits for this many labelled rows before a retrain starts"""
+    fresh_holdout_fraction: _builtins.float
+    """the newest share of those rows, held out to judge champion and challenger"""
+    def __init__(
+        self,
+        *,
+        window_rows: _builtins.int = ...,
+        window_days: _builtins.int = ...,
+        include_original: _builtins.bool = ...,
+        min_labels: _builtins.int = ...,
+        fresh_holdout_fraction: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fresh_holdout_fraction", b"fresh_holdout_fraction", "include_original", b"include_original", "min_labels", b"min_labels", "window_days", b"window_days", "window_rows", b"window_rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RetrainPolicy: _TypeAlias = RetrainPolicy  # noqa: Y015
+
+@_typing.final
+class SearchSpec(_message.Message):
+    """An optional hyperparameter search, cross-validated, within a bounded budget."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class SpaceEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    METHOD_FIELD_NUMBER: _builtins.int
+    SPACE_FIELD_NUMBER: _builtins.int
+    CV_FIELD_NUMBER: _builtins.int
+    BUDGET_FIELD_NUMBER: _builtins.int
+    method: _builtins.str
+    """"" (none) | "grid" | "random" """
+    cv: _builtins.int
+    """folds"""
+    budget: _builtins.int
+    """most candidates fitted (grid: a larger grid is refused)"""
+    @_builtins.property
+    def space(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """param -> JSON list of candidate values"""
+
+    def __init__(
+        self,
+        *,
+        method: _builtins.str = ...,
+        space: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        cv: _builtins.int = ...,
+        budget: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["budget", b"budget", "cv", b"cv", "method", b"method", "space", b"space"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchSpec: _TypeAlias = SearchSpec  # noqa: Y015
+
+@_typing.final
+class SearchTrial(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ParamsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    PARAMS_FIELD_NUMBER: _builtins.int
+    MEAN_SCORE_FIELD_NUMBER: _builtins.int
+    STD_SCORE_FIELD_NUMBER: _builtins.int
+    RANK_FIELD_NUMBER: _builtins.int
+    mean_score: _builtins.float
+    """cross-validated primary metric"""
+    std_score: _builtins.float
+    rank: _builtins.int
+    @_builtins.property
+    def params(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """JSON-encoded values"""
+
+    def __init__(
+        self,
+        *,
+        params: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        mean_score: _builtins.float = ...,
+        std_score: _builtins.float = ...,
+        rank: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mean_score", b"mean_score", "params", b"params", "rank", b"rank", "std_score", b"std_score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchTrial: _TypeAlias = SearchTrial  # noqa: Y015
+
+@_typing.final
+class DatasetProvenance(_message.Message):
+    """Where a dataset version came from."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    UPLOADED_BY_FIELD_NUMBER: _builtins.int
+    ORIGINAL_FILENAME_FIELD_NUMBER: _builtins.int
+    PARENT_DATASET_ID_FIELD_NUMBER: _builtins.int
+    MODEL_NAME_FIELD_NUMBER: _builtins.int
+    MODEL_VERSION_FIELD_NUMBER: _builtins.int
+    MODEL_ARTIFACT_URI_FIELD_NUMBER: _builtins.int
+    WINDOW_START_MS_FIELD_NUMBER: _builtins.int
+    WINDOW_END_MS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """"upload" | "production_feedback" """
+    uploaded_by: _builtins.str
+    original_filename: _builtins.str
+    parent_dataset_id: _builtins.str
+    """production feedback: the version whose spec it follows"""
+    model_name: _builtins.str
+    """production feedback: whose predictions were labelled"""
+    model_version: _builtins.int
+    model_artifact_uri: _builtins.str
+    """... so a retrain can judge that version on the same fresh rows"""
+    window_start_ms: _builtins.int
+    """... over which predictions"""
+    window_end_ms: _builtins.int
+    reason: _builtins.str
+    """... and why they were collected (the alarm's reason)"""
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        uploaded_by: _builtins.str = ...,
+        original_filename: _builtins.str = ...,
+        parent_dataset_id: _builtins.str = ...,
+        model_name: _builtins.str = ...,
+        model_version: _builtins.int = ...,
+        model_artifact_uri: _builtins.str = ...,
+        window_start_ms: _builtins.int = ...,
+        window_end_ms: _builtins.int = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "model_artifact_uri", b"model_artifact_uri", "model_name", b"model_name", "model_version", b"model_version", "original_filename", b"original_filename", "parent_dataset_id", b"parent_dataset_id", "reason", b"reason", "uploaded_by", b"uploaded_by", "window_end_ms", b"window_end_ms", "window_start_ms", b"window_start_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DatasetProvenance: _TypeAlias = DatasetProvenance  # noqa: Y015
+
+@_typing.final
+class ModelInput(_message.Message):
+    """One ONNX input of a model: one per column, so clients send raw values."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DATATYPE_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    datatype: _builtins.str
+    """Open Inference Protocol: "FP32" | "FP64" | "INT64" | "BOOL" | "BYTES" """
+    kind: Global___ColumnKind.ValueType
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        datatype: _builtins.str = ...,
+        kind: Global___ColumnKind.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["datatype", b"datatype", "kind", b"kind", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelInput: _TypeAlias = ModelInput  # noqa: Y015
+
+@_typing.final
+class HoldoutComparison(_message.Message):
+    """Champion and challenger judged on the same rows when the policy decides."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ChampionMetricsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class ChallengerMetricsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    CHAMPION_VERSION_FIELD_NUMBER: _builtins.int
+    CHAMPION_METRICS_FIELD_NUMBER: _builtins.int
+    CHALLENGER_METRICS_FIELD_NUMBER: _builtins.int
+    ROWS_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    champion_version: _builtins.int
+    rows: _builtins.int
+    description: _builtins.str
+    """e.g. "the newest 120 labelled production rows of v1" """
+    @_builtins.property
+    def champion_metrics(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]: ...
+    @_builtins.property
+    def challenger_metrics(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]: ...
+    def __init__(
+        self,
+        *,
+        champion_version: _builtins.int = ...,
+        champion_metrics: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        challenger_metrics: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        rows: _builtins.int = ...,
+        description: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["challenger_metrics", b"challenger_metrics", "champion_metrics", b"champion_metrics", "champion_version", b"champion_version", "description", b"description", "rows", b"rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HoldoutComparison: _TypeAlias = HoldoutComparison  # noqa: Y015
 
 @_typing.final
 class TrainingSpec(_message.Message):
@@ -113,6 +490,8 @@ class TrainingSpec(_message.Message):
     HOLDOUT_FRACTION_FIELD_NUMBER: _builtins.int
     SEED_FIELD_NUMBER: _builtins.int
     PRIMARY_METRIC_FIELD_NUMBER: _builtins.int
+    RETRAIN_FIELD_NUMBER: _builtins.int
+    SEARCH_FIELD_NUMBER: _builtins.int
     model_name: _builtins.str
     estimator: _builtins.str
     """"logistic_regression" | "random_forest" """
@@ -124,6 +503,10 @@ class TrainingSpec(_message.Message):
     def params(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """estimator keyword arguments, JSON-encoded values"""
 
+    @_builtins.property
+    def retrain(self) -> Global___RetrainPolicy: ...
+    @_builtins.property
+    def search(self) -> Global___SearchSpec: ...
     def __init__(
         self,
         *,
@@ -133,10 +516,12 @@ class TrainingSpec(_message.Message):
         holdout_fraction: _builtins.float = ...,
         seed: _builtins.int = ...,
         primary_metric: _builtins.str = ...,
+        retrain: Global___RetrainPolicy | None = ...,
+        search: Global___SearchSpec | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["retrain", b"retrain", "search", b"search"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["estimator", b"estimator", "holdout_fraction", b"holdout_fraction", "model_name", b"model_name", "params", b"params", "primary_metric", b"primary_metric", "seed", b"seed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["estimator", b"estimator", "holdout_fraction", b"holdout_fraction", "model_name", b"model_name", "params", b"params", "primary_metric", b"primary_metric", "retrain", b"retrain", "search", b"search", "seed", b"seed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -236,6 +621,10 @@ class DatasetArrived(_message.Message):
     TASK_FIELD_NUMBER: _builtins.int
     TRAINING_FIELD_NUMBER: _builtins.int
     SOURCE_FORMAT_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    PROVENANCE_FIELD_NUMBER: _builtins.int
+    IGNORED_COLUMNS_FIELD_NUMBER: _builtins.int
+    IMPUTED_CELLS_FIELD_NUMBER: _builtins.int
     dataset_id: _builtins.str
     """sha256 of the stored bytes, hex"""
     name: _builtins.str
@@ -251,12 +640,22 @@ class DatasetArrived(_message.Message):
     task: Global___Task.ValueType
     source_format: _builtins.str
     """"csv" | "parquet" """
+    version: _builtins.int
+    """of the dataset name: 1 for its first version, then 2, 3, ..."""
+    imputed_cells: _builtins.int
+    """gaps the model will fill (its imputers), over every feature"""
     @_builtins.property
     def features(self) -> _containers.RepeatedCompositeFieldContainer[Global___Feature]: ...
     @_builtins.property
     def sensitive_attributes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def training(self) -> Global___TrainingSpec: ...
+    @_builtins.property
+    def provenance(self) -> Global___DatasetProvenance: ...
+    @_builtins.property
+    def ignored_columns(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """in the file, declared unused"""
+
     def __init__(
         self,
         *,
@@ -274,10 +673,14 @@ class DatasetArrived(_message.Message):
         task: Global___Task.ValueType = ...,
         training: Global___TrainingSpec | None = ...,
         source_format: _builtins.str = ...,
+        version: _builtins.int = ...,
+        provenance: Global___DatasetProvenance | None = ...,
+        ignored_columns: _abc.Iterable[_builtins.str] | None = ...,
+        imputed_cells: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["training", b"training"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["provenance", b"provenance", "training", b"training"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["consent_basis", b"consent_basis", "dataset_id", b"dataset_id", "features", b"features", "name", b"name", "owner", b"owner", "profile_uri", b"profile_uri", "row_count", b"row_count", "sensitive_attributes", b"sensitive_attributes", "source_format", b"source_format", "subject_id_column", b"subject_id_column", "target", b"target", "task", b"task", "training", b"training", "uri", b"uri"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consent_basis", b"consent_basis", "dataset_id", b"dataset_id", "features", b"features", "ignored_columns", b"ignored_columns", "imputed_cells", b"imputed_cells", "name", b"name", "owner", b"owner", "profile_uri", b"profile_uri", "provenance", b"provenance", "row_count", b"row_count", "sensitive_attributes", b"sensitive_attributes", "source_format", b"source_format", "subject_id_column", b"subject_id_column", "target", b"target", "task", b"task", "training", b"training", "uri", b"uri", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -354,6 +757,12 @@ class ModelTrained(_message.Message):
     PARITY_MAX_ABS_DIFF_FIELD_NUMBER: _builtins.int
     TRIGGER_FIELD_NUMBER: _builtins.int
     SENSITIVE_ATTRIBUTES_FIELD_NUMBER: _builtins.int
+    INPUTS_FIELD_NUMBER: _builtins.int
+    COMPARISON_FIELD_NUMBER: _builtins.int
+    TRIALS_FIELD_NUMBER: _builtins.int
+    TRAINING_DATASET_IDS_FIELD_NUMBER: _builtins.int
+    TRAINING_ROWS_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
     model_name: _builtins.str
     run_id: _builtins.str
     dataset_id: _builtins.str
@@ -366,7 +775,10 @@ class ModelTrained(_message.Message):
     parity_max_abs_diff: _builtins.float
     """ONNX vs scikit-learn on the holdout"""
     trigger: _builtins.str
-    """"dataset_arrived" | "retrain_requested" """
+    """"dataset_arrived" | "retrain_requested" | "production_feedback" | "notebook" """
+    training_rows: _builtins.int
+    source: _builtins.str
+    """"platform" | "notebook": who built the pipeline; metrics are always the platform's"""
     @_builtins.property
     def metrics(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]: ...
     @_builtins.property
@@ -379,6 +791,22 @@ class ModelTrained(_message.Message):
     def class_labels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def sensitive_attributes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def inputs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ModelInput]:
+        """the ONNX inputs, one per feature column"""
+
+    @_builtins.property
+    def comparison(self) -> Global___HoldoutComparison:
+        """set when the run judged the champion on its fresh holdout too"""
+
+    @_builtins.property
+    def trials(self) -> _containers.RepeatedCompositeFieldContainer[Global___SearchTrial]:
+        """the hyperparameter search, when one was declared"""
+
+    @_builtins.property
+    def training_dataset_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """every dataset version the training rows came from"""
+
     def __init__(
         self,
         *,
@@ -397,10 +825,16 @@ class ModelTrained(_message.Message):
         parity_max_abs_diff: _builtins.float = ...,
         trigger: _builtins.str = ...,
         sensitive_attributes: _abc.Iterable[_builtins.str] | None = ...,
+        inputs: _abc.Iterable[Global___ModelInput] | None = ...,
+        comparison: Global___HoldoutComparison | None = ...,
+        trials: _abc.Iterable[Global___SearchTrial] | None = ...,
+        training_dataset_ids: _abc.Iterable[_builtins.str] | None = ...,
+        training_rows: _builtins.int = ...,
+        source: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["training", b"training"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["comparison", b"comparison", "training", b"training"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_uri", b"artifact_uri", "class_labels", b"class_labels", "code_version", b"code_version", "dataset_id", b"dataset_id", "fairness", b"fairness", "feature_names", b"feature_names", "metrics", b"metrics", "model_name", b"model_name", "parity_max_abs_diff", b"parity_max_abs_diff", "reference_uri", b"reference_uri", "run_id", b"run_id", "sensitive_attributes", b"sensitive_attributes", "task", b"task", "training", b"training", "trigger", b"trigger"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_uri", b"artifact_uri", "class_labels", b"class_labels", "code_version", b"code_version", "comparison", b"comparison", "dataset_id", b"dataset_id", "fairness", b"fairness", "feature_names", b"feature_names", "inputs", b"inputs", "metrics", b"metrics", "model_name", b"model_name", "parity_max_abs_diff", b"parity_max_abs_diff", "reference_uri", b"reference_uri", "run_id", b"run_id", "sensitive_attributes", b"sensitive_attributes", "source", b"source", "task", b"task", "training", b"training", "training_dataset_ids", b"training_dataset_ids", "training_rows", b"training_rows", "trials", b"trials", "trigger", b"trigger"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -508,6 +942,8 @@ class ModelPromoted(_message.Message):
     FEATURE_NAMES_FIELD_NUMBER: _builtins.int
     SENSITIVE_ATTRIBUTES_FIELD_NUMBER: _builtins.int
     TASK_FIELD_NUMBER: _builtins.int
+    RETRAIN_FIELD_NUMBER: _builtins.int
+    INPUTS_FIELD_NUMBER: _builtins.int
     model_name: _builtins.str
     version: _builtins.int
     previous_version: _builtins.int
@@ -528,6 +964,12 @@ class ModelPromoted(_message.Message):
     def feature_names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def sensitive_attributes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def retrain(self) -> Global___RetrainPolicy:
+        """the model line's declared retrain policy"""
+
+    @_builtins.property
+    def inputs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ModelInput]: ...
     def __init__(
         self,
         *,
@@ -543,10 +985,12 @@ class ModelPromoted(_message.Message):
         feature_names: _abc.Iterable[_builtins.str] | None = ...,
         sensitive_attributes: _abc.Iterable[_builtins.str] | None = ...,
         task: Global___Task.ValueType = ...,
+        retrain: Global___RetrainPolicy | None = ...,
+        inputs: _abc.Iterable[Global___ModelInput] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["retrain", b"retrain"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "approved_by", b"approved_by", "artifact_uri", b"artifact_uri", "dataset_id", b"dataset_id", "feature_names", b"feature_names", "model_name", b"model_name", "previous_version", b"previous_version", "reasons", b"reasons", "reference_uri", b"reference_uri", "sensitive_attributes", b"sensitive_attributes", "task", b"task", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "approved_by", b"approved_by", "artifact_uri", b"artifact_uri", "dataset_id", b"dataset_id", "feature_names", b"feature_names", "inputs", b"inputs", "model_name", b"model_name", "previous_version", b"previous_version", "reasons", b"reasons", "reference_uri", b"reference_uri", "retrain", b"retrain", "sensitive_attributes", b"sensitive_attributes", "task", b"task", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -641,6 +1085,26 @@ class Prediction(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class TextFeaturesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     FEATURES_FIELD_NUMBER: _builtins.int
     LABEL_FIELD_NUMBER: _builtins.int
@@ -649,6 +1113,7 @@ class Prediction(_message.Message):
     TIMESTAMP_MS_FIELD_NUMBER: _builtins.int
     ATTRIBUTES_FIELD_NUMBER: _builtins.int
     ROW_FIELD_NUMBER: _builtins.int
+    TEXT_FEATURES_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     label: _builtins.str
     value: _builtins.float
@@ -664,6 +1129,10 @@ class Prediction(_message.Message):
     def attributes(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """per-row context from the request's parameters.attributes"""
 
+    @_builtins.property
+    def text_features(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """string-valued inputs by name; these are absent from `features`"""
+
     def __init__(
         self,
         *,
@@ -675,10 +1144,11 @@ class Prediction(_message.Message):
         timestamp_ms: _builtins.int = ...,
         attributes: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         row: _builtins.int = ...,
+        text_features: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "features", b"features", "label", b"label", "probabilities", b"probabilities", "request_id", b"request_id", "row", b"row", "timestamp_ms", b"timestamp_ms", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "features", b"features", "label", b"label", "probabilities", b"probabilities", "request_id", b"request_id", "row", b"row", "text_features", b"text_features", "timestamp_ms", b"timestamp_ms", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -756,6 +1226,27 @@ class PredictionColumns(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class TextFeaturesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___AttributeColumn: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___AttributeColumn | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     ROWS_FIELD_NUMBER: _builtins.int
     FEATURES_FIELD_NUMBER: _builtins.int
     REQUEST_IDS_FIELD_NUMBER: _builtins.int
@@ -765,6 +1256,7 @@ class PredictionColumns(_message.Message):
     PROBABILITIES_FIELD_NUMBER: _builtins.int
     VALUES_FIELD_NUMBER: _builtins.int
     ATTRIBUTES_FIELD_NUMBER: _builtins.int
+    TEXT_FEATURES_FIELD_NUMBER: _builtins.int
     rows: _builtins.int
     @_builtins.property
     def features(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
@@ -794,6 +1286,12 @@ class PredictionColumns(_message.Message):
     def attributes(self) -> _containers.MessageMap[_builtins.str, Global___AttributeColumn]:
         """per attribute (parameters.attributes), one value per row; "" for rows whose request did not send it"""
 
+    @_builtins.property
+    def text_features(self) -> _containers.MessageMap[_builtins.str, Global___AttributeColumn]:
+        """per string-valued input (a text category), one value per row ("" when missing). These inputs are left
+        out of `features`, which holds the numeric ones in feature_names order (NaN when missing).
+        """
+
     def __init__(
         self,
         *,
@@ -806,10 +1304,11 @@ class PredictionColumns(_message.Message):
         probabilities: _abc.Iterable[_builtins.float] | None = ...,
         values: _abc.Iterable[_builtins.float] | None = ...,
         attributes: _abc.Mapping[_builtins.str, Global___AttributeColumn] | None = ...,
+        text_features: _abc.Mapping[_builtins.str, Global___AttributeColumn] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "features", b"features", "labels", b"labels", "probabilities", b"probabilities", "request_ids", b"request_ids", "request_rows", b"request_rows", "rows", b"rows", "timestamps_ms", b"timestamps_ms", "values", b"values"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "features", b"features", "labels", b"labels", "probabilities", b"probabilities", "request_ids", b"request_ids", "request_rows", b"request_rows", "rows", b"rows", "text_features", b"text_features", "timestamps_ms", b"timestamps_ms", "values", b"values"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -913,6 +1412,106 @@ class DriftDetected(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DriftDetected: _TypeAlias = DriftDetected  # noqa: Y015
+
+@_typing.final
+class RetrainDeferred(_message.Message):
+    """An alarm asked for a retrain, but there is nothing newer to learn from yet: the retrain starts once the
+    declared minimum of labelled rows has arrived (RetrainPolicy.min_labels).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_NAME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    TRIGGER_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    LABELLED_ROWS_FIELD_NUMBER: _builtins.int
+    NEEDED_ROWS_FIELD_NUMBER: _builtins.int
+    model_name: _builtins.str
+    version: _builtins.int
+    trigger: _builtins.str
+    """"drift" | "fairness" | "performance" """
+    reason: _builtins.str
+    """e.g. "drift detected; waiting for labelled data: 12 of 200 labels" """
+    labelled_rows: _builtins.int
+    needed_rows: _builtins.int
+    def __init__(
+        self,
+        *,
+        model_name: _builtins.str = ...,
+        version: _builtins.int = ...,
+        trigger: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        labelled_rows: _builtins.int = ...,
+        needed_rows: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["labelled_rows", b"labelled_rows", "model_name", b"model_name", "needed_rows", b"needed_rows", "reason", b"reason", "trigger", b"trigger", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RetrainDeferred: _TypeAlias = RetrainDeferred  # noqa: Y015
+
+@_typing.final
+class FeedbackCollected(_message.Message):
+    """Production predictions joined with their late labels, written as a table ingest validates as a new
+    version of the model's dataset (provenance "production_feedback").
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_NAME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    ARTIFACT_URI_FIELD_NUMBER: _builtins.int
+    DATASET_ID_FIELD_NUMBER: _builtins.int
+    URI_FIELD_NUMBER: _builtins.int
+    SHA256_FIELD_NUMBER: _builtins.int
+    ROWS_FIELD_NUMBER: _builtins.int
+    WINDOW_START_MS_FIELD_NUMBER: _builtins.int
+    WINDOW_END_MS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    TRIGGER_FIELD_NUMBER: _builtins.int
+    model_name: _builtins.str
+    version: _builtins.int
+    """the version whose predictions were labelled"""
+    artifact_uri: _builtins.str
+    """... and its model, so a retrain can judge it on the same rows"""
+    dataset_id: _builtins.str
+    """the dataset that version learned from: its spec validates the table"""
+    uri: _builtins.str
+    """the table (Parquet) in the artifact store"""
+    sha256: _builtins.str
+    rows: _builtins.int
+    window_start_ms: _builtins.int
+    """prediction times covered"""
+    window_end_ms: _builtins.int
+    reason: _builtins.str
+    """the alarm that asked for it"""
+    trigger: _builtins.str
+    """"drift" | "fairness" | "performance" """
+    def __init__(
+        self,
+        *,
+        model_name: _builtins.str = ...,
+        version: _builtins.int = ...,
+        artifact_uri: _builtins.str = ...,
+        dataset_id: _builtins.str = ...,
+        uri: _builtins.str = ...,
+        sha256: _builtins.str = ...,
+        rows: _builtins.int = ...,
+        window_start_ms: _builtins.int = ...,
+        window_end_ms: _builtins.int = ...,
+        reason: _builtins.str = ...,
+        trigger: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_uri", b"artifact_uri", "dataset_id", b"dataset_id", "model_name", b"model_name", "reason", b"reason", "rows", b"rows", "sha256", b"sha256", "trigger", b"trigger", "uri", b"uri", "version", b"version", "window_end_ms", b"window_end_ms", "window_start_ms", b"window_start_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FeedbackCollected: _TypeAlias = FeedbackCollected  # noqa: Y015
 
 @_typing.final
 class RetrainRequested(_message.Message):
