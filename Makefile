@@ -8,7 +8,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: demo test up down status kafka kafka-stop kafka-wipe venv lint contracts bench-loop clean
+.PHONY: demo test up down status kafka kafka-stop kafka-wipe venv lint chart contracts bench-loop clean
 
 $(UV):
 	$(PYTHON) -m venv $(BOOT)
@@ -50,6 +50,12 @@ status: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+
+## The Helm chart, linted and rendered offline (helm is built from the Go module proxy on first use).
+chart:
+	deploy/helm/helm.sh lint --strict deploy/helm/conveyor
+	deploy/helm/helm.sh lint --strict deploy/helm/conveyor -f deploy/helm/values-production.yaml
+	deploy/helm/helm.sh template conveyor deploy/helm/conveyor -f deploy/helm/values-production.yaml > /dev/null
 
 contracts: venv
 	PATH=$(VENV)/bin:$$PATH scripts/gen-contracts.sh
