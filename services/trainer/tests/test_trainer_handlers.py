@@ -78,23 +78,6 @@ async def test_unreadable_dataset_fails_at_load(bus, ports, make_dataset) -> Non
     assert failed.stage == "load" and "cannot read" in failed.reason
 
 
-async def test_retrain_uses_the_stored_dataset(bus, ports, make_dataset) -> None:  # type: ignore[no-untyped-def]
-    dataset = make_dataset()
-    await deliver(bus, ports, dataset)
-    await deliver(bus, ports, ev.RetrainRequested(model_name="cancer", version=1, dataset_id=dataset.dataset_id))
-    first, second = bus.events(ev.ModelTrained)
-    assert second.trigger == "retrain_requested" and second.dataset_id == dataset.dataset_id
-    assert dict(second.metrics) == dict(first.metrics) and second.run_id != first.run_id
-
-
-async def test_retrain_of_unseen_dataset_uses_latest_for_the_model(bus, ports, make_dataset, cancer_frame) -> None:  # type: ignore[no-untyped-def]
-    await deliver(bus, ports, make_dataset())
-    newer = make_dataset(frame=cancer_frame.iloc[:150])
-    await deliver(bus, ports, newer)
-    await deliver(bus, ports, ev.RetrainRequested(model_name="cancer", dataset_id="f" * 64))
-    assert bus.events(ev.ModelTrained)[-1].dataset_id == newer.dataset_id
-
-
 @pytest.mark.parametrize(
     ("request_", "fragment"),
     [
