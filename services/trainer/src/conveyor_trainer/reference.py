@@ -8,11 +8,11 @@ input's datatype, "BYTES" or "FP32", as serving logs it), target (the dataset's 
 monitor names the label column of production feedback), sensitive_attributes.
 """
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.pipeline import Pipeline
 
 from conveyor.events.v1 import events_pb2 as ev
 
@@ -20,7 +20,8 @@ from .columns import Column, raw_value
 
 
 def build_reference(
-    pipeline: Pipeline,
+    predict: Callable[[pd.DataFrame], np.ndarray],
+    class_labels: Sequence[str],
     columns: list[Column],
     task: int,
     x_train: pd.DataFrame,
@@ -34,7 +35,7 @@ def build_reference(
     count = min(rows, len(x_train))
     picked = np.sort(rng.choice(len(x_train), size=count, replace=False))
     sample = x_train.iloc[picked]
-    predicted = pipeline.predict(sample)
+    predicted = predict(sample)
     classification = task == ev.TASK_CLASSIFICATION
     return {
         "feature_names": [c.name for c in columns],
@@ -43,7 +44,7 @@ def build_reference(
         "columns": {c.name: [raw_value(v, c) for v in sample[c.name].tolist()] for c in columns},
         "predictions": [str(p) for p in predicted] if classification else [float(p) for p in predicted],
         "task": "classification" if classification else "regression",
-        "class_labels": [str(c) for c in pipeline.classes_] if classification else [],
+        "class_labels": list(class_labels),
         "target": target,
         "sensitive_attributes": sensitive_attributes,
     }

@@ -101,7 +101,7 @@ def train(request: RunRequest, store: ArtifactStore, settings: TrainerSettings) 
         parity = parity_max_abs_diff(onnx_bytes, pipeline, task, rows.holdout.x, columns, settings.parity_tolerance,
                                      settings.regression_parity_tolerance)
         span.set_attribute("conveyor.parity_max_abs_diff", parity)
-    reference = build_reference(pipeline, columns, task, rows.train.x, dataset.target,
+    reference = build_reference(pipeline.predict, class_labels, columns, task, rows.train.x, dataset.target,
                                 list(dataset.sensitive_attributes), settings.reference_rows, int(spec.seed))
     _, artifact_uri = store.put("models", onnx_bytes, ".onnx")
     _, reference_uri = store.put_json("references", reference)

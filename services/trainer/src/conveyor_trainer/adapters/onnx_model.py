@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pandas as pd
 
@@ -33,7 +34,8 @@ class OnnxModel:
         self.inputs = self.session.get_inputs()
         self.outputs = [o.name for o in self.session.get_outputs()]
         meta = self.session.get_modelmeta().custom_metadata_map
-        self.class_labels: list[str] | None = json.loads(meta[CLASS_LABELS_KEY]) if CLASS_LABELS_KEY in meta else None
+        self.class_labels: list[str] | None = json.loads(meta[CLASS_LABELS_KEY]) if CLASS_LABELS_KEY in meta \
+            else _graph_class_labels(data)
 
     @property
     def input_names(self) -> list[str]:
@@ -88,6 +90,18 @@ class OnnxModel:
             if len(labels) else np.array(texts)
         return Predictions(labels if labels.dtype.kind in "iu" else labels.astype(str).astype(object),
                            np.asarray(raw, dtype=np.float64), classes)
+
+
+def _graph_class_labels(data: bytes) -> list[str] | None:
+    """The classes a converted classifier stores on its final ai.onnx.ml node, in probability-column order."""
+    labels = None
+    for node in onnx.load_model_from_string(data).graph.node:
+        for attribute in node.attribute:
+            if attribute.name == "classlabels_strings":
+                labels = [v.decode() for v in attribute.strings]
+            elif attribute.name in ("classlabels_int64s", "classlabels_ints"):
+                labels = [str(v) for v in attribute.ints]
+    return labels
 
 
 def _key(row: dict, text: str) -> object:
