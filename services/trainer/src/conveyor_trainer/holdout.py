@@ -21,12 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import (
-    MetricFrame,
-    demographic_parity_difference,
-    equalized_odds_difference,
-    selection_rate,
-)
+from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate, true_positive_rate
 from sklearn.metrics import (
     accuracy_score,
     balanced_accuracy_score,
@@ -55,8 +50,17 @@ class Predictions:
 
 def predictions_of(pipeline: object, x: pd.DataFrame, task: int) -> Predictions:
     if task == ev.TASK_CLASSIFICATION:
-        return Predictions(pipeline.predict(x), pipeline.predict_proba(x), pipeline.classes_)  # type: ignore[attr-defined]
+        # one pass: every classifier here predicts the class of highest probability
+        proba = pipeline.predict_proba(x)  # type: ignore[attr-defined]
+        classes = pipeline.classes_  # type: ignore[attr-defined]
+        return Predictions(classes[np.argmax(proba, axis=1)], proba, classes)
     return Predictions(pipeline.predict(x))  # type: ignore[attr-defined]
+
+
+def codes(values: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Each label's index in `classes` (-1 for a class the model does not know): metrics on small ints are
+    several times faster than on arrays of strings."""
+    return pd.Categorical(values, categories=classes).codes.astype(np.int64)
 
 
 def metrics_of(task: int, y: np.ndarray, predicted: Predictions) -> dict[str, float]:
@@ -66,33 +70,34 @@ def metrics_of(task: int, y: np.ndarray, predicted: Predictions) -> dict[str, fl
 
 
 def classification_metrics(y: np.ndarray, predicted: Predictions) -> dict[str, float]:
-    classes, proba, labels = predicted.classes, predicted.probabilities, predicted.labels
+    classes, proba = predicted.classes, predicted.probabilities
     assert classes is not None and proba is not None
+    truth, said = codes(y, classes), codes(predicted.labels, classes)
     binary = len(classes) == 2
     metrics = {
-        "accuracy": float(accuracy_score(y, labels)),
-        "balanced_accuracy": float(balanced_accuracy_score(y, labels)),
-        "f1": float(f1_score(y, labels, pos_label=classes[1]) if binary
-                    else f1_score(y, labels, average="weighted")),
+        "accuracy": float(accuracy_score(truth, said)),
+        "balanced_accuracy": float(balanced_accuracy_score(truth, said)),
+        "f1": float(f1_score(truth, said, pos_label=1) if binary else f1_score(truth, said, average="weighted")),
     }
     for name, compute in _PROBABILISTIC.items():
         try:
-            metrics[name] = float(compute(y, proba, classes))
+            metrics[name] = float(compute(truth, proba, len(classes)))
         except ValueError as exc:  # e.g. a holdout missing a class has no defined AUC: report the rest
             logger.warning("%s left out: %s", name, exc)
     return metrics
 
 
-def _roc_auc(y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> float:
-    if len(classes) == 2:
-        return roc_auc_score(y == classes[1], proba[:, 1])
-    return roc_auc_score(y, proba, multi_class="ovr", labels=classes)
+def _roc_auc(truth: np.ndarray, proba: np.ndarray, k: int) -> float:
+    if k == 2:
+        return roc_auc_score(truth == 1, proba[:, 1])
+    return roc_auc_score(truth, proba, multi_class="ovr", labels=np.arange(k))
 
 
-_PROBABILISTIC: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], float]] = {
+_PROBABILISTIC: dict[str, Callable[[np.ndarray, np.ndarray, int], float]] = {
     "roc_auc": _roc_auc,
     # float32 probabilities (an ONNX model's) sum to one only up to rounding: renormalize, as log_loss asks
-    "log_loss": lambda y, proba, classes: log_loss(y, proba / proba.sum(axis=1, keepdims=True), labels=classes),
+    "log_loss": lambda truth, proba, k: log_loss(truth, proba / proba.sum(axis=1, keepdims=True),
+                                                 labels=np.arange(k)),
 }
 
 
@@ -120,22 +125,40 @@ def fairness_gaps(task: int, y: np.ndarray, predicted: Predictions, sensitive: p
     return gaps
 
 
+# fairlearn's definitions, from one MetricFrame: demographic parity difference is the spread of selection
+# rates; equalized odds difference the larger spread of true and false positive rates ("worst_case").
+_RATES = {"selection_rate": selection_rate, "tpr": true_positive_rate, "fpr": false_positive_rate}
+
+
+def _rates_by_group(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray) -> MetricFrame:
+    """The same MetricFrame, fed one row per distinct (group, truth, prediction) weighted by its count: the
+    three rates are weighted means, so the numbers are identical, and fairlearn, which builds a frame of
+    every row, takes milliseconds instead of a third of a second on a 12,500-row holdout."""
+    cells = pd.DataFrame({"group": groups, "truth": y_true, "said": y_pred}).value_counts().reset_index()
+    weights = {"sample_weight": cells["count"].to_numpy(dtype=np.float64)}
+    return MetricFrame(metrics=_RATES, y_true=cells["truth"].to_numpy(), y_pred=cells["said"].to_numpy(),
+                       sensitive_features=cells["group"].to_numpy(),
+                       sample_params={name: weights for name in _RATES})
+
+
 def _classification_gap(attribute: str, y: np.ndarray, labels: np.ndarray, classes: np.ndarray,
                         groups: np.ndarray) -> ev.FairnessGap:
-    positives = [classes[1]] if len(classes) == 2 else list(classes)
-    parities, odds = [], []
+    truth, said = codes(y, classes), codes(labels, classes)
+    positives = [1] if len(classes) == 2 else list(range(len(classes)))
+    parities, odds, rates = [], [], []
     for positive in positives:
-        y_true, y_pred = (y == positive).astype(int), (labels == positive).astype(int)
-        parities.append(float(demographic_parity_difference(y_true, y_pred, sensitive_features=groups)))
-        odds.append(float(equalized_odds_difference(y_true, y_pred, sensitive_features=groups)))
-    worst = positives[int(np.nanargmax(parities))] if not np.all(np.isnan(parities)) else positives[0]
-    y_true, y_pred = (y == worst).astype(int), (labels == worst).astype(int)
-    rates = MetricFrame(metrics=selection_rate, y_true=y_true, y_pred=y_pred, sensitive_features=groups)
+        frame = _rates_by_group((truth == positive).astype(int), (said == positive).astype(int), groups)
+        spread = frame.difference()
+        parities.append(float(spread["selection_rate"]))
+        odds.append(float(max(spread["tpr"], spread["fpr"])) if not spread[["tpr", "fpr"]].isna().any()
+                    else float("nan"))
+        rates.append(frame.by_group["selection_rate"])
+    worst = int(np.nanargmax(parities)) if not np.all(np.isnan(parities)) else 0
     return ev.FairnessGap(
         attribute=attribute,
         demographic_parity_difference=float(np.max(parities)),  # NaN stays NaN: an unmeasured gap
         equalized_odds_difference=float(np.max(odds)),
-        selection_rate={str(g): float(r) for g, r in rates.by_group.items()},
+        selection_rate={str(g): float(r) for g, r in rates[worst].items()},
     )
 
 
