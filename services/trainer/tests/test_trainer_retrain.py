@@ -172,3 +172,37 @@ async def test_a_retrain_trains_on_newer_data_it_has_not_learned_from(bus, ports
     await deliver(bus, ports, ev.RetrainRequested(model_name="cancer", version=1, dataset_id=first.dataset_id))
     retrained = bus.events(ev.ModelTrained)[-1]
     assert (retrained.trigger, retrained.dataset_id) == ("retrain_requested", newer.dataset_id)
+
+
+def test_a_tight_row_window_still_holds_out_only_rows_it_kept() -> None:
+    newest = version(3, 60, window_rows=10, include_original=True)
+    rows = compose(newest, [version(1, 100, feedback=False)], fake_read, 0.2, 7, classification=True)
+    assert len(rows.holdout.y) == 3 and rows.holdout.x["x"].tolist() == [3057, 3058, 3059]
+    assert len(rows.train.y) == 100 + 7
+
+
+def test_a_champion_from_before_named_columns_is_judged_too(store, cancer_frame) -> None:  # type: ignore[no-untyped-def]
+    """Champions exported with one float32 matrix input "input" still get their fresh numbers."""
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.linear_model import LogisticRegression
+
+    from conveyor_trainer.columns import columns_of, model_frame
+    from conveyor_trainer.comparison import compare
+    from conveyor_trainer.composition import Fresh
+    from conveyor_trainer.dataset import class_array
+
+    names = [c for c in cancer_frame.columns if c not in ("target", "size_group")]
+    legacy = LogisticRegression(max_iter=5000).fit(cancer_frame[names].to_numpy(np.float32), cancer_frame["target"])
+    onnx_model = convert_sklearn(legacy, initial_types=[("input", FloatTensorType([None, len(names)]))],
+                                 options={id(legacy): {"zipmap": False}}, target_opset={"": 21, "ai.onnx.ml": 3})
+    _, uri = store.put("models", onnx_model.SerializeToString(), ".onnx")
+    columns = columns_of([ev.Feature(name=n, kind=ev.COLUMN_KIND_NUMERIC) for n in names])
+    rows = cancer_frame.tail(60)
+    holdout = Table("d", model_frame(rows, columns), class_array(rows["target"].astype(str).to_numpy()),
+                    rows[["size_group"]])
+    comparison = compare(store, Fresh(1, uri, "the newest 60 rows"), holdout, columns, ev.TASK_CLASSIFICATION,
+                         {"roc_auc": 0.5}, ["0", "1"])
+    assert comparison is not None and comparison.rows == 60
+    assert comparison.champion_metrics["accuracy"] == pytest.approx(
+        float(np.mean(legacy.predict(rows[names].to_numpy(np.float32)) == rows["target"].to_numpy())))

@@ -144,3 +144,27 @@ def test_binary_fairness_matches_fairlearn(store, settings, pima_frame) -> None:
     [gap] = trained.fairness
     rates = gap.selection_rate
     assert gap.demographic_parity_difference == pytest.approx(abs(rates["over 30"] - rates["30 or under"]))
+
+
+@pytest.mark.parametrize("estimator", ["logistic_regression", "random_forest"])
+def test_constant_fills_booleans_and_rejected_gaps_export_with_parity(store, settings, fair_frame, estimator) -> None:  # type: ignore[no-untyped-def]
+    frame = fair_frame.drop(columns=["affairs"]).assign(
+        has_children=np.where(fair_frame["children"] > 0, "yes", "no"))
+    frame.loc[frame.index[:50], "has_children"] = None
+    features = [
+        ev.Feature(name="age", kind=ev.COLUMN_KIND_NUMERIC, dtype="float64", missing=ev.MISSING_POLICY_CONSTANT,
+                   fill_value="30"),
+        ev.Feature(name="educ", kind=ev.COLUMN_KIND_NUMERIC, dtype="float64", missing=ev.MISSING_POLICY_REJECT),
+        ev.Feature(name="occupation", kind=ev.COLUMN_KIND_CATEGORICAL, dtype="string",
+                   missing=ev.MISSING_POLICY_CONSTANT, fill_value="unknown", encoding=ev.ENCODING_ORDINAL),
+        ev.Feature(name="has_children", kind=ev.COLUMN_KIND_BOOLEAN, dtype="bool"),
+    ]
+    params = {"n_estimators": "20"} if estimator == "random_forest" else {}
+    trained = run(table_event(store, frame, features, "had_affair", estimator=estimator, params=params), store,
+                  settings)
+    assert trained.parity_max_abs_diff <= settings.parity_tolerance
+    assert {i.name: (i.datatype, i.kind) for i in trained.inputs}["has_children"] == ("FP32", ev.COLUMN_KIND_BOOLEAN)
+    rows = pd.DataFrame({"age": [np.nan, 30.0], "educ": [14.0, 14.0], "occupation": ["", "unknown"],
+                         "has_children": [1.0, 1.0]})
+    _, proba = session_of(store, trained).run(None, feed(rows))
+    np.testing.assert_allclose(proba[0], proba[1], atol=1e-6)  # a gap is exactly its declared constant

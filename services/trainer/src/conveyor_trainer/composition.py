@@ -65,7 +65,7 @@ def compose(dataset: ev.DatasetArrived, versions: Sequence[ev.DatasetArrived],
     production = concat(tables)
     if policy.window_rows:
         production = production.rows(max(0, len(production.y) - int(policy.window_rows)))
-    newest = len(tables[-1].y)
+    newest = min(len(tables[-1].y), len(production.y))  # the window may keep fewer rows than the newest version has
     fresh_rows = min(newest, max(1, math.ceil(newest * policy.fresh_holdout_fraction)))
     if len(production.y) - fresh_rows < 1 and not policy.include_original:
         raise TrainingFailure("data", f"{len(production.y)} labelled production row(s) are too few to train on "
