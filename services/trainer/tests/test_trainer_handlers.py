@@ -124,3 +124,15 @@ async def test_a_redelivered_trigger_republishes_the_same_run(bus, ports, make_d
     first, second = bus.events(ev.ModelTrained)
     assert first == second  # same run id, same artifact: the registry registers it once
     assert len(ports.state.recent_runs(10)) == 1
+
+
+async def test_the_run_record_shows_the_search_trials(app, bus, ports, make_dataset) -> None:  # type: ignore[no-untyped-def]
+    dataset = make_dataset()
+    dataset.training.search.CopyFrom(ev.SearchSpec(method="random", space={"C": "[0.1, 1.0, 10.0]"}, cv=2,
+                                                   budget=2))
+    await deliver(bus, ports, dataset)
+    [trained] = bus.events(ev.ModelTrained)
+    run = TestClient(app).get(f"/runs/{trained.run_id}").json()
+    assert len(run["trials"]) == 2 == len(trained.trials)
+    assert {t["rank"] for t in run["trials"]} == {1, 2}
+    assert run["training_rows"] == trained.training_rows and run["source"] == "platform"
