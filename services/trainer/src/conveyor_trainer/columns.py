@@ -24,8 +24,8 @@ from .failures import TrainingFailure
 
 MISSING_TEXT = ""
 TEXT, NUMBER = "BYTES", "FP32"
-_TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
-_FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
+_TRUE = ["true", "t", "yes", "y", "1", "1.0"]
+_FALSE = ["false", "f", "no", "n", "0", "0.0"]
 KIND_NAMES = {ev.COLUMN_KIND_NUMERIC: "numeric", ev.COLUMN_KIND_CATEGORICAL: "categorical",
               ev.COLUMN_KIND_BOOLEAN: "boolean"}
 
@@ -92,31 +92,21 @@ def model_frame(frame: pd.DataFrame, columns: list[Column]) -> pd.DataFrame:
 
 
 def _as_input(values: pd.Series, column: Column) -> pd.Series:
+    """Vectorized: a per-value Python function cost a quarter of a second on 50,000 rows of 5 text columns."""
+    missing = values.isna()
     if column.text:
-        return values.map(_text).astype(object)
+        if pd.api.types.is_float_dtype(values) and bool((values[~missing] % 1 == 0).all()):
+            values = values.astype("Int64")  # a code that a Parquet writer turned into 3.0 is still "3"
+        text = values.astype(str).str.strip()
+        text[missing] = MISSING_TEXT
+        return text.astype(object)
     if column.bits:
-        return values.map(_bit).astype(np.float32)
+        words = values.astype(str).str.strip().str.lower()
+        bits = pd.Series(np.where(words.isin(_TRUE), 1.0, np.where(words.isin(_FALSE), 0.0, np.nan)),
+                         index=values.index)
+        return bits.where(~missing).astype(np.float32)
     numbers = pd.to_numeric(values, errors="coerce")
     return numbers.astype(np.float32)
-
-
-def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return MISSING_TEXT
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # a code that a Parquet writer turned into 3.0 is still the category "3"
-    return str(value).strip()
-
-
-def _bit(value: Any) -> float:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return math.nan
-    word = str(value).strip().lower()
-    if word in _TRUE:
-        return 1.0
-    if word in _FALSE:
-        return 0.0
-    return math.nan
 
 
 def onnx_feed(x: pd.DataFrame, columns: list[Column]) -> dict[str, np.ndarray]:
