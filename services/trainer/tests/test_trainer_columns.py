@@ -35,3 +35,14 @@ def test_whole_number_codes_in_a_text_column_stay_their_category() -> None:
     x = model_frame(pd.DataFrame({"job": [3.0, 4.0, np.nan], "grade": [1, 2, 3], "member": [1, 0, 1],
                                   "age": [1.0, 2.0, 3.0]}), COLUMNS)
     assert x["job"].tolist() == ["3", "4", MISSING_TEXT]
+
+
+def test_text_categories_that_look_like_dates_stay_text(store) -> None:  # type: ignore[no-untyped-def]
+    from conveyor_trainer.dataset import read_frame
+
+    data = b"shift,y\n2024-01-01 10:00,a\n,b\n2024-01-02 22:00,a\n"
+    _, uri = store.put("datasets", data, ".csv")
+    event = ev.DatasetArrived(uri=uri, source_format="csv", features=[
+        ev.Feature(name="shift", kind=ev.COLUMN_KIND_CATEGORICAL, dtype="string")])
+    x = model_frame(read_frame(store, event), columns_of(list(event.features)))
+    assert x["shift"].tolist() == ["2024-01-01 10:00", MISSING_TEXT, "2024-01-02 22:00"]
