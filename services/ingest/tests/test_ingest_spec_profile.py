@@ -22,7 +22,7 @@ def test_training_defaults_follow_the_name_and_task(spec_dict):
     spec_dict["task"] = "regression"
     spec = DatasetSpec.model_validate(spec_dict)
     assert spec.training.model_name == "breast-cancer"
-    assert spec.training.estimator == "logistic_regression"
+    assert spec.training.estimator == "ridge"  # the linear baseline for a number, never a classifier
     assert (spec.training.holdout_fraction, spec.training.seed) == (0.25, 42)
     assert spec.training.primary_metric == "rmse"
 
@@ -91,8 +91,19 @@ def test_profile_of_a_regression_target_has_moments(frame, spec_dict):
 
 
 def test_dataset_arrived_carries_the_spec(spec):
-    event = events.dataset_arrived(spec, "abc", "file:///d.csv", "file:///p.json", 40, "csv")
-    assert [(f.name, f.kind) for f in event.features][-1] == ("texture_band", ev.COLUMN_KIND_CATEGORICAL)
+    stored = events.Stored(dataset_id="abc", uri="file:///d.csv", profile_uri="file:///p.json", rows=40,
+                           source_format="csv", version=3, dtypes={"texture_band": "int64"}, imputed_cells=5,
+                           ignored_columns=["notes"])
+    event = events.dataset_arrived(spec, stored, ev.DatasetProvenance(kind="upload", uploaded_by="alice"))
+    band = event.features[-1]
+    assert (band.name, band.kind, band.dtype) == ("texture_band", ev.COLUMN_KIND_CATEGORICAL, "int64")
+    assert (band.missing, band.encoding) == (ev.MISSING_POLICY_MOST_FREQUENT, ev.ENCODING_ONE_HOT)
+    assert [f.missing for f in event.features[:2]] == [ev.MISSING_POLICY_REJECT, ev.MISSING_POLICY_MEDIAN]
     assert event.task == ev.TASK_CLASSIFICATION
     assert event.training.model_name == "breast-cancer"
     assert {k: json.loads(v) for k, v in event.training.params.items()} == {"n_estimators": 20, "max_depth": None}
+    assert (event.version, event.imputed_cells, list(event.ignored_columns)) == (3, 5, ["notes"])
+    assert event.provenance.kind == "upload"
+    assert (event.training.retrain.include_original, event.training.retrain.min_labels) == (True, 200)
+    assert event.training.retrain.fresh_holdout_fraction == 0.3
+    assert not event.training.HasField("search")

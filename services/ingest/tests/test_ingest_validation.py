@@ -90,18 +90,16 @@ def test_numeric_feature_with_text(frame, spec):
     assert "non-numeric" in problem.reason and "twelve" in problem.reason
 
 
-def test_categorical_feature_as_strings_must_be_integer_coded(frame, spec):
+def test_categorical_feature_may_be_text(frame, spec):
     frame["texture_band"] = frame["texture_band"].map({0: "low", 1: "mid", 2: "high"})
-    problem = only_problem(frame, spec)
-    assert problem.column == "texture_band"
-    assert "must be integer-coded" in problem.reason and "low" in problem.reason
+    assert validate(frame, spec, MIN_ROWS) == []
 
 
-def test_categorical_feature_with_fractions_is_not_integer_coded(frame, spec):
+def test_categorical_feature_with_fractions_is_refused(frame, spec):
     frame["texture_band"] = frame["texture_band"] + 0.5
     problem = only_problem(frame, spec)
     assert problem.column == "texture_band"
-    assert "integer-coded" in problem.reason
+    assert "fractional value(s) ['0.5'" in problem.reason and "declare the column numeric" in problem.reason
 
 
 def test_integral_floats_count_as_integer_codes(frame, spec):
@@ -117,11 +115,16 @@ def test_missing_target_values(frame, spec):
     assert "2 row(s) have no target value" in problem.reason and "3, 6" in problem.reason
 
 
-def test_classification_target_must_be_integer_labels(frame, spec):
+def test_classification_target_may_be_text_labels(frame, spec):
     frame["diagnosis"] = frame["diagnosis"].map({0: "malignant", 1: "benign"})
+    assert validate(frame, spec, MIN_ROWS) == []
+
+
+def test_a_class_with_one_row_cannot_be_held_out(frame, spec):
+    frame.loc[0, "diagnosis"] = 7
     problem = only_problem(frame, spec)
     assert problem.column == "diagnosis"
-    assert "integer-coded class labels" in problem.reason and "malignant" in problem.reason
+    assert "['7'] have a single row" in problem.reason
 
 
 def test_classification_needs_two_classes(frame, spec):
@@ -140,11 +143,12 @@ def test_regression_target_may_be_fractional(frame, spec_dict):
     assert validate(frame, DatasetSpec.model_validate(spec_dict), MIN_ROWS) == []
 
 
-def test_missing_feature_values(frame, spec):
-    frame.loc[0, "mean_texture"] = np.nan
+def test_missing_feature_values_are_refused_only_where_the_policy_rejects(frame, spec):
+    frame.loc[0, "mean_texture"] = np.nan  # missing: median by default, the model fills it
+    frame.loc[[0, 4], "mean_radius"] = np.nan  # missing: reject
     problem = only_problem(frame, spec)
-    assert problem.column == "mean_texture"
-    assert "1 missing value(s) at row(s) 1" in problem.reason
+    assert problem.column == "mean_radius"
+    assert "2 missing value(s) at row(s) 1, 5" in problem.reason and "missing: reject" in problem.reason
 
 
 def test_infinite_feature_values(frame, spec):
@@ -176,7 +180,7 @@ def test_duplicate_subject_ids(frame, spec):
 
 def test_every_problem_is_reported_not_just_the_first(frame, spec):
     frame = frame.drop(columns=["mean_area"]).assign(postcode="x")
-    frame.loc[0, "mean_texture"] = np.nan
+    frame.loc[0, "mean_radius"] = np.nan
     frame["diagnosis"] = 0
     problems = problems_of(frame, spec)
-    assert set(problems) == {"mean_area", "postcode", "mean_texture", "diagnosis"}
+    assert set(problems) == {"mean_area", "postcode", "mean_radius", "diagnosis"}

@@ -187,3 +187,44 @@ async def test_publish_failure_leaves_no_half_state_and_the_retry_completes(
     assert versions(engine) == [(1, "champion")]
     with Session(engine) as session:
         assert len(session.exec(select(Decision)).all()) == 1
+
+
+def with_comparison(event: ev.ModelTrained, champion: float, challenger: float) -> ev.ModelTrained:
+    event.trigger, event.training_rows = "production_feedback", 560
+    event.comparison.CopyFrom(ev.HoldoutComparison(
+        champion_version=1, champion_metrics={"roc_auc": champion}, challenger_metrics={"roc_auc": challenger},
+        rows=240, description="the newest 240 labelled production rows (of 800 in churn v2) that v1 served"))
+    event.metrics["roc_auc"] = challenger
+    return event
+
+
+async def test_a_retrain_is_judged_on_its_fresh_comparison(deliver, bus, engine, make_trained):
+    await deliver(make_trained("run-1", {"roc_auc": 0.90}))
+    await deliver(with_comparison(make_trained("run-2", {}), champion=0.61, challenger=0.74))
+
+    promoted = bus.events(ev.ModelPromoted)[-1]
+    assert promoted.version == 2  # 0.74 < the champion's old 0.90, but on the same newest rows it is better
+    assert promoted.reasons[0] == ("roc_auc 0.740 >= champion v1 0.610 - 0.01 on the newest 240 labelled "
+                                   "production rows (of 800 in churn v2) that v1 served")
+    with Session(engine) as session:
+        row = session.exec(select(ModelVersion).where(ModelVersion.version == 2)).one()
+        assert row.comparison["champion_metrics"] == {"roc_auc": 0.61} and row.training_rows == 560
+
+
+async def test_a_retrain_worse_on_the_fresh_rows_is_declined(deliver, bus, make_trained):
+    await deliver(make_trained("run-1", {"roc_auc": 0.90}))
+    await deliver(with_comparison(make_trained("run-2", {}), champion=0.80, challenger=0.70))
+    [declined] = bus.events(ev.PromotionDeclined)
+    assert declined.reasons[0].startswith("roc_auc 0.700 < champion v1 0.800 - 0.01 on the newest 240")
+
+
+async def test_promotion_carries_the_retrain_policy_and_the_inputs(deliver, bus, make_trained):
+    event = make_trained("run-1", {"roc_auc": 0.9})
+    event.training.retrain.CopyFrom(ev.RetrainPolicy(window_rows=500, include_original=True, min_labels=150,
+                                                     fresh_holdout_fraction=0.3))
+    event.inputs.extend([ev.ModelInput(name="age", datatype="FP32", kind=ev.COLUMN_KIND_NUMERIC),
+                         ev.ModelInput(name="tenure", datatype="BYTES", kind=ev.COLUMN_KIND_CATEGORICAL)])
+    await deliver(event)
+    [promoted] = bus.events(ev.ModelPromoted)
+    assert promoted.retrain == event.training.retrain
+    assert list(promoted.inputs) == list(event.inputs)

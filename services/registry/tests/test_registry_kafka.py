@@ -96,3 +96,41 @@ async def test_model_trained_on_kafka_is_registered_promoted_and_deduplicated(
     finally:
         await trainer.stop()
     assert (tmp_path / "registry" / "registry.db").exists()
+
+
+async def test_a_retrain_on_kafka_is_promoted_on_its_fresh_comparison(kafka_settings, tmp_path, make_trained):
+    from .test_registry_handlers import with_comparison
+
+    settings = RegistrySettings(data_dir=tmp_path, kafka=kafka_settings)
+    await ensure_topics(kafka_settings, [topics.REGISTRY, topics.MODELS])
+    app = create_app(settings)
+    trainer = KafkaPublisher(kafka_settings, source="trainer")
+    await trainer.start()
+    try:
+        async with app.router.lifespan_context(app), TopicReader(
+            kafka_settings.bootstrap_servers, kafka_settings.topic(topics.REGISTRY)
+        ) as reader, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            async def ready():
+                return (await http.get("/readyz")).status_code == 200
+
+            await until(ready, "readiness")
+            first = make_trained("run-k1", {"roc_auc": 0.90})
+            first.training.retrain.CopyFrom(ev.RetrainPolicy(include_original=True, min_labels=100,
+                                                             fresh_holdout_fraction=0.3))
+            first.inputs.append(ev.ModelInput(name="age", datatype="FP32", kind=ev.COLUMN_KIND_NUMERIC))
+            retrained = with_comparison(make_trained("run-k2", {}), champion=0.6, challenger=0.75)
+            retrained.training.retrain.CopyFrom(first.training.retrain)
+            retrained.inputs.extend(first.inputs)
+            await trainer.publish(first, first.model_name)
+            await trainer.publish(retrained, retrained.model_name)
+
+            async def both_promoted():
+                return sum(isinstance(e, ev.ModelPromoted) for _, e in await reader.poll()) >= 2
+
+            await until(both_promoted, "both versions promoted")
+    finally:
+        await trainer.stop()
+    promoted = [e for _, e in reader.events if isinstance(e, ev.ModelPromoted)][-1]
+    assert (promoted.version, promoted.previous_version) == (2, 1)
+    assert "roc_auc 0.750 >= champion v1 0.600 - 0.01 on the newest 240" in promoted.reasons[0]
+    assert promoted.retrain.min_labels == 100 and [i.name for i in promoted.inputs] == ["age"]

@@ -29,7 +29,7 @@ def test_upgrade_on_an_empty_database_creates_the_tables(empty_engine):
 
     tables = set(inspect(empty_engine).get_table_names())
     assert {"model", "model_version", "alias", "decision", "alembic_version"} == tables
-    assert revision(empty_engine) == "0001"
+    assert revision(empty_engine) == "0002"
     with empty_engine.connect() as connection:
         # the migration and the models agree column for column
         assert compare_metadata(MigrationContext.configure(connection), RegistryTable.metadata) == []
@@ -42,7 +42,7 @@ def test_upgrading_twice_is_harmless_and_keeps_data(empty_engine):
         session.commit()
     migrate(empty_engine)
 
-    assert revision(empty_engine) == "0001"
+    assert revision(empty_engine) == "0002"
     with Session(empty_engine) as session:
         assert session.get(RegisteredModel, "churn") is not None
 
@@ -55,3 +55,28 @@ def test_sqlite_runs_in_wal_mode_and_enforces_foreign_keys(empty_engine):
         session.add(ModelVersion(model_name="ghost", version=1, run_id="r", dataset_id="d",
                                  artifact_uri="file:///m.onnx", primary_metric="roc_auc"))
         session.commit()
+
+
+def test_a_version_registered_before_named_columns_upgrades_with_defaults(empty_engine):
+    from alembic import command
+
+    from conveyor_registry.adapters.db import alembic_config
+
+    config = alembic_config()
+    with empty_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    with empty_engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO model (name, task, created_at) VALUES ('churn', 'classification', "
+                                   "'2025-01-01 00:00:00')")
+        connection.exec_driver_sql(
+            "INSERT INTO model_version (model_name, version, run_id, dataset_id, artifact_uri, reference_uri, metrics,"
+            " fairness, training, code_version, feature_names, class_labels, sensitive_attributes, primary_metric,"
+            " stage, created_at) VALUES ('churn', 1, 'r1', 'd1', 'file:///m.onnx', '', '{}', '[]', '{}', '', '[]',"
+            " '[]', '[]', 'roc_auc', 'champion', '2025-01-01 00:00:00')")
+    migrate(empty_engine)
+    assert revision(empty_engine) == "0002"
+    with Session(empty_engine) as session:
+        row = session.get(ModelVersion, 1)
+        assert row is not None
+        assert (row.inputs, row.comparison, row.source, row.training_rows) == ([], {}, "platform", 0)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conveyor_registry.policy import Contender, Gap, Limits, evaluate, lower_is_better, num
+from conveyor_registry.policy import Comparison, Contender, Gap, Limits, evaluate, lower_is_better, num
 
 LIMITS = Limits(metric_tolerance=0.01, max_fairness_gap=0.2)
 FAIR = (Gap("sex", 0.05, 0.08),)
@@ -114,3 +114,44 @@ def test_an_unmeasurable_fairness_gap_blocks_promotion_over_a_champion():
     verdict = evaluate("roc_auc", auc(2, 0.995, (Gap("sex", 0.05, float("nan")),)), auc(1, 0.99), LIMITS)
     assert not verdict.promote
     assert "equalized_odds_difference for sex could not be measured (nan); review manually" in verdict.reasons
+
+
+# --- a fresh comparison: champion and candidate judged by the candidate's run on the same newest rows ---
+
+FRESH = "the newest 240 labelled production rows (of 800 in fair v2) that v1 served"
+
+
+def retrained(version: int, holdout: float, champion_fresh: float, candidate_fresh: float,
+              judged: int = 1) -> Contender:
+    comparison = Comparison(champion_version=judged, champion={"roc_auc": champion_fresh},
+                            candidate={"roc_auc": candidate_fresh}, description=FRESH)
+    return Contender(version=version, metrics={"roc_auc": holdout}, fairness=FAIR, comparison=comparison)
+
+
+def test_the_fresh_numbers_decide_and_both_are_named():
+    verdict = evaluate("roc_auc", retrained(2, 0.71, champion_fresh=0.62, candidate_fresh=0.71), auc(1, 0.80), LIMITS)
+    assert verdict.promote  # its holdout 0.71 is below the champion's old 0.80, but on the same fresh rows it wins
+    assert verdict.reasons[0] == f"roc_auc 0.710 >= champion v1 0.620 - 0.01 on {FRESH}"
+
+
+def test_worse_on_the_fresh_rows_is_declined_whatever_the_old_holdout_said():
+    verdict = evaluate("roc_auc", retrained(2, 0.95, champion_fresh=0.80, candidate_fresh=0.70), auc(1, 0.90), LIMITS)
+    assert not verdict.promote
+    assert verdict.reasons[0] == f"roc_auc 0.700 < champion v1 0.800 - 0.01 on {FRESH}"
+
+
+def test_a_comparison_with_another_version_than_the_champion_is_set_aside():
+    candidate = retrained(3, 0.91, champion_fresh=0.5, candidate_fresh=0.9, judged=1)
+    verdict = evaluate("roc_auc", candidate, auc(2, 0.90), LIMITS)
+    assert verdict.promote
+    assert verdict.reasons[:2] == (
+        "the fresh comparison judged v1, but the champion is v2: compared the holdout numbers instead",
+        "roc_auc 0.910 >= champion v2 0.900 - 0.01",
+    )
+
+
+def test_a_champion_without_the_metric_on_the_fresh_rows_needs_a_person():
+    candidate = Contender(2, {"roc_auc": 0.9}, FAIR, Comparison(1, {}, {"roc_auc": 0.9}, FRESH))
+    verdict = evaluate("roc_auc", candidate, auc(1, 0.8), LIMITS)
+    assert not verdict.promote
+    assert verdict.reasons[0] == "champion v1 has no roc_auc on the fresh holdout to compare with; promote manually"

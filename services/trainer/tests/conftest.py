@@ -79,6 +79,44 @@ def dataset_event(
     )
 
 
+FAIR_NUMERIC = ("rate_marriage", "age", "yrs_married", "children", "religious", "educ")
+
+
+def fair_features(encoding: int = ev.ENCODING_ONE_HOT) -> list[ev.Feature]:
+    """statsmodels' fair table as ingest announces it: numbers, a text category, an integer-coded one."""
+    return [
+        *(ev.Feature(name=n, kind=ev.COLUMN_KIND_NUMERIC, dtype="float64") for n in FAIR_NUMERIC),
+        ev.Feature(name="occupation", kind=ev.COLUMN_KIND_CATEGORICAL, dtype="string", encoding=encoding),
+        ev.Feature(name="occupation_husb", kind=ev.COLUMN_KIND_CATEGORICAL, dtype="int64", encoding=encoding),
+    ]
+
+
+def table_event(
+    store: ArtifactStore,
+    frame: pd.DataFrame,
+    features: list[ev.Feature],
+    target: str,
+    name: str = "fair",
+    estimator: str = "logistic_regression",
+    params: dict[str, str] | None = None,
+    task: int = ev.TASK_CLASSIFICATION,
+    version: int = 1,
+    sensitive: tuple[str, ...] = (),
+    fmt: str = "csv",
+    **training: object,
+) -> ev.DatasetArrived:
+    """A DatasetArrived for `frame`, stored as ingest would store it."""
+    data = frame.to_csv(index=False).encode() if fmt == "csv" else frame.to_parquet()
+    dataset_id, uri = store.put("datasets", data, f".{fmt}")
+    return ev.DatasetArrived(
+        dataset_id=dataset_id, name=name, uri=uri, row_count=len(frame), target=target, features=features,
+        sensitive_attributes=list(sensitive), task=task, source_format=fmt, version=version,
+        provenance=ev.DatasetProvenance(kind="upload"),
+        training=ev.TrainingSpec(model_name=name, estimator=estimator, params=params or {}, holdout_fraction=0.25,
+                                 seed=3, **training),  # type: ignore[arg-type]
+    )
+
+
 @pytest.fixture
 def make_dataset(store: ArtifactStore):  # type: ignore[no-untyped-def]
     def make(**kwargs):  # type: ignore[no-untyped-def]

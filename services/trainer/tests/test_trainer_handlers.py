@@ -78,23 +78,6 @@ async def test_unreadable_dataset_fails_at_load(bus, ports, make_dataset) -> Non
     assert failed.stage == "load" and "cannot read" in failed.reason
 
 
-async def test_retrain_uses_the_stored_dataset(bus, ports, make_dataset) -> None:  # type: ignore[no-untyped-def]
-    dataset = make_dataset()
-    await deliver(bus, ports, dataset)
-    await deliver(bus, ports, ev.RetrainRequested(model_name="cancer", version=1, dataset_id=dataset.dataset_id))
-    first, second = bus.events(ev.ModelTrained)
-    assert second.trigger == "retrain_requested" and second.dataset_id == dataset.dataset_id
-    assert dict(second.metrics) == dict(first.metrics) and second.run_id != first.run_id
-
-
-async def test_retrain_of_unseen_dataset_uses_latest_for_the_model(bus, ports, make_dataset, cancer_frame) -> None:  # type: ignore[no-untyped-def]
-    await deliver(bus, ports, make_dataset())
-    newer = make_dataset(frame=cancer_frame.iloc[:150])
-    await deliver(bus, ports, newer)
-    await deliver(bus, ports, ev.RetrainRequested(model_name="cancer", dataset_id="f" * 64))
-    assert bus.events(ev.ModelTrained)[-1].dataset_id == newer.dataset_id
-
-
 @pytest.mark.parametrize(
     ("request_", "fragment"),
     [
@@ -141,3 +124,15 @@ async def test_a_redelivered_trigger_republishes_the_same_run(bus, ports, make_d
     first, second = bus.events(ev.ModelTrained)
     assert first == second  # same run id, same artifact: the registry registers it once
     assert len(ports.state.recent_runs(10)) == 1
+
+
+async def test_the_run_record_shows_the_search_trials(app, bus, ports, make_dataset) -> None:  # type: ignore[no-untyped-def]
+    dataset = make_dataset()
+    dataset.training.search.CopyFrom(ev.SearchSpec(method="random", space={"C": "[0.1, 1.0, 10.0]"}, cv=2,
+                                                   budget=2))
+    await deliver(bus, ports, dataset)
+    [trained] = bus.events(ev.ModelTrained)
+    run = TestClient(app).get(f"/runs/{trained.run_id}").json()
+    assert len(run["trials"]) == 2 == len(trained.trials)
+    assert {t["rank"] for t in run["trials"]} == {1, 2}
+    assert run["training_rows"] == trained.training_rows and run["source"] == "platform"

@@ -12,6 +12,8 @@ from conveyor_kernel.kafka import KafkaPublisher, ensure_topics
 from conveyor_trainer.settings import TrainerSettings
 from conveyor_trainer.wiring import create_app
 
+from .conftest import fair_features, table_event
+
 pytestmark = pytest.mark.integration
 
 
@@ -20,6 +22,22 @@ async def wait_until(condition, seconds: float) -> None:  # type: ignore[no-unty
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.1)
+
+
+async def model_events(kafka: KafkaSettings, count: int, seconds: float) -> list:
+    consumer = AIOKafkaConsumer(
+        kafka.topic(topics.MODELS), bootstrap_servers=kafka.bootstrap_servers, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    found: list = []
+    try:
+        async with asyncio.timeout(seconds):
+            while len(found) < count:
+                for messages in (await consumer.getmany(timeout_ms=500)).values():
+                    found += [decode_event(Envelope.from_headers(list(m.headers)), m.value) for m in messages]
+    finally:
+        await consumer.stop()
+    return found
 
 
 async def first_model_event(kafka: KafkaSettings, seconds: float) -> ev.ModelTrained | ev.ModelTrainingFailed:
@@ -67,3 +85,36 @@ async def test_dataset_arrived_over_kafka_yields_a_loadable_model(
     assert [o.name for o in session.get_outputs()] == ["label", "probabilities"]
     [run] = ports.state.recent_runs(5)
     assert run["status"] == "trained" and run["run_id"] == outcome.run_id
+
+
+async def test_production_feedback_over_kafka_retrains_and_judges_the_champion_on_fresh_rows(
+    kafka_settings: KafkaSettings, settings: TrainerSettings, store: ArtifactStore, fair_frame,  # type: ignore[no-untyped-def]
+) -> None:
+    from .test_trainer_retrain import feedback_event, shifted, survey
+
+    settings.kafka = kafka_settings
+    app = create_app(settings)
+    runtime = app.state.runtime
+    frame = survey(fair_frame)
+    original = table_event(store, frame.drop(columns=["affairs"]).iloc[:3000], fair_features(), "had_affair")
+    await ensure_topics(kafka_settings, [topics.MODELS])
+    ingest = KafkaPublisher(kafka_settings, source="ingest-test")
+    await runtime.start()
+    await ingest.start()
+    try:
+        await wait_until(lambda: not runtime.problems(), seconds=60)
+        await ingest.publish(original, subject=original.dataset_id)
+        [champion] = await model_events(kafka_settings, 1, seconds=90)
+        assert isinstance(champion, ev.ModelTrained), champion
+        feedback = feedback_event(store, shifted(frame.iloc[3000:3800]), champion)
+        await ingest.publish(feedback, subject=feedback.dataset_id)
+        _, retrained = await model_events(kafka_settings, 2, seconds=90)
+    finally:
+        await ingest.stop()
+        await runtime.stop()
+    assert isinstance(retrained, ev.ModelTrained), retrained
+    assert (retrained.trigger, retrained.dataset_id) == ("production_feedback", feedback.dataset_id)
+    assert retrained.artifact_uri != champion.artifact_uri
+    comparison = retrained.comparison
+    assert comparison.champion_version == 1 and comparison.rows == 240
+    assert comparison.challenger_metrics["roc_auc"] > comparison.champion_metrics["roc_auc"]

@@ -5,6 +5,7 @@ import onnxruntime as ort
 import pandas as pd
 import pytest
 from fairlearn.metrics import MetricFrame, demographic_parity_difference, equalized_odds_difference, selection_rate
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
@@ -20,7 +21,7 @@ def run(dataset, store, settings) -> ev.ModelTrained:  # type: ignore[no-untyped
 
 def test_metrics_are_present_and_sane(make_dataset, store, settings) -> None:  # type: ignore[no-untyped-def]
     trained = run(make_dataset(), store, settings)
-    assert set(trained.metrics) == {"accuracy", "roc_auc", "f1"}
+    assert set(trained.metrics) == {"accuracy", "balanced_accuracy", "roc_auc", "f1", "log_loss"}
     assert trained.metrics["roc_auc"] > 0.9
     assert 0.8 < trained.metrics["accuracy"] <= 1.0
     assert trained.class_labels == ["0", "1"]
@@ -28,6 +29,9 @@ def test_metrics_are_present_and_sane(make_dataset, store, settings) -> None:  #
     assert trained.code_version.startswith("conveyor-trainer==")
     assert trained.sensitive_attributes == ["size_group"]
     assert "size_group" not in trained.feature_names and "target" not in trained.feature_names
+    assert (trained.source, trained.training_rows, list(trained.training_dataset_ids)) == (
+        "platform", 140, [trained.dataset_id])
+    assert not trained.HasField("comparison") and list(trained.trials) == []
 
 
 @pytest.mark.parametrize("estimator", ["logistic_regression", "random_forest"])
@@ -45,9 +49,10 @@ def test_fairness_matches_fairlearn_called_directly(make_dataset, store, setting
     frame = pd.read_csv(store.path_of(dataset.uri))
     features = list(trained.feature_names)
     train_part, holdout = train_test_split(frame, test_size=0.3, random_state=7, stratify=frame["target"])
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=7))
-    model.fit(train_part[features].to_numpy(), train_part["target"].to_numpy())
-    predicted = model.predict(holdout[features].to_numpy())
+    model = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
+                          LogisticRegression(max_iter=1000, random_state=7))
+    model.fit(train_part[features].to_numpy(np.float32), train_part["target"].to_numpy())
+    predicted = model.predict(holdout[features].to_numpy(np.float32))
     groups = holdout["size_group"]
     [gap] = trained.fairness
     assert gap.attribute == "size_group"
@@ -62,21 +67,25 @@ def test_fairness_matches_fairlearn_called_directly(make_dataset, store, setting
     assert set(gap.selection_rate) == {"large", "small"}
 
 
-def test_onnx_meets_the_contract_and_matches_sklearn(make_dataset, store, settings) -> None:  # type: ignore[no-untyped-def]
+def test_onnx_meets_the_contract_and_matches_sklearn(make_dataset, store, settings, cancer_frame) -> None:  # type: ignore[no-untyped-def]
     trained = run(make_dataset(estimator="random_forest", params={"n_estimators": "15"}), store, settings)
     session = ort.InferenceSession(store.get(trained.artifact_uri), providers=["CPUExecutionProvider"])
-    [model_input] = session.get_inputs()
-    assert (model_input.name, model_input.type, model_input.shape[1]) == ("input", "tensor(float)", 30)
+    inputs = session.get_inputs()
+    # one input per column, named exactly as the column (spaces too), so clients send raw values
+    columns = [c for c in cancer_frame.columns if c not in ("target", "size_group")]
+    assert [i.name for i in inputs] == list(trained.feature_names) == columns
+    assert {(i.type, tuple(i.shape[1:])) for i in inputs} == {("tensor(float)", (1,))}
+    assert [(i.name, i.datatype) for i in trained.inputs] == [(n, "FP32") for n in trained.feature_names]
     assert [(o.name, o.type) for o in session.get_outputs()] == [
         ("label", "tensor(int64)"),
         ("probabilities", "tensor(float)"),
     ]
     assert 0 <= trained.parity_max_abs_diff <= settings.parity_tolerance
     reference = store.get_json(trained.reference_uri)
-    x = np.array([reference["columns"][name] for name in trained.feature_names], dtype=np.float32).T
-    labels, proba = session.run(None, {"input": x})
+    feed = {n: np.array(reference["columns"][n], dtype=np.float32).reshape(-1, 1) for n in trained.feature_names}
+    labels, proba = session.run(None, feed)
     assert [str(v) for v in labels] == reference["predictions"]
-    assert proba.shape == (len(x), 2)
+    assert proba.shape == (len(labels), 2)
 
 
 def test_reference_document_follows_the_agreement(make_dataset, store, settings) -> None:  # type: ignore[no-untyped-def]
@@ -88,6 +97,8 @@ def test_reference_document_follows_the_agreement(make_dataset, store, settings)
     assert {len(values) for values in reference["columns"].values()} == {50}
     assert len(reference["predictions"]) == 50
     assert (reference["task"], reference["class_labels"]) == ("classification", ["0", "1"])
+    assert (reference["target"], reference["sensitive_attributes"]) == ("target", ["size_group"])
+    assert set(reference["inputs"].values()) == {"FP32"}
 
 
 def test_regression_exports_variable_output(store, settings, make_dataset, cancer_frame) -> None:  # type: ignore[no-untyped-def]
@@ -96,9 +107,11 @@ def test_regression_exports_variable_output(store, settings, make_dataset, cance
         frame=frame, target="area", task=ev.TASK_REGRESSION, estimator="random_forest", params={"n_estimators": "10"}
     )
     trained = run(dataset, store, settings)
-    assert set(trained.metrics) == {"rmse", "mae", "r2"}
+    assert set(trained.metrics) == {"rmse", "mae", "r2", "mape"}
     assert trained.metrics["r2"] > 0.5
-    assert trained.fairness == [] and trained.class_labels == []
+    assert trained.class_labels == []
+    [gap] = trained.fairness  # regression has fairness too: standardized gaps per group
+    assert gap.attribute == "size_group" and set(gap.selection_rate) == {"large", "small"}
     session = ort.InferenceSession(store.get(trained.artifact_uri), providers=["CPUExecutionProvider"])
     assert [(o.name, o.type) for o in session.get_outputs()] == [("variable", "tensor(float)")]
 
@@ -112,9 +125,18 @@ def test_parity_failure_stores_no_model(make_dataset, store, settings) -> None: 
     assert not (settings.artifact_root / "models").exists()
 
 
-def test_non_integer_target_fails_at_load(make_dataset, store, settings, cancer_frame) -> None:  # type: ignore[no-untyped-def]
+def test_text_class_labels_train_and_export_as_text(make_dataset, store, settings, cancer_frame) -> None:  # type: ignore[no-untyped-def]
+    frame = cancer_frame
+    frame["target"] = frame["target"].map({0: "malignant", 1: "benign"})
+    trained = run(make_dataset(frame=frame), store, settings)
+    assert list(trained.class_labels) == ["benign", "malignant"]
+    session = ort.InferenceSession(store.get(trained.artifact_uri), providers=["CPUExecutionProvider"])
+    assert session.get_outputs()[0].type == "tensor(string)"
+
+
+def test_a_text_target_for_regression_fails_at_load(make_dataset, store, settings, cancer_frame) -> None:  # type: ignore[no-untyped-def]
     frame = cancer_frame
     frame["target"] = frame["target"].map({0: "benign", 1: "malignant"})
-    with pytest.raises(TrainingFailure, match="must be integer-coded") as caught:
-        run(make_dataset(frame=frame), store, settings)
+    with pytest.raises(TrainingFailure, match="must be numeric") as caught:
+        run(make_dataset(frame=frame, task=ev.TASK_REGRESSION, estimator="ridge"), store, settings)
     assert caught.value.stage == "load"

@@ -15,6 +15,7 @@ from starlette.datastructures import UploadFile
 from .deps import IngestorDep
 from .ingest import Accepted, DatasetNotFound, PublishFailed, SpecConflict, Upload
 from .problems import UploadInvalid, UploadTooLarge
+from .recipes import spec_problems
 from .spec import DatasetSpec
 
 
@@ -70,10 +71,11 @@ async def upload_dataset(
 
 @router.get("/datasets")
 async def list_datasets(
-    ingestor: IngestorDep, limit: int = Query(default=100, ge=1, le=1000)
+    ingestor: IngestorDep, limit: int = Query(default=100, ge=1, le=1000),
+    name: str | None = Query(default=None, description="only this dataset's versions, newest first"),
 ) -> dict[str, list[dict[str, Any]]]:
     """Newest first."""
-    entries = await asyncio.to_thread(ingestor.catalog.list, limit)
+    entries = await asyncio.to_thread(ingestor.catalog.list, limit, name)
     return {"datasets": [entry.summary() for entry in entries]}
 
 
@@ -84,8 +86,8 @@ async def get_dataset(dataset_id: str, ingestor: IngestorDep) -> dict[str, Any]:
 
 def _created(accepted: Accepted) -> dict[str, Any]:
     entry = accepted.entry
-    return {"dataset_id": entry.dataset_id, "uri": entry.uri, "rows": entry.rows,
-            "profile_uri": entry.profile_uri, "duplicate": accepted.duplicate}
+    return {"dataset_id": entry.dataset_id, "uri": entry.uri, "rows": entry.rows, "name": entry.name,
+            "version": entry.version, "profile_uri": entry.profile_uri, "duplicate": accepted.duplicate}
 
 
 async def _spec(part: Any) -> DatasetSpec:
@@ -94,12 +96,20 @@ async def _spec(part: Any) -> DatasetSpec:
             "field": "spec", "reason": "send the dataset spec as JSON in the multipart field 'spec'"}])
     text = (await part.read()).decode("utf-8", "replace") if isinstance(part, UploadFile) else part
     try:
-        return DatasetSpec.model_validate_json(text)
+        spec = DatasetSpec.model_validate_json(text)
     except ValidationError as exc:
         errors = [{"field": ".".join(str(p) for p in error["loc"]) or "spec", "reason": error["msg"]}
                   for error in exc.errors(include_url=False)]
-        summary = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
-        raise FormInvalid(f"the spec is invalid: {summary}", errors) from exc
+        raise FormInvalid(f"the spec is invalid: {_summary(errors)}", errors) from exc
+    problems = await asyncio.to_thread(spec_problems, spec)
+    if problems:
+        errors = [p.as_dict() for p in problems]
+        raise FormInvalid(f"the spec cannot be trained as written: {_summary(errors)}", errors)
+    return spec
+
+
+def _summary(errors: list[dict[str, str]]) -> str:
+    return "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
 
 
 async def _upload(part: Any, declared_format: Any, spec: DatasetSpec, uploader: str, limit: int) -> Upload:

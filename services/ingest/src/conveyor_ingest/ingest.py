@@ -1,22 +1,31 @@
-"""Accept or reject one upload: validate, store, announce, then record, so nothing is half-written.
+"""Accept or reject one table: validate, store, announce, then record, so nothing is half-written.
+
+Two doors lead here: an upload over REST, and production feedback (`feedback.py`). Both become a
+`Candidate` and take the same path.
 
 Order matters. Bytes and profile go to the content-addressed store first (a leftover object is harmless:
 the same upload later maps to the same name). DatasetArrived is published next, and only then is the
 catalog row committed: if the broker is down the client gets 503 and no row claims a dataset nobody was
 told about, so a retry starts clean. If the commit itself fails after publishing, a retry publishes again:
 consumers see DatasetArrived at least once, keyed by dataset_id.
+
+The version number of a name is taken under the same lock that guards publish-and-record, so two tables
+for one name never get the same number from this process (ingest runs as one process).
 """
 
 import asyncio
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
+from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 from opentelemetry import trace
 
+from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import ArtifactStore, Publisher, TransientError, tracer
 
 from . import events
@@ -32,8 +41,8 @@ logger = logging.getLogger(__name__)
 KIND = "datasets"
 
 
-class PublishFailed(Exception):  # noqa: N818 - names the outcome the client sees
-    """The broker did not take the event; nothing was recorded and the client may retry."""
+class PublishFailed(TransientError):  # noqa: N818 - names the outcome the client sees
+    """The broker did not take the event; nothing was recorded and the client (or consumer) may retry."""
 
 
 class DatasetNotFound(LookupError):
@@ -55,7 +64,27 @@ class Upload:
     uploader: str
 
     def spec_json(self) -> str:
-        return json.dumps(self.spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return spec_json(self.spec)
+
+
+def spec_json(spec: DatasetSpec) -> str:
+    return json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A parsed-or-not table on its way in, with what it must be checked against."""
+
+    spec: DatasetSpec
+    data: bytes
+    sha256: str
+    fmt: str
+    uploader: str
+    filename: str
+    provenance: ev.DatasetProvenance  # kind and, for feedback, where it came from
+    min_rows: int
+    optional: tuple[str, ...] = ()  # declared columns the table may lack
+    expected_dtypes: Mapping[str, str] | None = None  # feedback: how the parent version was read
 
 
 @dataclass(frozen=True)
@@ -74,7 +103,7 @@ class Ingestor:
     min_rows: int
 
     def __post_init__(self) -> None:
-        # One process announces a given upload once, even when a client sends it twice at the same moment.
+        # One process announces a given table once, even when a client sends it twice at the same moment.
         self._announce = asyncio.Lock()
 
     async def ingest(self, upload: Upload) -> Accepted:
@@ -98,40 +127,63 @@ class Ingestor:
 
     async def describe(self, dataset_id: str) -> dict[str, Any]:
         """The catalog entry with its spec, profile and provenance."""
+        entry = await self.entry(dataset_id)
+        stats = await asyncio.to_thread(self.store.get_json, entry.profile_uri)
+        return {**entry.summary(), "spec": entry.spec, "profile": stats, "provenance": entry.provenance(),
+                "dtypes": entry.dtypes}
+
+    async def entry(self, dataset_id: str) -> CatalogEntry:
         entry = await asyncio.to_thread(self.catalog.get, dataset_id)
         if entry is None:
             raise DatasetNotFound(f"no dataset with id {dataset_id!r}; GET /datasets lists the known ones")
-        stats = await asyncio.to_thread(self.store.get_json, entry.profile_uri)
-        return {**entry.summary(), "spec": entry.spec, "profile": stats, "provenance": entry.provenance()}
+        return entry
 
     async def _ingest(self, upload: Upload) -> Accepted:
         if upload.size > self.max_upload_bytes:
-            await self._reject(upload, UploadTooLarge("the file is too large", [ColumnProblem(
-                FILE, f"the file is {upload.size} bytes; the limit is {self.max_upload_bytes} bytes "
-                      "(setting max_upload_bytes): split it or sample it")]))
+            await self._reject(upload.spec, upload.sha256, upload.uploader, UploadTooLarge(
+                "the file is too large", [ColumnProblem(
+                    FILE, f"the file is {upload.size} bytes; the limit is {self.max_upload_bytes} bytes "
+                          "(setting max_upload_bytes): split it or sample it")]))
         fmt = detect_format(upload.filename, upload.declared_format)
         if fmt is None:
-            await self._reject(upload, UploadInvalid("unknown file format", [ColumnProblem(
-                FILE, f"cannot tell the format of {upload.filename!r}: name the file *.csv or *.parquet, "
-                      f"or send a form field format={'|'.join(FORMATS)}")]))
+            await self._reject(upload.spec, upload.sha256, upload.uploader, UploadInvalid(
+                "unknown file format", [ColumnProblem(
+                    FILE, f"cannot tell the format of {upload.filename!r}: name the file *.csv or *.parquet, "
+                          f"or send a form field format={'|'.join(FORMATS)}")]))
         known = await self._known(upload)
         if known is not None:
             return known
-        frame, problems = await asyncio.to_thread(read_table, upload.data, fmt)
+        return await self.accept(Candidate(
+            spec=upload.spec, data=upload.data, sha256=upload.sha256, fmt=fmt, uploader=upload.uploader,
+            filename=upload.filename, provenance=ev.DatasetProvenance(kind="upload"), min_rows=self.min_rows,
+        ))
+
+    async def accept(self, candidate: Candidate) -> Accepted:
+        """Validate, store, announce, record; or announce the rejection and raise it."""
+        spec = candidate.spec
+        frame, problems = await asyncio.to_thread(read_table, candidate.data, candidate.fmt)
         if frame is not None:
-            problems = await asyncio.to_thread(validate, frame, upload.spec, self.min_rows)
+            problems = await asyncio.to_thread(validate, frame, spec, candidate.min_rows,
+                                               optional=candidate.optional,
+                                               expected_dtypes=candidate.expected_dtypes)
         if frame is None or problems:
-            await self._reject(upload, UploadInvalid(f"the dataset {upload.spec.name!r} failed validation", problems))
-        dataset_id, uri = await asyncio.to_thread(self.store.put, KIND, upload.data, FORMATS[fmt])
-        stats = await asyncio.to_thread(profile, frame, upload.spec)
+            await self._reject(spec, candidate.sha256, candidate.uploader, UploadInvalid(
+                f"the dataset {spec.name!r} failed validation", problems))
+        dataset_id, uri = await asyncio.to_thread(self.store.put, KIND, candidate.data, FORMATS[candidate.fmt])
+        stats = await asyncio.to_thread(profile, frame, spec)
         _, profile_uri = await asyncio.to_thread(self.store.put_json, KIND, stats)
+        dtypes = dict(candidate.expected_dtypes or {
+            name: column["dtype"] for name, column in stats["columns"].items() if "dtype" in column})
+        provenance = MessageToDict(candidate.provenance, preserving_proto_field_name=True)
         entry = CatalogEntry(
-            dataset_id=dataset_id, name=upload.spec.name, uri=uri, profile_uri=profile_uri, rows=len(frame),
-            source_format=fmt, spec_json=upload.spec_json(), owner=upload.spec.owner,
-            consent_basis=upload.spec.consent_basis, uploader=upload.uploader,
-            original_filename=upload.filename, received_at=datetime.now(UTC).isoformat(),
+            dataset_id=dataset_id, name=spec.name, uri=uri, profile_uri=profile_uri, rows=len(frame),
+            source_format=candidate.fmt, spec_json=spec_json(spec), owner=spec.owner,
+            consent_basis=spec.consent_basis, uploader=candidate.uploader,
+            original_filename=candidate.filename, received_at=datetime.now(UTC).isoformat(),
+            provenance_json=json.dumps(provenance, sort_keys=True), dtypes_json=json.dumps(dtypes, sort_keys=True),
         )
-        return await self._announce_and_record(upload, entry)
+        ignored = [c for c in spec.ignore if c in frame.columns]
+        return await self._announce_and_record(spec, entry, candidate.provenance, stats["imputed_cells"], ignored)
 
     async def _known(self, upload: Upload) -> Accepted | None:
         existing = await asyncio.to_thread(self.catalog.get, upload.sha256)
@@ -146,28 +198,37 @@ class Ingestor:
         logger.info("dataset %s re-uploaded by %s: returning the stored one", upload.sha256, upload.uploader)
         return Accepted(existing, duplicate=True)
 
-    async def _announce_and_record(self, upload: Upload, entry: CatalogEntry) -> Accepted:
+    async def _announce_and_record(self, spec: DatasetSpec, entry: CatalogEntry, provenance: ev.DatasetProvenance,
+                                   imputed_cells: int, ignored: list[str]) -> Accepted:
         async with self._announce:
-            known = await self._known(upload)
-            if known is not None:
-                return known
-            event = events.dataset_arrived(
-                upload.spec, entry.dataset_id, entry.uri, entry.profile_uri, entry.rows, entry.source_format
+            existing = await asyncio.to_thread(self.catalog.get, entry.dataset_id)
+            if existing is not None:  # a twin of this table won the race while we validated
+                self.metrics.duplicate.inc()
+                return Accepted(existing, duplicate=True)
+            version = await asyncio.to_thread(self.catalog.next_version, entry.name)
+            entry = CatalogEntry(**{**entry.__dict__, "version": version})
+            stamped = ev.DatasetProvenance()
+            stamped.CopyFrom(provenance)
+            stamped.uploaded_by, stamped.original_filename = entry.uploader, entry.original_filename
+            stored = events.Stored(
+                dataset_id=entry.dataset_id, uri=entry.uri, profile_uri=entry.profile_uri, rows=entry.rows,
+                source_format=entry.source_format, version=version, dtypes=entry.dtypes,
+                imputed_cells=imputed_cells, ignored_columns=ignored,
             )
-            await self._publish(event, entry.dataset_id)
+            await self._publish(events.dataset_arrived(spec, stored, stamped), entry.dataset_id)
             await asyncio.to_thread(self.catalog.add, entry)
         self.metrics.accepted.inc()
-        logger.info("dataset %s (%s, %d rows) accepted from %s", entry.dataset_id, entry.name, entry.rows,
-                    entry.uploader)
+        logger.info("dataset %s (%s v%d, %d rows, %s) accepted from %s", entry.dataset_id, entry.name, version,
+                    entry.rows, provenance.kind, entry.uploader)
         return Accepted(entry, duplicate=False)
 
-    async def _reject(self, upload: Upload, rejection: UploadRejected) -> NoReturn:
-        """Announce the rejection (with the content hash, never the bytes), then raise it to the client."""
+    async def _reject(self, spec: DatasetSpec, sha256: str, uploader: str, rejection: UploadRejected) -> NoReturn:
+        """Announce the rejection (with the content hash, never the bytes), then raise it to the caller."""
         problems = rejection.problems
-        await self._publish(events.dataset_rejected(upload.spec, problems, upload.sha256), upload.spec.name)
+        await self._publish(events.dataset_rejected(spec, problems, sha256), spec.name)
         self.metrics.rejected.labels(reason=rejection.reason).inc()
-        logger.info("dataset %s from %s rejected (%s): %d problem(s)", upload.spec.name, upload.uploader,
-                    rejection.reason, len(problems))
+        logger.info("dataset %s from %s rejected (%s): %d problem(s)", spec.name, uploader, rejection.reason,
+                    len(problems))
         raise rejection
 
     async def _publish(self, event: Message, subject: str) -> None:

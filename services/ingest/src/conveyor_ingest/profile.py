@@ -6,26 +6,35 @@ from typing import Any
 import pandas as pd
 
 from .spec import DatasetSpec
+from .validation import dtype_of, gaps
 
 MAX_CATEGORIES = 100  # value counts beyond this are folded into "(other)" to keep profiles small
 
 
 def profile(frame: pd.DataFrame, spec: DatasetSpec) -> dict[str, Any]:
+    """Statistics per column; `imputed_cells` counts the gaps the model's imputers will fill."""
     columns: dict[str, Any] = {}
+    imputed_cells = 0
     for feature in spec.features:
         column = frame[feature.name]
-        stats = _base(column, "feature", feature.kind)
+        missing = int(gaps(column).sum())
+        imputed = missing if feature.missing != "reject" else 0
+        imputed_cells += imputed
+        stats = {**_base(column, "feature", feature.kind), "count": len(column) - missing, "missing": missing,
+                 "imputed": imputed,
+                 "missing_policy": feature.missing, "dtype": dtype_of(column, feature.kind)}
         stats.update(_numeric(column) if feature.kind == "numeric" else {"values": _value_counts(column)})
         columns[feature.name] = stats
     for name in spec.sensitive_attributes:
         columns[name] = {**_base(frame[name], "sensitive"), "values": _value_counts(frame[name])}
-    if spec.subject_id_column:
+    if spec.subject_id_column and spec.subject_id_column in frame.columns:  # feedback has no subject ids
         column = frame[spec.subject_id_column]
         columns[spec.subject_id_column] = {**_base(column, "subject_id"), "unique": int(column.nunique())}
     target = frame[spec.target]
     distribution = _value_counts(target) if spec.task == "classification" else _numeric(target)
     columns[spec.target] = {**_base(target, "target"), **distribution}
-    return {"rows": len(frame), "task": spec.task, "columns": columns, "target_distribution": distribution}
+    return {"rows": len(frame), "task": spec.task, "columns": columns, "target_distribution": distribution,
+            "imputed_cells": imputed_cells}
 
 
 def _base(column: pd.Series, role: str, kind: str | None = None) -> dict[str, Any]:

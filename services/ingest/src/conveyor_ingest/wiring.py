@@ -9,6 +9,7 @@ from conveyor_kernel.memory import InMemoryBus
 
 from .adapters.catalog import Catalog
 from .api import ERRORS, router
+from .handlers import handlers
 from .ingest import Ingestor
 from .metrics import IngestMetrics
 from .settings import IngestSettings
@@ -19,7 +20,6 @@ PUBLISHES = (ev.DatasetArrived, ev.DatasetRejected)
 
 def create_app(settings: IngestSettings, transport: InMemoryBus | None = None) -> FastAPI:
     """With `transport` (unit tests) events go to that in-memory bus; else to Kafka."""
-    # Ingest only publishes: it subscribes no handler table, so its runtime has no consumer.
     runtime = EventRuntime(settings, source=SERVICE, publishes=PUBLISHES, transport=transport)
     registry = CollectorRegistry()
     ingestor = Ingestor(
@@ -30,8 +30,10 @@ def create_app(settings: IngestSettings, transport: InMemoryBus | None = None) -
         max_upload_bytes=settings.max_upload_bytes,
         min_rows=settings.min_rows,
     )
+    table = handlers(ingestor)
+    runtime.subscribe(table, group=SERVICE)  # conveyor.feedback
     app = create_service_app("Conveyor ingest", components=[runtime], registry=registry, errors=ERRORS)
     app.state.ingestor = ingestor
-    app.state.runtime, app.state.handlers = runtime, {}
+    app.state.runtime, app.state.handlers = runtime, table
     app.include_router(router)
     return app

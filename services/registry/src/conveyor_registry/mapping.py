@@ -1,9 +1,13 @@
 """Translation between wire events and table rows, with the validation a ModelTrained must pass."""
 
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict, ParseDict
+
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import InvalidMessage
 
-from .policy import Contender, Gap
+from .policy import Comparison, Contender, Gap
 from .tables import Action, ModelVersion, RegisteredModel
 
 
@@ -54,13 +58,26 @@ def version_from_trained(event: ev.ModelTrained) -> ModelVersion:
             "holdout_fraction": spec.holdout_fraction,
             "seed": spec.seed,
             "primary_metric": spec.primary_metric,
+            "retrain": _plain(spec.retrain),
+            "search": _plain(spec.search),
         },
         code_version=event.code_version,
         feature_names=list(event.feature_names),
         class_labels=list(event.class_labels),
         sensitive_attributes=list(event.sensitive_attributes),
+        inputs=[{"name": i.name, "datatype": i.datatype, "kind": ev.ColumnKind.Name(i.kind)} for i in event.inputs],
+        comparison=_plain(event.comparison) if event.HasField("comparison") else {},
+        source=event.source or "platform",
+        trigger=event.trigger,
+        training_dataset_ids=list(event.training_dataset_ids),
+        training_rows=event.training_rows,
         primary_metric=metric,
     )
+
+
+def _plain(message: Any) -> dict[str, Any]:
+    """A part of an event as the JSON column keeps it: field names as in the proto, defaults included."""
+    return MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
 
 
 def contender(row: ModelVersion) -> Contender:
@@ -68,7 +85,12 @@ def contender(row: ModelVersion) -> Contender:
         Gap(g["attribute"], g["demographic_parity_difference"], g["equalized_odds_difference"])
         for g in row.fairness
     )
-    return Contender(version=row.version, metrics=row.metrics, fairness=gaps)
+    fresh = row.comparison
+    comparison = Comparison(
+        champion_version=int(fresh["champion_version"]), champion=fresh.get("champion_metrics", {}),
+        candidate=fresh.get("challenger_metrics", {}), description=fresh.get("description", "the fresh holdout"),
+    ) if fresh else None
+    return Contender(version=row.version, metrics=row.metrics, fairness=gaps, comparison=comparison)
 
 
 def registered_event(row: ModelVersion) -> ev.ModelRegistered:
@@ -103,7 +125,14 @@ def promoted_event(
         feature_names=row.feature_names,
         sensitive_attributes=row.sensitive_attributes,
         task=task_enum(model.task),
+        retrain=retrain_policy(row),
+        inputs=[ev.ModelInput(name=i["name"], datatype=i["datatype"], kind=ev.ColumnKind.Value(i["kind"]))
+                for i in row.inputs],
     )
+
+
+def retrain_policy(row: ModelVersion) -> ev.RetrainPolicy:
+    return ParseDict(row.training.get("retrain") or {}, ev.RetrainPolicy(), ignore_unknown_fields=True)
 
 
 def declined_event(row: ModelVersion, champion_version: int, reasons: list[str]) -> ev.PromotionDeclined:

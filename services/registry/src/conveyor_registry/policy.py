@@ -5,6 +5,9 @@ Rules, in order:
   2. otherwise promote only if the primary metric is no worse than the champion's beyond the tolerance
      (higher-is-better: cand >= champ - tol; error metrics such as rmse: cand <= champ + tol)
      AND every fairness gap (demographic parity, equalized odds; absolute) is <= the limit.
+     The metrics compared are, when the candidate carries a fresh comparison of the champion (a retrain on
+     production feedback judged both on the same newest labelled rows), those two numbers; otherwise each
+     version's own holdout number. A comparison against another version than the champion is not used.
 Reasons are sentences with the numbers in them: they end up in events, the audit log and the UI.
 """
 
@@ -25,10 +28,21 @@ class Gap:
 
 
 @dataclass(frozen=True)
+class Comparison:
+    """Champion and candidate measured on the same fresh rows by the candidate's run."""
+
+    champion_version: int
+    champion: Mapping[str, float]
+    candidate: Mapping[str, float]
+    description: str
+
+
+@dataclass(frozen=True)
 class Contender:
     version: int
     metrics: Mapping[str, float]
     fairness: Sequence[Gap] = ()
+    comparison: Comparison | None = None
 
 
 @dataclass(frozen=True)
@@ -75,18 +89,34 @@ def fairness_findings(gaps: Sequence[Gap], limit: float) -> tuple[list[str], lis
     return [], [f"fairness gaps within max {limit:g} (largest {num(largest)})"]
 
 
-def metric_finding(metric: str, candidate: Contender, champion: Contender, tolerance: float) -> tuple[bool, str]:
-    cand = candidate.metrics[metric]
-    if metric not in champion.metrics:
-        return False, f"champion v{champion.version} has no {metric} to compare with; promote manually"
-    champ = champion.metrics[metric]
+def metric_finding(metric: str, candidate: Contender, champion: Contender, tolerance: float) -> list[tuple[bool, str]]:
+    """The metric rule as (passed, reason) findings: one, or a note and one when a comparison is set aside."""
+    comparison = candidate.comparison
+    if comparison is not None and comparison.champion_version == champion.version:
+        return [_compare(metric, comparison.candidate, comparison.champion, champion.version, tolerance,
+                         f" on {comparison.description}", " on the fresh holdout")]
+    findings = []
+    if comparison is not None:
+        findings.append((True, f"the fresh comparison judged v{comparison.champion_version}, but the champion is "
+                               f"v{champion.version}: compared the holdout numbers instead"))
+    findings.append(_compare(metric, candidate.metrics, champion.metrics, champion.version, tolerance, "", ""))
+    return findings
+
+
+def _compare(metric: str, candidate: Mapping[str, float], champion: Mapping[str, float], champion_version: int,
+             tolerance: float, where: str, missing_where: str) -> tuple[bool, str]:
+    if metric not in candidate:
+        return False, f"this version has no {metric}{missing_where}; promote manually"
+    if metric not in champion:
+        return False, f"champion v{champion_version} has no {metric}{missing_where} to compare with; promote manually"
+    cand, champ = candidate[metric], champion[metric]
     if lower_is_better(metric):
         ok = cand <= champ + tolerance + _EPSILON
         sign, op = ("<=" if ok else ">"), "+"
     else:
         ok = cand >= champ - tolerance - _EPSILON
         sign, op = (">=" if ok else "<"), "-"
-    return ok, f"{metric} {num(cand)} {sign} champion v{champion.version} {num(champ)} {op} {tolerance:g}"
+    return ok, f"{metric} {num(cand)} {sign} champion v{champion_version} {num(champ)} {op} {tolerance:g}{where}"
 
 
 def evaluate(metric: str, candidate: Contender, champion: Contender | None, limits: Limits) -> Verdict:
@@ -96,5 +126,6 @@ def evaluate(metric: str, candidate: Contender, champion: Contender | None, limi
         first = f"no champion yet: v{candidate.version} becomes champion with {metric} {num(candidate.metrics[metric])}"
         warnings = [f"warning: {v}" for v in violations]
         return Verdict(True, (first, *warnings, *passes))
-    metric_ok, metric_reason = metric_finding(metric, candidate, champion, limits.metric_tolerance)
-    return Verdict(metric_ok and not violations, (metric_reason, *violations, *passes))
+    findings = metric_finding(metric, candidate, champion, limits.metric_tolerance)
+    metric_ok = all(ok for ok, _ in findings)
+    return Verdict(metric_ok and not violations, (*(reason for _, reason in findings), *violations, *passes))

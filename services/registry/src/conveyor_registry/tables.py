@@ -88,6 +88,14 @@ class ModelVersionBase(SQLModel):
     feature_names: list[str] = Field(default_factory=list, sa_type=JSON)
     class_labels: list[str] = Field(default_factory=list, sa_type=JSON)
     sensitive_attributes: list[str] = Field(default_factory=list, sa_type=JSON)
+    inputs: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON,
+                                         description="the ONNX inputs: name, datatype (OIP), kind")
+    comparison: dict[str, Any] = Field(default_factory=dict, sa_type=JSON,
+                                       description="champion and this version on the same fresh rows; {} if none")
+    source: str = Field(default="platform", description="platform | notebook: who built the pipeline")
+    trigger: str = Field(default="", description="what started the run")
+    training_dataset_ids: list[str] = Field(default_factory=list, sa_type=JSON)
+    training_rows: int = 0
     primary_metric: str
     stage: str = Field(default=Stage.CANDIDATE, description=" | ".join(STAGES))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

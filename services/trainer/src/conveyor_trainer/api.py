@@ -1,17 +1,30 @@
-"""REST: the record of training runs (read-only).
+"""REST: the record of training runs, and models fitted in a notebook (uploaded as ONNX, never pickles).
 
 Errors are the domain's; ERRORS below is the one place that turns them into statuses.
 """
 
+import json
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, File, Form, UploadFile
+from google.protobuf.json_format import MessageToDict
 
-from .deps import RunsDep
+from .deps import IntakeDep, RunsDep
+from .intake import PublishFailed
+from .notebook import DatasetUnknown, ModelRefused, NotAnOnnxModel, NotebookUpload
 from .runs import RunNotFound
 
-ERRORS: dict[type[Exception], int] = {RunNotFound: 404}
+
+class FormInvalid(Exception):  # noqa: N818 - names what the client sent
+    """A form field is missing or unreadable."""
+
+
+ERRORS: dict[type[Exception], int] = {
+    RunNotFound: 404, DatasetUnknown: 404, NotAnOnnxModel: 415, ModelRefused: 422, FormInvalid: 422,
+    PublishFailed: 503,
+}
 router = APIRouter(tags=["runs"])
+MAX_MODEL_BYTES = 200 * 1024 * 1024
 
 
 @router.get("/runs")
@@ -22,4 +35,33 @@ async def list_runs(runs: RunsDep) -> list[dict[str, Any]]:
 
 @router.get("/runs/{run_id}", responses={404: {}})
 async def get_run(run_id: str, runs: RunsDep) -> dict[str, Any]:
+    """One run, with the rows it learnt from, its search trials and its fresh comparison."""
     return runs.get(run_id)
+
+
+@router.post("/models", status_code=201, tags=["notebook"], responses={404: {}, 415: {}, 422: {}, 503: {}})
+async def register_model(
+    intake: IntakeDep,
+    file: UploadFile = File(description="the model as ONNX (pickles are refused)"),
+    signature: str = Form(description='JSON: {"inputs": [{"name", "datatype"}...], "estimator", '
+                                      '"parity_max_abs_diff"}; the inputs must be the graph\'s'),
+    dataset_id: str = Form(description="the registered dataset version the model is measured on"),
+    model_name: str = Form(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"),
+) -> dict[str, Any]:
+    """Measure a notebook's model on the dataset's holdout and announce it as ModelTrained (source notebook)."""
+    data = await file.read(MAX_MODEL_BYTES + 1)
+    if len(data) > MAX_MODEL_BYTES:
+        raise FormInvalid(f"file: the model is over {MAX_MODEL_BYTES} bytes")
+    try:
+        declared = json.loads(signature)
+    except json.JSONDecodeError as exc:
+        raise FormInvalid(f"signature: not JSON ({exc.msg}); send the signature log_model writes") from exc
+    if not isinstance(declared, dict):
+        raise FormInvalid("signature: must be a JSON object with an 'inputs' list")
+    upload = NotebookUpload(onnx_bytes=data, filename=file.filename or "", signature=declared, dataset_id=dataset_id,
+                            model_name=model_name)
+    trained = await intake.register(upload)
+    return {"run_id": trained.run_id, "model_name": trained.model_name, "dataset_id": trained.dataset_id,
+            "artifact_uri": trained.artifact_uri, "metrics": dict(trained.metrics),
+            "fairness": [MessageToDict(g, preserving_proto_field_name=True) for g in trained.fairness],
+            "source": trained.source}

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from .intake import NotebookIntake
 from .runs import RunHistory
 
 
@@ -11,4 +12,9 @@ def _runs(request: Request) -> RunHistory:
     return request.app.state.runs
 
 
+def _intake(request: Request) -> NotebookIntake:
+    return request.app.state.intake
+
+
 RunsDep = Annotated[RunHistory, Depends(_runs)]
+IntakeDep = Annotated[NotebookIntake, Depends(_intake)]

@@ -10,7 +10,9 @@ from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import ArtifactStore, Envelope, HandlerTable, InvalidMessage, Publisher
 
 from .adapters.state import TrainerState
+from .composition import is_feedback
 from .metrics import TrainerMetrics
+from .runs import run_details
 from .settings import TrainerSettings
 from .training import RunRequest, TrainingFailure, Trigger, model_name_of, train
 
@@ -55,21 +57,25 @@ async def run_training(ports: TrainerPorts, request: RunRequest) -> None:
         failure = exc if isinstance(exc, TrainingFailure) else TrainingFailure("train", f"{type(exc).__name__}: {exc}")
         if not isinstance(exc, TrainingFailure):
             logger.exception("run %s failed unexpectedly", request.run_id)
-        logger.warning("run %s of %s failed at %s: %s", request.run_id, model_name, failure.stage, failure.reason)
-        ports.state.run_failed(request.run_id, failure.stage, failure.reason)
-        ports.metrics.runs.labels(outcome=failure.stage).inc()
-        failed = ev.ModelTrainingFailed(
-            model_name=model_name, dataset_id=dataset.dataset_id, stage=failure.stage, reason=failure.reason
-        )
-        ports.state.record_outcome(request.run_id, failed)
-        await ports.publisher.publish(failed, subject=model_name)
+        await publish_failure(ports, request.run_id, model_name, dataset.dataset_id, failure)
         return
     finally:
         ports.metrics.training_seconds.observe(time.perf_counter() - started)
-    ports.state.run_trained(request.run_id, dict(trained.metrics), trained.artifact_uri)
+    ports.state.run_trained(request.run_id, dict(trained.metrics), trained.artifact_uri, run_details(trained))
     ports.state.record_outcome(request.run_id, trained)
     ports.metrics.runs.labels(outcome="trained").inc()
     await ports.publisher.publish(trained, subject=trained.model_name)
+
+
+async def publish_failure(ports: TrainerPorts, run_id: str, model_name: str, dataset_id: str,
+                          failure: TrainingFailure) -> None:
+    logger.warning("run %s of %s failed at %s: %s", run_id, model_name, failure.stage, failure.reason)
+    ports.state.run_failed(run_id, failure.stage, failure.reason)
+    ports.metrics.runs.labels(outcome=failure.stage).inc()
+    failed = ev.ModelTrainingFailed(model_name=model_name, dataset_id=dataset_id, stage=failure.stage,
+                                    reason=failure.reason)
+    ports.state.record_outcome(run_id, failed)
+    await ports.publisher.publish(failed, subject=model_name)
 
 
 def _check_dataset(dataset: ev.DatasetArrived) -> None:
@@ -81,31 +87,39 @@ def _check_dataset(dataset: ev.DatasetArrived) -> None:
 def handlers(ports: TrainerPorts) -> HandlerTable:
     """Which event starts a run; a run ends in ModelTrained or ModelTrainingFailed."""
 
+    def request_for(dataset: ev.DatasetArrived, trigger: Trigger, envelope: Envelope) -> RunRequest:
+        others = tuple(v for v in ports.state.versions(dataset.name) if v.dataset_id != dataset.dataset_id)
+        return RunRequest(dataset, trigger=trigger, run_id=run_id_for(envelope), versions=others)
+
     async def on_dataset_arrived(event: ev.DatasetArrived, envelope: Envelope) -> None:
         _check_dataset(event)
         ports.state.remember_dataset(event, model_name_of(event))
-        await run_training(ports, RunRequest(event, trigger=Trigger.DATASET_ARRIVED, run_id=run_id_for(envelope)))
+        trigger = Trigger.PRODUCTION_FEEDBACK if is_feedback(event) else Trigger.DATASET_ARRIVED
+        await run_training(ports, request_for(event, trigger, envelope))
 
     async def on_retrain_requested(event: ev.RetrainRequested, envelope: Envelope) -> None:
-        dataset = ports.state.dataset(event.dataset_id) if event.dataset_id else None
-        if dataset is not None and event.model_name and model_name_of(dataset) != event.model_name:
+        """Train on data newer than the version found wanting, or say there is none: never mint the same model
+        again from the data it already learned from."""
+        known = ports.state.dataset(event.dataset_id) if event.dataset_id else None
+        if known is not None and event.model_name and model_name_of(known) != event.model_name:
             raise InvalidMessage(
-                f"dataset {event.dataset_id} trains model {model_name_of(dataset)!r}, not {event.model_name!r}"
+                f"dataset {event.dataset_id} trains model {model_name_of(known)!r}, not {event.model_name!r}"
             )
-        if dataset is None:
-            if not event.model_name:
-                raise InvalidMessage("RetrainRequested names neither a known dataset_id nor a model_name")
-            dataset = ports.state.latest_dataset(event.model_name)
-            if dataset is None:
-                raise InvalidMessage(
-                    f"no dataset seen for model {event.model_name!r} (dataset_id {event.dataset_id!r} unknown)"
-                )
-            logger.info(
-                "retrain of %s: dataset %r unknown, using latest %s",
-                event.model_name,
-                event.dataset_id,
-                dataset.dataset_id,
-            )
-        await run_training(ports, RunRequest(dataset, trigger=Trigger.RETRAIN_REQUESTED, run_id=run_id_for(envelope)))
+        if known is None and not event.model_name:
+            raise InvalidMessage("RetrainRequested names neither a known dataset_id nor a model_name")
+        model_name = event.model_name or model_name_of(known)  # type: ignore[arg-type]
+        newest = ports.state.latest_dataset(model_name)
+        if newest is None:
+            raise InvalidMessage(f"no dataset seen for model {model_name!r} (dataset_id {event.dataset_id!r} unknown)")
+        if (known is not None and newest.dataset_id == known.dataset_id) \
+                or ports.state.trained_on(model_name, newest.dataset_id):
+            reason = (f"nothing newer to learn from: the newest data of {model_name} is {newest.name} "
+                      f"v{newest.version} ({newest.dataset_id[:12]}), which it was already trained on; a retrain "
+                      "needs new labelled production data (labels posted to the monitor) or a new upload")
+            run_id = run_id_for(envelope)
+            ports.state.run_started(run_id, model_name, newest.dataset_id, Trigger.RETRAIN_REQUESTED)
+            await publish_failure(ports, run_id, model_name, newest.dataset_id, TrainingFailure("data", reason))
+            return
+        await run_training(ports, request_for(newest, Trigger.RETRAIN_REQUESTED, envelope))
 
     return {ev.DatasetArrived: on_dataset_arrived, ev.RetrainRequested: on_retrain_requested}

@@ -10,6 +10,7 @@ from conveyor_kernel.memory import InMemoryBus
 from .adapters.state import TrainerState
 from .api import ERRORS, router
 from .handlers import TrainerPorts, handlers
+from .intake import NotebookIntake
 from .metrics import TrainerMetrics
 from .runs import RunHistory
 from .settings import TrainerSettings, package_version
@@ -35,5 +36,6 @@ def create_app(settings: TrainerSettings, transport: InMemoryBus | None = None) 
                              version=package_version(), errors=ERRORS)
     app.state.runtime, app.state.handlers, app.state.ports = runtime, table, ports
     app.state.runs = RunHistory(ports.state, settings.recent_runs)
+    app.state.intake = NotebookIntake(ports)
     app.include_router(router)
     return app

@@ -1,4 +1,5 @@
-"""The dataset catalog: one SQLite file, one row per accepted dataset, written only after it was announced."""
+"""The dataset catalog: one SQLite file, one row per accepted dataset version, written only after it was
+announced. A dataset name has versions 1, 2, ...; each version's id is the sha256 of its stored bytes."""
 
 import json
 import sqlite3
@@ -24,6 +25,13 @@ CREATE TABLE IF NOT EXISTS datasets (
     received_at       TEXT NOT NULL
 )
 """
+# Columns added after the first schema: (name, declaration), applied to older catalogs on open.
+_ADDED = (
+    ("version", "INTEGER NOT NULL DEFAULT 1"),
+    ("provenance_json", "TEXT NOT NULL DEFAULT '{}'"),
+    ("dtypes_json", "TEXT NOT NULL DEFAULT '{}'"),
+)
+_INDEX = "CREATE INDEX IF NOT EXISTS datasets_by_name ON datasets (name, version)"
 
 
 @dataclass(frozen=True)
@@ -40,21 +48,29 @@ class CatalogEntry:
     uploader: str
     original_filename: str
     received_at: str
+    version: int = 1
+    provenance_json: str = "{}"  # DatasetProvenance fields beyond the uploader (kind, model, window, ...)
+    dtypes_json: str = "{}"  # feature -> how it was read ("float64" | "int64" | "string" | "bool")
 
     @property
     def spec(self) -> dict[str, Any]:
         return json.loads(self.spec_json)
 
+    @property
+    def dtypes(self) -> dict[str, str]:
+        return json.loads(self.dtypes_json)
+
     def summary(self) -> dict[str, Any]:
         return {
             "dataset_id": self.dataset_id, "name": self.name, "uri": self.uri, "profile_uri": self.profile_uri,
             "rows": self.rows, "source_format": self.source_format, "owner": self.owner,
-            "consent_basis": self.consent_basis, "received_at": self.received_at,
+            "consent_basis": self.consent_basis, "received_at": self.received_at, "version": self.version,
+            "provenance_kind": json.loads(self.provenance_json).get("kind", "upload"),
         }
 
-    def provenance(self) -> dict[str, str]:
-        return {"uploader": self.uploader, "original_filename": self.original_filename,
-                "received_at": self.received_at}
+    def provenance(self) -> dict[str, Any]:
+        return {"kind": "upload", **json.loads(self.provenance_json), "uploader": self.uploader,
+                "original_filename": self.original_filename, "received_at": self.received_at}
 
 
 class Catalog:
@@ -64,6 +80,11 @@ class Catalog:
         self.path = path
         with self._connect() as db:
             db.execute(_SCHEMA)
+            have = {row["name"] for row in db.execute("PRAGMA table_info(datasets)")}
+            for column, declaration in _ADDED:
+                if column not in have:
+                    db.execute(f"ALTER TABLE datasets ADD COLUMN {column} {declaration}")
+            db.execute(_INDEX)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -89,7 +110,18 @@ class Catalog:
             row = db.execute("SELECT * FROM datasets WHERE dataset_id = ?", (dataset_id,)).fetchone()
         return CatalogEntry(**dict(row)) if row else None
 
-    def list(self, limit: int = 100) -> list[CatalogEntry]:
+    def next_version(self, name: str) -> int:
+        """The number the next version of `name` gets; callers hold the one-writer lock around it and add()."""
         with self._connect() as db:
-            rows = db.execute("SELECT * FROM datasets ORDER BY rowid DESC LIMIT ?", (limit,)).fetchall()
+            (latest,) = db.execute("SELECT max(version) FROM datasets WHERE name = ?", (name,)).fetchone()
+        return (latest or 0) + 1
+
+    def list(self, limit: int = 100, name: str | None = None) -> list[CatalogEntry]:
+        """Newest first; with `name`, that dataset's versions only."""
+        with self._connect() as db:
+            if name is None:
+                rows = db.execute("SELECT * FROM datasets ORDER BY rowid DESC LIMIT ?", (limit,)).fetchall()
+            else:
+                rows = db.execute("SELECT * FROM datasets WHERE name = ? ORDER BY version DESC LIMIT ?",
+                                  (name, limit)).fetchall()
         return [CatalogEntry(**dict(row)) for row in rows]

@@ -46,6 +46,12 @@ CREATE TABLE IF NOT EXISTS outcomes (
     event BLOB NOT NULL           -- ModelTrained or ModelTrainingFailed, exactly as published
 );
 """
+# Columns added after the first schema, applied to older state files on open: (table, column, declaration).
+_ADDED = (
+    ("datasets", "name", "TEXT NOT NULL DEFAULT ''"),
+    ("datasets", "version", "INTEGER NOT NULL DEFAULT 0"),
+    ("runs", "details", "TEXT NOT NULL DEFAULT '{}'"),  # trials, training rows and versions, comparison
+)
 
 
 class TrainerState:
@@ -53,6 +59,10 @@ class TrainerState:
         self.path = path
         with self._connect() as db:
             db.executescript(_SCHEMA)
+            for table, column, declaration in _ADDED:
+                if column not in {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+            db.execute("CREATE INDEX IF NOT EXISTS datasets_by_name ON datasets (name, version)")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -69,9 +79,18 @@ class TrainerState:
     def remember_dataset(self, dataset: ev.DatasetArrived, model_name: str) -> None:
         with self._connect() as db:
             db.execute(
-                "INSERT OR REPLACE INTO datasets (dataset_id, model_name, event, received_at) VALUES (?, ?, ?, ?)",
-                (dataset.dataset_id, model_name, dataset.SerializeToString(), time.time()),
+                "INSERT OR REPLACE INTO datasets (dataset_id, model_name, event, received_at, name, version)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (dataset.dataset_id, model_name, dataset.SerializeToString(), time.time(), dataset.name,
+                 dataset.version),
             )
+
+    def versions(self, name: str) -> list[ev.DatasetArrived]:
+        """Every version of a dataset name seen so far, oldest first."""
+        with self._connect() as db:
+            rows = db.execute("SELECT event FROM datasets WHERE name = ? ORDER BY version, received_at",
+                              (name,)).fetchall()
+        return [ev.DatasetArrived.FromString(row["event"]) for row in rows]
 
     def dataset(self, dataset_id: str) -> ev.DatasetArrived | None:
         with self._connect() as db:
@@ -81,7 +100,8 @@ class TrainerState:
     def latest_dataset(self, model_name: str) -> ev.DatasetArrived | None:
         with self._connect() as db:
             row = db.execute(
-                "SELECT event FROM datasets WHERE model_name = ? ORDER BY received_at DESC, rowid DESC LIMIT 1",
+                "SELECT event FROM datasets WHERE model_name = ? ORDER BY version DESC, received_at DESC, rowid DESC"
+                " LIMIT 1",
                 (model_name,),
             ).fetchone()
         return ev.DatasetArrived.FromString(row["event"]) if row else None
@@ -111,12 +131,22 @@ class TrainerState:
                 (run_id, model_name, dataset_id, trigger, time.time()),
             )
 
-    def run_trained(self, run_id: str, metrics: dict[str, float], artifact_uri: str) -> None:
+    def run_trained(self, run_id: str, metrics: dict[str, float], artifact_uri: str,
+                    details: dict[str, Any] | None = None) -> None:
         with self._connect() as db:
             db.execute(
-                "UPDATE runs SET status = 'trained', metrics = ?, artifact_uri = ?, finished_at = ? WHERE run_id = ?",
-                (json.dumps(metrics, sort_keys=True), artifact_uri, time.time(), run_id),
+                "UPDATE runs SET status = 'trained', metrics = ?, artifact_uri = ?, finished_at = ?, details = ?"
+                " WHERE run_id = ?",
+                (json.dumps(metrics, sort_keys=True), artifact_uri, time.time(),
+                 json.dumps(details or {}, sort_keys=True), run_id),
             )
+
+    def trained_on(self, model_name: str, dataset_id: str) -> bool:
+        """Did a run of this model already train on that dataset version (and succeed)?"""
+        with self._connect() as db:
+            row = db.execute("SELECT 1 FROM runs WHERE model_name = ? AND dataset_id = ? AND status = 'trained'",
+                             (model_name, dataset_id)).fetchone()
+        return row is not None
 
     def run_failed(self, run_id: str, stage: str, reason: str) -> None:
         with self._connect() as db:
@@ -139,4 +169,5 @@ class TrainerState:
 def _run(row: sqlite3.Row) -> dict[str, Any]:
     record = dict(row)
     record["metrics"] = json.loads(record["metrics"])
+    record.update(json.loads(record.pop("details", "{}") or "{}"))
     return record
