@@ -22,10 +22,38 @@ import numpy as np
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import Publisher
 
+from .adapters.onnx_model import COLUMNS, MATRIX, LoadedModel
 from .inference import Inference
 from .metrics import ServingMetrics
 
 logger = logging.getLogger(__name__)
+
+
+def loggable(model: LoadedModel) -> bool:
+    """A model whose rows the monitor can read: a Conveyor model (matrix or columns), or a folder model with
+    one numeric matrix. A folder model with other tensors (images, several matrices) is served, not logged."""
+    return model.layout in (MATRIX, COLUMNS)
+
+
+def _features(items: list[Inference], model: LoadedModel, columns: ev.PredictionColumns) -> None:
+    """Numeric inputs into `features` (row-major, feature_names order, NaN for missing), string inputs into
+    `text_features` ("" for missing). Done at flush time, off the request path: a request only keeps its feeds."""
+    if model.layout == MATRIX:
+        name = model.input.name
+        matrix = np.concatenate([item.feeds[name] for item in items]).astype(np.float64)
+        columns.features.extend(matrix.ravel().tolist())
+        return
+    texts = set(model.text_columns)
+    numeric = [name for name in model.feature_names if name not in texts]
+    if numeric:
+        matrix = np.column_stack([
+            np.concatenate([item.feeds[name].reshape(-1) for item in items]).astype(np.float64) for name in numeric
+        ])
+        columns.features.extend(matrix.ravel().tolist())
+    for name in model.feature_names:
+        if name in texts:
+            values = np.concatenate([item.feeds[name].reshape(-1) for item in items])
+            columns.text_features[name].values.extend([str(v) for v in values.tolist()])
 
 
 def _columns(items: list[Inference]) -> ev.PredictionColumns:
@@ -35,7 +63,7 @@ def _columns(items: list[Inference]) -> ev.PredictionColumns:
     columns filled from concatenated arrays cost a few microseconds a row.
     """
     first = items[0].results
-    counts = [item.features.shape[0] for item in items]
+    counts = [item.rows for item in items]
     request_ids: list[str] = []
     request_rows: list[int] = []
     timestamps: list[int] = []
@@ -50,7 +78,7 @@ def _columns(items: list[Inference]) -> ev.PredictionColumns:
             timestamps.extend([item.timestamp_ms] * n)
     columns = ev.PredictionColumns(rows=len(request_ids), request_ids=request_ids, request_rows=request_rows,
                                    timestamps_ms=timestamps)
-    columns.features.extend(np.concatenate([item.features for item in items]).astype(np.float64).ravel().tolist())
+    _features(items, items[0].model, columns)
     if "label" in first:
         columns.labels.extend([str(v) for v in np.concatenate([i.results["label"] for i in items]).tolist()])
     if "probabilities" in first:
@@ -73,7 +101,7 @@ def _batches(items: list[Inference], batch_size: int) -> Iterator[list[Inference
     batch: list[Inference] = []
     rows = 0
     for item in items:
-        n = item.features.shape[0]
+        n = item.rows
         parts = [(item, n)] if n <= batch_size else [
             (_slice(item, start, min(start + batch_size, n)), min(batch_size, n - start))
             for start in range(0, n, batch_size)
@@ -90,7 +118,8 @@ def _batches(items: list[Inference], batch_size: int) -> Iterator[list[Inference
 
 def _slice(item: Inference, start: int, stop: int) -> Inference:
     return replace(
-        item, features=item.features[start:stop], results={k: v[start:stop] for k, v in item.results.items()},
+        item, feeds={k: v[start:stop] for k, v in item.feeds.items()}, rows=stop - start,
+        results={k: v[start:stop] for k, v in item.results.items()},
         attributes={k: v[start:stop] for k, v in item.attributes.items()} if item.attributes else None,
         first_row=item.first_row + start,
     )
@@ -119,7 +148,7 @@ class PredictionLog:
 
     def record(self, item: Inference) -> bool:
         """Buffer one answered request; False when it was dropped because the buffer is full."""
-        if not self.enabled:
+        if not self.enabled or not loggable(item.model):
             return False
         if self._depth + item.rows > self.capacity:
             self.metrics.log_dropped.labels("buffer_full").inc(item.rows)
