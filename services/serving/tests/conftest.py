@@ -232,6 +232,7 @@ class Harness:
 def make_serving(models: Models):
     @contextmanager
     def make(**overrides) -> Iterator[Harness]:
+        overrides.setdefault("grpc_port", 0)  # a free port: tests run side by side
         settings = ServingSettings(data_dir=models.data_dir, instance="test-instance", **overrides)
         bus = InMemoryBus(source="serving")
         with TestClient(create_app(settings, transport=bus)) as client:
@@ -263,6 +264,6 @@ def model_folder(models: Models, tmp_path: Path) -> Path:
 @pytest.fixture
 def standalone(models: Models, model_folder: Path) -> Iterator[TestClient]:
     settings = ServingSettings(data_dir=models.data_dir, model_repository=model_folder, kafka_enabled=False,
-                               max_batch_rows=50)
+                               max_batch_rows=50, grpc_port=0)
     with TestClient(create_app(settings)) as client:
         yield client

@@ -38,7 +38,8 @@ def _conveyor_serving(folder: Path, tmp_path: Path, *args: str, **env: str) -> I
     port = _free_port()
     out = (tmp_path / "serving.log").open("w")
     process = subprocess.Popen(
-        [CONVEYOR, "serving", "--model-repository", str(folder), "--port", str(port), *args],
+        [CONVEYOR, "serving", "--model-repository", str(folder), "--port", str(port),
+         "--grpc-port", str(_free_port()), *args],
         env={**os.environ, "CONVEYOR_LOG_FLUSH_INTERVAL": "0.1", **env}, stdout=out, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
