@@ -191,10 +191,10 @@ def wrk_peak(url: str, body_file: Path, seconds: int, connections: int, threads:
              cpus: str | None = None) -> Peak:
     """Peak req/s with wrk. A body file `x.bin` beside `x.header` (its JSON length) is sent with Triton's
     binary extension: Inference-Header-Content-Length."""
-    script = body_file.with_suffix(".lua")
+    script = body_file.with_name(body_file.name + ".lua")
     lua = WRK_SCRIPT.format(body=body_file, content_type="application/json")
     header = body_file.with_suffix(".header")
-    if header.exists():
+    if body_file.suffix == ".bin":
         lua = WRK_SCRIPT.format(body=body_file, content_type="application/octet-stream")
         lua += f'wrk.headers["Inference-Header-Content-Length"] = "{header.read_text().strip()}"\n'
     script.write_text(lua)

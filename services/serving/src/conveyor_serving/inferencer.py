@@ -87,10 +87,11 @@ class Inferencer:
         return None
 
     async def shadow(self, candidate: LoadedModel, answered: Inference) -> None:
-        """Run the shadow candidate on an answered request's rows and log its predictions.
+        """Run the shadow candidate on an answered request's rows and log its predictions (REST: a background
+        task of the response, so it runs after the answer went out)."""
+        self.run_shadow(candidate, answered)
 
-        async so it runs on the event loop (the prediction log is loop-only), after the response went out.
-        """
+    def run_shadow(self, candidate: LoadedModel, answered: Inference) -> None:
         try:
             request = InferRequest(answered.feeds, answered.rows, [], answered.request_id, answered.attributes)
             self.log.record(run(candidate, request))

@@ -1,7 +1,8 @@
 """The prediction log: answered requests are buffered in memory and published as PredictionsLogged batches.
 
 Policy — the request path never waits for logging:
-- `record()` is a constant-time append on the event-loop thread; it never awaits, locks or publishes.
+- `record()` is a constant-time append; it never awaits or publishes. It is called from the event loop (REST)
+  and from gRPC's handler threads, so the append and the flusher's swap share one short lock.
 - The buffer holds at most `capacity` predictions (rows). A request whose rows do not fit is NOT logged:
   its rows are dropped and counted in conveyor_serving_prediction_log_dropped_total{reason="buffer_full"}.
   The answer to the client is unaffected. Dropping new rows (not old ones) keeps what is buffered in order.
@@ -14,6 +15,7 @@ Policy — the request path never waits for logging:
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 
@@ -141,6 +143,9 @@ class PredictionLog:
         self._full_batch = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
 
     @property
     def depth(self) -> int:
@@ -150,19 +155,29 @@ class PredictionLog:
         """Buffer one answered request; False when it was dropped because the buffer is full."""
         if not self.enabled or not loggable(item.model):
             return False
-        if self._depth + item.rows > self.capacity:
+        with self._lock:
+            if self._depth + item.rows > self.capacity:
+                full = True
+            else:
+                full = False
+                self._items.append(item)
+                self._depth += item.rows
+                depth = self._depth
+        if full:
             self.metrics.log_dropped.labels("buffer_full").inc(item.rows)
             return False
-        self._items.append(item)
-        self._depth += item.rows
-        self.metrics.log_depth.set(self._depth)
-        if self._depth >= self.batch_size:
-            self._full_batch.set()
+        self.metrics.log_depth.set(depth)
+        if depth >= self.batch_size and not self._full_batch.is_set():
+            if threading.get_ident() == self._loop_thread or self._loop is None:
+                self._full_batch.set()
+            else:  # an asyncio.Event is set from its own loop only
+                self._loop.call_soon_threadsafe(self._full_batch.set)
         return True
 
     async def start(self) -> None:
         if not self.enabled:
             return
+        self._loop, self._loop_thread = asyncio.get_running_loop(), threading.get_ident()
         self._task = asyncio.create_task(self._run(), name="prediction-log")
 
     async def stop(self) -> None:
@@ -191,7 +206,8 @@ class PredictionLog:
 
     async def flush(self) -> int:
         """Publish everything buffered now; return how many predictions were published."""
-        items, self._items, self._depth = self._items, [], 0
+        with self._lock:
+            items, self._items, self._depth = self._items, [], 0
         self.metrics.log_depth.set(0)
         published = 0
         async for event in self._events(items):

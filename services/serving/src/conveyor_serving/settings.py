@@ -10,6 +10,7 @@ class ServingSettings(ServiceSettings):
     port: int = 8004
     grpc_port: int = Field(default=8104, ge=0, description="OIP v2 gRPC port (0: any free port)")
     grpc_enabled: bool = Field(default=True, description="serve OIP v2 over gRPC beside REST")
+    grpc_threads: int = Field(default=4, ge=1, description="threads running gRPC calls in each worker")
     instance: str = Field(default="", description="name of this serving process; generated when empty")
     # 1 here: inside the platform each service is one process and the lifecycle story has one ModelDeployed per
     # promotion. `conveyor serving` (standalone, benchmarks) defaults to the core count instead.

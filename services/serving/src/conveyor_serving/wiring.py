@@ -104,7 +104,8 @@ def create_app(settings: ServingSettings, transport: InMemoryBus | None = None) 
             return not [problem for component in components for problem in component.problems()]
 
         service = InferenceService(inferencer, loader, ready, api.SERVER_NAME, api.SERVER_VERSION, api.EXTENSIONS)
-        grpc_server = GrpcServer(service, settings.host, settings.grpc_port, settings.max_body_bytes)
+        grpc_server = GrpcServer(service, settings.host, settings.grpc_port, settings.max_body_bytes,
+                                 settings.grpc_threads)
         components.append(grpc_server)  # stops before the log: calls in flight are logged
     if decisions is not None and folder is not None:
         components.append(DecisionFollower(loader, folder, decisions))
