@@ -37,7 +37,7 @@ from serving_load import build_open_loop, open_loop  # noqa: E402
 from serving_servers import ROOT, VENV_BIN, build_models, free_port  # noqa: E402
 
 from conveyor.events.v1 import events_pb2 as ev  # noqa: E402
-from conveyor_kernel import ArtifactStore, KafkaSettings, topics  # noqa: E402
+from conveyor_kernel import ArtifactStore, Envelope, KafkaSettings, decode_event, topics  # noqa: E402
 from conveyor_kernel.kafka import KafkaPublisher, ensure_topics  # noqa: E402
 
 MODEL = "lr"
@@ -101,19 +101,23 @@ def cpu_seconds(pids: list[int]) -> float:
 async def logged_rows(kafka: KafkaSettings) -> int:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False,
+                                auto_offset_reset="earliest")
     await consumer.start()
     try:
-        tp = TopicPartition(kafka.topic(topics.PREDICTIONS), 0)
-        consumer.assign([tp])
-        end = (await consumer.end_offsets([tp]))[tp]
-        await consumer.seek_to_beginning(tp)
+        topic = kafka.topic(topics.PREDICTIONS)
+        partitions = [TopicPartition(topic, 0)]  # the kernel creates one partition per topic
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            consumer.seek(tp, 0)  # not seek_to_beginning: position() after it answered the end offset here
         rows = 0
-        while await consumer.position(tp) < end:
-            for records in (await consumer.getmany(tp, timeout_ms=1000, max_records=1000)).values():
-                for record in records:
-                    batch = ev.PredictionsLogged.FromString(record.value)
-                    rows += batch.columns.rows or len(batch.predictions)
+        for tp in partitions:
+            while await consumer.position(tp) < ends[tp]:
+                for records in (await consumer.getmany(tp, timeout_ms=1000, max_records=1000)).values():
+                    for record in records:
+                        batch = decode_event(Envelope.from_headers(list(record.headers)), record.value)
+                        rows += batch.columns.rows or len(batch.predictions)
         return rows
     finally:
         await consumer.stop()
@@ -261,7 +265,9 @@ def report(args, result, load_seconds, answered, logged, dropped, consumed, cons
     print(f"\nhot path: {args.rate:.0f} single-row decisions/s offered for {args.seconds:.0f} s; serving "
           f"({args.workers} workers), the Kafka broker, the monitor and the load generator share "
           f"{os.cpu_count()} cores")
-    print(f"  answered:   {ok} of {result['sent']} ({result['errors']} errors); achieved {achieved:.0f}/s "
+    print(f"  answered:   {ok} of {result['sent']} ({result['errors']} errors) in {load_seconds:.0f} s (the generator "
+          f"holds at most 64 requests in flight, so a server that falls behind stretches the run); achieved "
+          f"{achieved:.0f}/s "
           f"({achieved / args.rate:.0%} of offered); p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms, "
           f"max {result['max_ms']:.0f} ms")
     print(f"  logged:     {logged:.0f} rows on Kafka = {logged / max(answered, 1):.1%} of {answered:.0f} answered "

@@ -63,6 +63,8 @@ class ColumnModel:
     pipeline: Pipeline
     uri: str
     holdout: pd.DataFrame  # with missing values (NaN age, "" city) and an unseen category ("west")
+    worded: Pipeline  # the same table with text class labels ("yes"/"no"): its ONNX label output is a string
+    worded_uri: str
     types: dict[str, str] = field(default_factory=lambda: dict(COLUMN_TYPES))  # column -> OIP datatype
 
     @property
@@ -96,11 +98,8 @@ def _column_onnx(pipeline: Pipeline) -> bytes:
     return model.SerializeToString()
 
 
-def _column_model(put) -> ColumnModel:
-    rng = np.random.default_rng(7)
-    train = _table(rng, 600)
-    target = ((train["age"].fillna(40) > 40) ^ (train["city"] == "north") ^ train["member"]).astype(int)
-    pipeline = Pipeline([
+def _column_pipeline() -> Pipeline:
+    return Pipeline([
         ("columns", ColumnTransformer([
             ("age", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), ["age"]),
             ("numbers", StandardScaler(), ["income", "visits"]),
@@ -108,10 +107,18 @@ def _column_model(put) -> ColumnModel:
             ("categories", OneHotEncoder(handle_unknown="ignore"), ["city", "plan"]),
         ])),
         ("estimator", LogisticRegression(max_iter=1000)),
-    ]).fit(train, target)
+    ])
+
+
+def _column_model(put) -> ColumnModel:
+    rng = np.random.default_rng(7)
+    train = _table(rng, 600)
+    target = ((train["age"].fillna(40) > 40) ^ (train["city"] == "north") ^ train["member"]).astype(int)
+    pipeline = _column_pipeline().fit(train, target)
+    worded = _column_pipeline().fit(train, target.map({0: "no", 1: "yes"}))
     holdout = _table(rng, 12)
     holdout.loc[3, "city"] = "west"  # never seen in training
-    return ColumnModel(pipeline, put(_column_onnx(pipeline)), holdout)
+    return ColumnModel(pipeline, put(_column_onnx(pipeline)), holdout, worded, put(_column_onnx(worded)))
 
 
 def _identity_onnx(datatypes: dict[str, int]) -> bytes:

@@ -89,6 +89,23 @@ def test_the_log_carries_text_columns_and_numbers_with_nan_for_gaps(make_serving
     assert [p.label for p in rows] == [str(v) for v in models.columns.pipeline.predict(holdout)]
 
 
+def test_text_class_labels_are_served_and_logged_as_text(make_serving, models):
+    holdout = models.columns.holdout
+    with make_serving(log_flush_interval=3600) as harness:
+        harness.promote("worded", 1, models.columns.worded_uri, feature_names=COLUMNS)
+        answer = harness.client.post("/v2/models/worded/infer", json=_v2(holdout))
+        v1 = harness.client.post("/v1/models/worded:predict",
+                                 json={"instances": [{c: _json(v) for c, v in row.items()}
+                                                     for row in holdout.to_dict("records")]})
+    expected = models.columns.worded.predict(holdout).tolist()
+    label = answer.json()["outputs"][0]
+    assert (label["datatype"], label["data"]) == ("BYTES", expected)
+    assert v1.json()["predictions"] == expected
+    (event, *_) = harness.bus.events(ev.PredictionsLogged)
+    assert [p.label for p in prediction_rows(event)] == expected
+    assert list(event.class_labels) == ["no", "yes"]
+
+
 def _with(body: dict, column: str, **changes) -> dict:
     for tensor in body["inputs"]:
         if tensor["name"] == column:
