@@ -301,3 +301,14 @@ def test_grpc_repository_rpcs_load_and_unload(standalone):
     assert stub.ModelReady(pb.ModelReadyRequest(name="cancer", version="2")).ready
     assert stub.ServerMetadata(pb.ServerMetadataRequest()).extensions == [
         "model_repository", "binary_tensor_data", "classification"]
+
+
+def test_a_large_binary_answer_leaves_whole_through_the_real_server(http_client):
+    """20 MB each way through uvicorn and serving's coalescing writes (http_protocol.py) with flow control."""
+    big = np.arange(5 * 1024 * 1024, dtype=np.float32).reshape(1, -1)
+    arrays = {f"in_{t}": (t, _sample(t, (1, 1))) for t in DATATYPES if t != "FP32"}
+    arrays["in_FP32"] = ("FP32", big)
+
+    result = _triton_http(http_client, "identity", arrays)
+
+    assert np.array_equal(result.as_numpy("out_FP32"), big)
