@@ -87,6 +87,14 @@ def tree(pid: int) -> list[int]:
     return [pid] + [p for c in children for p in tree(int(c))]
 
 
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
 def cpu_seconds(pids: list[int]) -> float:
     ticks = 0
     for pid in pids:
@@ -219,6 +227,7 @@ def run(args, kafka, workdir, body, generator, serving, monitor, serving_url, mo
     consumed_before = metric(monitor_url, "conveyor_monitor_predictions_consumed_total")
     processes = {"serving": tree(serving.pid), "monitor": tree(monitor.pid), "broker": [broker]}
     cpu_before = {name: cpu_seconds(pids) for name, pids in processes.items()}
+    machine_before = machine_busy()
     lags: list[tuple[float, float]] = []
     done = threading.Event()
 
@@ -241,6 +250,8 @@ def run(args, kafka, workdir, body, generator, serving, monitor, serving_url, mo
     done.set()
     profiler.join()
     cpu = {name: cpu_seconds(pids) - cpu_before[name] for name, pids in processes.items()}
+    busy, total = (after - before for after, before in zip(machine_busy(), machine_before, strict=True))
+    cpu["everything else on the machine (generator, other work)"] = busy - sum(cpu.values())
     answered = metric(serving_url, "conveyor_serving_request_seconds_count") - answered_before
     consumed_at_end = metric(monitor_url, "conveyor_monitor_predictions_consumed_total") - consumed_before
     drain_began = time.monotonic()
@@ -283,7 +294,7 @@ def report(args, result, load_seconds, answered, logged, dropped, consumed, cons
     total = sum(cpu.values())
     print("  CPU:        " + ", ".join(f"{name} {seconds:.1f} s ({seconds / load_seconds:.0%} of a core)"
                                        for name, seconds in cpu.items())
-          + f"; {total / load_seconds / (os.cpu_count() or 1):.0%} of the machine; "
+          + f"; the machine was {total / load_seconds / (os.cpu_count() or 1):.0%} busy; "
           f"{cpu['serving'] / max(ok, 1) * 1e6:.0f} us of serving CPU per decision")
     met = achieved >= 0.99 * args.rate and logged >= answered * 0.999 and consumed >= logged * 0.999
     print(f"  goal ({args.rate:.0f}/s, all logged, all evaluated): {'met' if met else 'NOT met'}")
