@@ -12,7 +12,12 @@ Layouts (--layout):
   production: off the serving machine, so its CPU is not charged to serving. One worker per server.
 - shared: nothing pinned, --workers per server (default 2): client, broker and servers fight for both cores.
 
+Then (serving_protocols.py) the same Conveyor server over JSON REST, binary REST and gRPC, for single rows
+and 1,000-row batches, and prediction logging's CPU per request in --cpu-pairs paired runs.
+
 Usage: .venv/bin/python bench/serving.py [--layout split|shared] [--seconds 10] [--workers N] [--connections 32]
+                                         [--skip-mlserver] [--cpu-pairs 6] [--cpu-rate 1500]
+                                         [--phases peak,protocols,cpu]
 """
 
 import argparse
@@ -27,8 +32,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from serving_grpc_load import build_grpc_load  # noqa: E402
 from serving_load import build_open_loop, open_loop, wrk_peak  # noqa: E402
-from serving_servers import MODELS, build_models, conveyor, free_port, mlserver, reference  # noqa: E402
+from serving_protocols import cpu_pairs, measure_protocols, pairs_table, protocol_table  # noqa: E402
+from serving_servers import (  # noqa: E402
+    MODELS,
+    build_models,
+    conveyor,
+    free_port,
+    mlserver,
+    protocol_bodies,
+    reference,
+)
 
 SERVER_CPUS, CLIENT_CPUS = "0", "1"  # the split layout
 LOAD_FRACTION = 0.8
@@ -84,7 +99,7 @@ def _ratios(results: dict) -> str:
     lines = ["", "| ratio | rf | lr | target |", "|---|---:|---:|---|"]
     rows = [
         ("Conveyor / MLServer", "conveyor", "mlserver", ">= 20x rf, >= 4x lr"),
-        ("Conveyor / bare reference", "conveyor", "reference", ">= 0.85"),
+        ("Conveyor / bare reference", "conveyor", "reference", ">= 1.5"),
         ("Conveyor logging on / off", "conveyor", "conveyor (no Kafka)", ">= 0.90"),
     ]
     for label, a, b, target in rows:
@@ -93,6 +108,11 @@ def _ratios(results: dict) -> str:
     lines.append(f"| Conveyor p99 at {LOAD_FRACTION:.0%} of its peak (open loop) | {p99} | <= 5 ms |")
     low = " | ".join(f"{results[('conveyor', m)]['low_p99_ms']:.2f} ms" for m in MODELS)
     lines.append(f"| Conveyor p99 at {LOW_FRACTION:.0%} of its peak (open loop) | {low} | |")
+    for fraction, key in ((LOAD_FRACTION, ""), (LOW_FRACTION, "low_")):
+        same = " | ".join(f"{results[('conveyor', m)][key + 'p99_ms'] / results[('reference', m)][key + 'p99_ms']:.2f}"
+                          for m in MODELS)
+        lines.append(f"| Conveyor p99 / reference p99, same rate ({fraction:.0%} of Conveyor's peak) | {same} "
+                     "| <= 1.2 |")
     return "\n".join(lines)
 
 
@@ -122,7 +142,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="interleaved wrk rounds; the best is kept")
     parser.add_argument("--kafka", default="127.0.0.1:9092")
     parser.add_argument("--skip-mlserver", action="store_true")
+    parser.add_argument("--phases", default="peak,protocols,cpu", help="which parts to run, comma-separated")
+    parser.add_argument("--cpu-pairs", type=int, default=6, help="paired runs pricing prediction logging")
+    parser.add_argument("--cpu-rate", type=float, default=1500, help="open-loop req/s of those runs")
     args = parser.parse_args()
+    phases = set(args.phases.split(","))
     split = args.layout == "split"
     workers = args.workers or (1 if split else 2)
     server, client = (SERVER_CPUS, CLIENT_CPUS) if split else (None, None)
@@ -134,8 +158,11 @@ def main() -> None:
         binary = build_open_loop(workdir)
         prefix = f"bench{uuid.uuid4().hex[:8]}."
         ports = {name: free_port() for name in ("conveyor", "conveyor (no Kafka)", "reference", "mlserver")}
+        grpc_port = free_port()
+        files = protocol_bodies(workdir)
+        grpc_binary = build_grpc_load()
         print("starting servers", flush=True)
-        servers.enter_context(conveyor(workdir, ports["conveyor"], workers, args.kafka, prefix, server))
+        servers.enter_context(conveyor(workdir, ports["conveyor"], workers, args.kafka, prefix, server, grpc_port))
         servers.enter_context(conveyor(workdir, ports["conveyor (no Kafka)"], workers, None, prefix, server))
         servers.enter_context(reference(workdir, ports["reference"], workers, server))
         if args.skip_mlserver:
@@ -143,11 +170,25 @@ def main() -> None:
         else:
             servers.enter_context(mlserver(workdir, ports["mlserver"], server))
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-        print("measuring:", flush=True)
-        results = _measure(urls, bodies, args, binary, client)
+        results = protocols = pairs = None
+        if "peak" in phases:
+            print("measuring:", flush=True)
+            results = _measure(urls, bodies, args, binary, client)
+        if "protocols" in phases:
+            print("protocols (conveyor with Kafka logging):", flush=True)
+            protocols = measure_protocols(urls["conveyor"], f"127.0.0.1:{grpc_port}", files, args.seconds,
+                                          args.rounds, args.connections, grpc_binary, client)
+        if "cpu" in phases:
+            print("prediction logging's CPU per request:", flush=True)
+            pairs = cpu_pairs(binary, ports, bodies["lr"], "lr", args.cpu_rate, args.seconds, args.cpu_pairs, client)
     print()
-    print(_table(results))
-    print(_ratios(results))
+    if results:
+        print(_table(results))
+        print(_ratios(results))
+    if protocols:
+        print(protocol_table(protocols))
+    if pairs:
+        print(pairs_table(pairs, "lr", args.cpu_rate))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ moment the request was due, so queueing shows up in p99 (no coordinated omission
 """
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -157,8 +158,8 @@ func roundTrip(conn net.Conn, reader *bufio.Reader, request []byte) bool {
 '''
 
 WRK_SCRIPT = """wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = io.open("{body}"):read("*a")
+wrk.headers["Content-Type"] = "{content_type}"
+wrk.body = io.open("{body}", "rb"):read("*a")
 """
 
 
@@ -188,8 +189,15 @@ def pinned(command: list[str], cpus: str | None) -> list[str]:
 
 def wrk_peak(url: str, body_file: Path, seconds: int, connections: int, threads: int = 2,
              cpus: str | None = None) -> Peak:
-    script = body_file.with_suffix(".lua")
-    script.write_text(WRK_SCRIPT.format(body=body_file))
+    """Peak req/s with wrk. A body file `x.bin` beside `x.header` (its JSON length) is sent with Triton's
+    binary extension: Inference-Header-Content-Length."""
+    script = body_file.with_name(body_file.name + ".lua")
+    lua = WRK_SCRIPT.format(body=body_file, content_type="application/json")
+    header = body_file.with_suffix(".header")
+    if body_file.suffix == ".bin":
+        lua = WRK_SCRIPT.format(body=body_file, content_type="application/octet-stream")
+        lua += f'wrk.headers["Inference-Header-Content-Length"] = "{header.read_text().strip()}"\n'
+    script.write_text(lua)
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url]
     out = subprocess.run(pinned(command, cpus),
                          capture_output=True, text=True, check=True).stdout
@@ -211,3 +219,19 @@ def open_loop(binary: Path, url: str, body_file: Path, rate: float, seconds: flo
     out = subprocess.run(pinned(command, cpus),
                          capture_output=True, text=True, check=True).stdout
     return json.loads(out)
+
+
+def server_cpu_seconds(port: int) -> float:
+    """CPU time (user + system) so far of the process listening on `port` and its children."""
+    listing = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True).stdout
+    pids = set(re.findall(r"pid=(\d+)", listing))
+    for pid in list(pids):
+        pids |= set(subprocess.run(["pgrep", "-P", pid], capture_output=True, text=True).stdout.split())
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")

@@ -66,6 +66,36 @@ def build_models(workdir: Path) -> dict[str, Path]:
     return bodies
 
 
+PROTOCOLS = ("json", "binary", "grpc")
+BATCH_ROWS = (1, 1000)
+
+
+def protocol_bodies(workdir: Path) -> dict[tuple[str, str, int], Path]:
+    """(model, protocol, rows) -> request file: JSON REST, binary REST (with its .header), gRPC (serialized)."""
+    from conveyor_serving.oip import grpc_predict_v2_pb2 as pb  # the server's own generated messages
+
+    X = load_breast_cancer().data.astype(np.float32)
+    files = {}
+    for model in MODELS:
+        for rows in BATCH_ROWS:
+            data = np.resize(X, (rows, X.shape[1]))
+            tensor = {"name": "input", "shape": [rows, X.shape[1]], "datatype": "FP32"}
+            stem = workdir / f"{model}-{rows}"
+            files[(model, "json", rows)] = stem.with_suffix(".json")
+            files[(model, "json", rows)].write_text(json.dumps({"inputs": [{**tensor, "data": data.ravel().tolist()}]}))
+            raw = data.astype("<f4").tobytes()
+            header = json.dumps({"inputs": [{**tensor, "parameters": {"binary_data_size": len(raw)}}],
+                                 "parameters": {"binary_data_output": True}}).encode()
+            files[(model, "binary", rows)] = stem.with_suffix(".bin")
+            files[(model, "binary", rows)].write_bytes(header + raw)
+            stem.with_suffix(".header").write_text(str(len(header)))
+            request = pb.ModelInferRequest(model_name=model, raw_input_contents=[raw])
+            request.inputs.add(**tensor)
+            files[(model, "grpc", rows)] = stem.with_suffix(".pb")
+            files[(model, "grpc", rows)].write_bytes(request.SerializeToString())
+    return files
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -114,9 +144,9 @@ def reference(workdir: Path, port: int, workers: int, cpus: str | None = None) -
 
 
 def conveyor(workdir: Path, port: int, workers: int, kafka: str | None, prefix: str,
-             cpus: str | None = None) -> contextmanager:
+             cpus: str | None = None, grpc_port: int = 0) -> contextmanager:
     command = [str(VENV_BIN / "conveyor"), "serving", "--model-repository", str(workdir / "repo"),
-               "--port", str(port), "--workers", str(workers)]
+               "--port", str(port), "--workers", str(workers), "--grpc-port", str(grpc_port or free_port())]
     env = {"CONVEYOR_DATA_DIR": str(workdir / "data"), "CONVEYOR_KAFKA__TOPIC_PREFIX": prefix,
            "CONVEYOR_KAFKA__BOOTSTRAP_SERVERS": kafka or "",
            "CONVEYOR_TELEMETRY__SPAN_FILE": str(workdir / "spans.jsonl")}

@@ -20,9 +20,6 @@ Usage: .venv/bin/python bench/serving_sweep.py [--model rf|lr] [--servers convey
 """
 
 import argparse
-import os
-import re
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -32,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from serving import CLIENT_CPUS, SERVER_CPUS, broker_on  # noqa: E402
-from serving_load import build_open_loop, open_loop, wrk_peak  # noqa: E402
+from serving_load import build_open_loop, open_loop, server_cpu_seconds, wrk_peak  # noqa: E402
 from serving_servers import build_models, conveyor, free_port, reference  # noqa: E402
 
 SLOW_MS = 4.0
@@ -45,22 +42,6 @@ def stall_episodes(trace: Path) -> tuple[int, int]:
                       if float(line.split()[1]) > SLOW_MS)
     episodes = sum(1 for i, t in enumerate(released) if i == 0 or t - released[i - 1] >= EPISODE_GAP_MS)
     return len(released), episodes
-
-
-def server_cpu_seconds(port: int) -> float:
-    """CPU time (user + system) so far of the process listening on `port` and its children."""
-    listing = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True).stdout
-    pids = set(re.findall(r"pid=(\d+)", listing))
-    for pid in list(pids):
-        pids |= set(subprocess.run(["pgrep", "-P", pid], capture_output=True, text=True).stdout.split())
-    ticks = 0
-    for pid in pids:
-        try:
-            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def start(name: str, stack: ExitStack, workdir: Path, port: int, kafka: str) -> None:

@@ -4,19 +4,26 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[3]
-GENERATED = ROOT / "libs/contracts/src/conveyor/events/v1"
+GENERATED = {  # where scripts/gen-contracts.sh writes, relative to its output folder -> the committed copy
+    "events/conveyor/events/v1": ROOT / "libs/contracts/src/conveyor/events/v1",
+    "oip/conveyor_serving/oip": ROOT / "services/serving/src/conveyor_serving/oip",
+}
 
 
-def test_regenerating_contracts_changes_nothing(tmp_path):
+@pytest.mark.parametrize("fresh_dir", list(GENERATED))
+def test_regenerating_contracts_changes_nothing(tmp_path, fresh_dir):
     subprocess.run(
-        ["bash", str(ROOT / "scripts/gen-contracts.sh"), str(tmp_path)],
+        ["bash", str(ROOT / "scripts/gen-contracts.sh"), str(tmp_path / "events"), str(tmp_path / "oip")],
         check=True, env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"},
     )
-    fresh = sorted(p.name for p in (tmp_path / "conveyor/events/v1").iterdir())
-    assert fresh == sorted(p.name for p in GENERATED.glob("*_pb2.py*"))
+    committed = GENERATED[fresh_dir]
+    fresh = sorted(p.name for p in (tmp_path / fresh_dir).iterdir())
+    assert fresh == sorted(p.name for p in committed.glob("*_pb2*.py*"))
     for name in fresh:
-        assert (tmp_path / "conveyor/events/v1" / name).read_text() == (GENERATED / name).read_text(), (
+        assert (tmp_path / fresh_dir / name).read_text() == (committed / name).read_text(), (
             f"{name} is stale: run scripts/gen-contracts.sh and commit the result"
         )
 

@@ -40,6 +40,28 @@ def test_regression_values_come_through():
     assert [(p.row, p.value, list(p.features)) for p in prediction_rows(batch)] == [(0, 0.5, [1.0]), (1, 1.5, [2.0])]
 
 
+def text_columns() -> ev.PredictionsLogged:
+    """A per-column model: `city` is a string input, so features holds only x and y (NaN for a gap)."""
+    return ev.PredictionsLogged(feature_names=["x", "city", "y"], class_labels=["0", "1"], columns=ev.PredictionColumns(
+        rows=2, features=[1.0, float("nan"), 3.0, 4.0], request_ids=["r", "r"], request_rows=[0, 1],
+        timestamps_ms=[1, 1], labels=["1", "0"],
+        text_features={"city": ev.AttributeColumn(values=["north", ""])}))
+
+
+def test_text_features_come_through_per_row_and_leave_the_numeric_width_to_the_rest():
+    rows = prediction_rows(text_columns())
+    assert [dict(p.text_features) for p in rows] == [{"city": "north"}, {"city": ""}]
+    assert list(rows[1].features) == [3.0, 4.0]
+    assert rows[0].features[0] == 1.0 and rows[0].features[1] != rows[0].features[1]  # NaN: a missing value
+
+
+def test_a_short_text_column_is_refused_naming_it():
+    batch = text_columns()
+    batch.columns.text_features["city"].values.pop()
+    with pytest.raises(MalformedPredictions, match=r"text_features\['city'\] has 1 entries for 2 rows"):
+        prediction_rows(batch)
+
+
 @pytest.mark.parametrize(("change", "named"), [
     (lambda c: c.request_ids.pop(), "request_ids has 2 entries for 3 rows"),
     (lambda c: c.features.pop(), "features has 5 values"),

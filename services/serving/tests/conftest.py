@@ -2,17 +2,29 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import onnx
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from onnx import TensorProto, helper
 from skl2onnx import to_onnx
-from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+from skl2onnx.common.data_types import (
+    BooleanTensorType,
+    DoubleTensorType,
+    FloatTensorType,
+    Int64TensorType,
+    StringTensorType,
+)
+from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import ArtifactStore, Dispatcher, topics
@@ -40,6 +52,95 @@ def _classifier_onnx(estimator, tensor_type=FloatTensorType, output_names=("labe
     return _renamed(model, dict(zip(produced, output_names, strict=True))).SerializeToString()
 
 
+COLUMNS = ["age", "income", "visits", "member", "city", "plan"]
+COLUMN_TYPES = {"age": "FP32", "income": "FP64", "visits": "INT64", "member": "BOOL", "city": "BYTES", "plan": "BYTES"}
+
+
+@dataclass
+class ColumnModel:
+    """A table pipeline exported whole with one input per column, as the trainer exports it."""
+
+    pipeline: Pipeline
+    uri: str
+    holdout: pd.DataFrame  # with missing values (NaN age, "" city) and an unseen category ("west")
+    worded: Pipeline  # the same table with text class labels ("yes"/"no"): its ONNX label output is a string
+    worded_uri: str
+    types: dict[str, str] = field(default_factory=lambda: dict(COLUMN_TYPES))  # column -> OIP datatype
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.types)
+
+
+def _table(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    table = pd.DataFrame({
+        "age": rng.normal(40, 10, n).astype(np.float32), "income": rng.normal(50, 15, n),
+        "visits": rng.integers(0, 10, n).astype(np.int64), "member": rng.random(n) > 0.5,
+        "city": rng.choice(["north", "south", "east", ""], n), "plan": rng.choice(["basic", "pro"], n),
+    })
+    table.loc[::7, "age"] = np.nan
+    return table
+
+
+def _column_onnx(pipeline: Pipeline) -> bytes:
+    """skl2onnx export with one input per column. ONNX Runtime has no float64 Imputer and the exporter mixes
+    float and double badly, so `income` is exported as float32 and then given a float64 input that is cast:
+    the served signature has every datatype a table brings (FP32 with gaps, FP64, INT64, BOOL, strings)."""
+    types = {"FP32": FloatTensorType, "FP64": FloatTensorType, "INT64": Int64TensorType, "BOOL": BooleanTensorType,
+             "BYTES": StringTensorType}
+    model = to_onnx(pipeline, initial_types=[(c, types[COLUMN_TYPES[c]]([None, 1])) for c in COLUMNS],
+                    options={id(pipeline.steps[-1][1]): {"zipmap": False}}, target_opset=17)
+    graph = model.graph
+    for node in graph.node:
+        node.input[:] = ["income_f32" if i == "income" else i for i in node.input]
+    graph.node.insert(0, helper.make_node("Cast", ["income"], ["income_f32"], to=TensorProto.FLOAT))
+    next(i for i in graph.input if i.name == "income").type.tensor_type.elem_type = TensorProto.DOUBLE
+    return model.SerializeToString()
+
+
+def _column_pipeline() -> Pipeline:
+    return Pipeline([
+        ("columns", ColumnTransformer([
+            ("age", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), ["age"]),
+            ("numbers", StandardScaler(), ["income", "visits"]),
+            ("flags", "passthrough", ["member"]),
+            ("categories", OneHotEncoder(handle_unknown="ignore"), ["city", "plan"]),
+        ])),
+        ("estimator", LogisticRegression(max_iter=1000)),
+    ])
+
+
+def _column_model(put) -> ColumnModel:
+    rng = np.random.default_rng(7)
+    train = _table(rng, 600)
+    target = ((train["age"].fillna(40) > 40) ^ (train["city"] == "north") ^ train["member"]).astype(int)
+    pipeline = _column_pipeline().fit(train, target)
+    worded = _column_pipeline().fit(train, target.map({0: "no", 1: "yes"}))
+    holdout = _table(rng, 12)
+    holdout.loc[3, "city"] = "west"  # never seen in training
+    return ColumnModel(pipeline, put(_column_onnx(pipeline)), holdout, worded, put(_column_onnx(worded)))
+
+
+def _identity_onnx(datatypes: dict[str, int]) -> bytes:
+    """A folder model echoing one input of every ONNX datatype OIP carries, at rank 2 with any sizes."""
+    nodes, inputs, outputs = [], [], []
+    for name, elem in datatypes.items():
+        inputs.append(helper.make_tensor_value_info(f"in_{name}", elem, ["batch", "n"]))
+        outputs.append(helper.make_tensor_value_info(f"out_{name}", elem, ["batch", "n"]))
+        nodes.append(helper.make_node("Identity", [f"in_{name}"], [f"out_{name}"]))
+    graph = helper.make_graph(nodes, "identity", inputs, outputs)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+IDENTITY_TYPES = {
+    "BOOL": TensorProto.BOOL, "UINT8": TensorProto.UINT8, "UINT16": TensorProto.UINT16,
+    "UINT32": TensorProto.UINT32, "UINT64": TensorProto.UINT64, "INT8": TensorProto.INT8,
+    "INT16": TensorProto.INT16, "INT32": TensorProto.INT32, "INT64": TensorProto.INT64,
+    "FP16": TensorProto.FLOAT16, "FP32": TensorProto.FLOAT, "FP64": TensorProto.DOUBLE,
+    "BYTES": TensorProto.STRING,
+}
+
+
 @dataclass
 class Models:
     data_dir: Path
@@ -54,6 +155,8 @@ class Models:
     regression_uri: str
     regression: LinearRegression
     X_reg: np.ndarray
+    columns: ColumnModel
+    identity_uri: str  # inputs in_<DATATYPE>, outputs out_<DATATYPE>: every datatype, echoed
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +183,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
         double_input_uri=put(_classifier_onnx(v2, tensor_type=DoubleTensorType)),
         garbage_uri=put(b"this is not an onnx model"),
         regression_uri=put(regression_onnx.SerializeToString()),
-        regression=regression, X_reg=X_reg,
+        regression=regression, X_reg=X_reg, columns=_column_model(put),
+        identity_uri=put(_identity_onnx(IDENTITY_TYPES)),
     )
 
 
@@ -135,6 +239,7 @@ class Harness:
 def make_serving(models: Models):
     @contextmanager
     def make(**overrides) -> Iterator[Harness]:
+        overrides.setdefault("grpc_port", 0)  # a free port: tests run side by side
         settings = ServingSettings(data_dir=models.data_dir, instance="test-instance", **overrides)
         bus = InMemoryBus(source="serving")
         with TestClient(create_app(settings, transport=bus)) as client:
@@ -154,7 +259,8 @@ def model_folder(models: Models, tmp_path: Path) -> Path:
     """DIR/<model>/<version>/model.onnx: cancer v1+v2 (Conveyor contract) and `plain` (skl2onnx's own names)."""
     store = ArtifactStore(models.data_dir / "artifacts")
     for name, version, uri in [("cancer", 1, models.v1_uri), ("cancer", 2, models.v2_uri),
-                               ("plain", 3, models.wrong_outputs_uri)]:
+                               ("plain", 3, models.wrong_outputs_uri), ("identity", 1, models.identity_uri),
+                               ("table", 1, models.columns.uri)]:
         target = tmp_path / "repo" / name / str(version)
         target.mkdir(parents=True)
         (target / "model.onnx").write_bytes(store.path_of(uri).read_bytes())
@@ -165,6 +271,6 @@ def model_folder(models: Models, tmp_path: Path) -> Path:
 @pytest.fixture
 def standalone(models: Models, model_folder: Path) -> Iterator[TestClient]:
     settings = ServingSettings(data_dir=models.data_dir, model_repository=model_folder, kafka_enabled=False,
-                               max_batch_rows=50)
+                               max_batch_rows=50, grpc_port=0)
     with TestClient(create_app(settings)) as client:
         yield client

@@ -56,8 +56,8 @@ def test_server_and_model_metadata(serving, models):
 
     assert client.get("/v2/health/live").json() == {"live": True}
     assert client.get("/v2/health/ready").json() == {"ready": True}
-    assert client.get("/v2").json() == {"name": "conveyor-serving", "version": "0.2.0",
-                                        "extensions": ["model_repository"]}
+    assert client.get("/v2").json() == {"name": "conveyor-serving", "version": "0.3.0",
+                                        "extensions": ["model_repository", "binary_tensor_data", "classification"]}
     metadata = client.get("/v2/models/cancer").json()
     assert metadata["name"] == "cancer"
     assert metadata["versions"] == ["1", "2"]
@@ -85,7 +85,8 @@ BAD_REQUESTS = {
     "data shorter than shape": ({"inputs": [_tensor(shape=[2, 30])]}, "data has 30 values but shape [2, 30] needs 60"),
     "wrong feature count": ({"inputs": [_tensor(shape=[1, 29], data=[0.5] * 29)]}, "expects 30"),
     "ragged rows": ({"inputs": [_tensor(shape=[2, 30], data=[[0.5] * 30, [0.5] * 29])]}, "different lengths"),
-    "unsupported datatype": ({"inputs": [_tensor(datatype="BYTES")]}, "unsupported datatype 'BYTES'"),
+    "unsupported datatype": ({"inputs": [_tensor(datatype="BF16")]}, "unsupported datatype 'BF16'"),
+    "strings for a float matrix": ({"inputs": [_tensor(datatype="BYTES")]}, "unsupported datatype 'BYTES'"),
     "rank 1 shape": ({"inputs": [_tensor(shape=[30])]}, "shape must be [rows, 30]"),
     "strings in data": ({"inputs": [_tensor(data=["a"] * 30)]}, "only numbers"),
     "floats declared INT64": ({"inputs": [_tensor(datatype="INT64")]}, "holds non-integers"),

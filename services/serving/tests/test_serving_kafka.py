@@ -53,7 +53,7 @@ def test_promotion_on_kafka_is_served_and_logged(kafka_settings, models):
     promotion = ev.ModelPromoted(model_name="cancer", version=1, artifact_uri=models.v1_uri, action="promote",
                                  feature_names=[f"f{i}" for i in range(30)], task=ev.TASK_CLASSIFICATION)
     asyncio.run(_publish(kafka_settings, promotion))
-    settings = ServingSettings(data_dir=models.data_dir, kafka=kafka_settings, log_flush_interval=0.1)
+    settings = ServingSettings(data_dir=models.data_dir, kafka=kafka_settings, log_flush_interval=0.1, grpc_port=0)
     rows = models.X[:4]
 
     with TestClient(create_app(settings)) as client:
@@ -88,7 +88,7 @@ def test_a_canary_and_its_rollback_on_kafka_reach_serving(kafka_settings, models
         model_name="cancer", mode="canary", champion_version=1, candidate_version=2,
         candidate_artifact_uri=models.v2_uri, canary_weight=1.0, feature_names=features,
         task=ev.TASK_CLASSIFICATION)))
-    settings = ServingSettings(data_dir=models.data_dir, kafka=kafka_settings)
+    settings = ServingSettings(data_dir=models.data_dir, kafka=kafka_settings, grpc_port=0)
 
     def traffic(client) -> dict:
         response = client.get("/v2/models/cancer")

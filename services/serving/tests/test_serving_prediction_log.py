@@ -92,7 +92,7 @@ def test_a_refused_publish_is_counted_and_logging_carries_on(models):
     from conveyor_serving.settings import ServingSettings
     from conveyor_serving.wiring import create_app
 
-    settings = ServingSettings(data_dir=models.data_dir, log_flush_interval=0.05)
+    settings = ServingSettings(data_dir=models.data_dir, log_flush_interval=0.05, grpc_port=0)
     app = create_app(settings, transport=RefusingBus(source="serving"))
     with TestClient(app) as client:
         serving = app.state.serving

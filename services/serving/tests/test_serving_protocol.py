@@ -39,15 +39,17 @@ def test_parameters_and_empty_outputs_list_are_accepted(serving, models):
     assert [o["name"] for o in answer.json()["outputs"]] == ["label", "probabilities"]
 
 
-def test_v1_predict_returns_one_label_per_instance(serving, models):
+def test_v1_predict_returns_one_label_and_the_probabilities_per_instance(serving, models):
     serving.promote("cancer", 1, models.v1_uri)
     rows = models.X[:7]
 
     answer = serving.client.post("/v1/models/cancer:predict", json={"instances": rows.tolist()})
 
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"predictions": models.v1.predict(rows).tolist()}
+    assert answer.json()["predictions"] == models.v1.predict(rows).tolist()
+    np.testing.assert_allclose(answer.json()["probabilities"], models.v1.predict_proba(rows), atol=1e-5)
     assert serving.client.get("/v1/models/cancer").json() == {"name": "cancer", "ready": True}
+    assert serving.client.get("/v1/models").json() == {"models": ["cancer"]}
 
 
 def test_v1_predict_on_a_regression_model_returns_values(serving, models):
@@ -140,7 +142,8 @@ def test_standalone_serves_a_model_with_its_own_output_names(standalone, models)
 def test_repository_index_unload_and_load(standalone, models):
     index = standalone.post("/v2/repository/index").json()
     assert [(r["name"], r["version"], r["state"]) for r in index] == [
-        ("cancer", "1", "READY"), ("cancer", "2", "READY"), ("plain", "3", "READY")]
+        ("cancer", "1", "READY"), ("cancer", "2", "READY"), ("identity", "1", "READY"), ("plain", "3", "READY"),
+        ("table", "1", "READY")]
 
     assert standalone.post("/v2/repository/models/cancer/unload").json() == {"name": "cancer", "unloaded": True}
     assert standalone.post("/v2/models/cancer/infer", json=_v2(models.X[:1])).status_code == 404

@@ -19,7 +19,7 @@ async def test_load_and_swap_spans_are_children_of_the_consumer_span(models, mon
     tracer = provider.get_tracer("test")
     monkeypatch.setattr(handlers_module, "tracer", tracer)
     bus = InMemoryBus(source="serving")
-    app = create_app(ServingSettings(data_dir=models.data_dir), transport=bus)
+    app = create_app(ServingSettings(data_dir=models.data_dir, grpc_port=0), transport=bus)
     handle = app.state.handlers[ev.ModelPromoted]
     promotion = ev.ModelPromoted(model_name="cancer", version=1, artifact_uri=models.v1_uri)
 

@@ -15,13 +15,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import grpc
 import httpx
+import numpy as np
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import Envelope, decode_event
 from conveyor_kernel.kafka import KafkaPublisher, ensure_topics
+from conveyor_serving.oip import grpc_predict_v2_pb2 as pb
+from conveyor_serving.oip import grpc_predict_v2_pb2_grpc as pb_grpc
 
 pytestmark = pytest.mark.integration
 CONVEYOR = str(Path(sys.executable).parent / "conveyor")
@@ -34,11 +38,12 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _conveyor_serving(folder: Path, tmp_path: Path, *args: str, **env: str) -> Iterator[str]:
+def _conveyor_serving(folder: Path, tmp_path: Path, *args: str, grpc_port: int = 0, **env: str) -> Iterator[str]:
     port = _free_port()
     out = (tmp_path / "serving.log").open("w")
     process = subprocess.Popen(
-        [CONVEYOR, "serving", "--model-repository", str(folder), "--port", str(port), *args],
+        [CONVEYOR, "serving", "--model-repository", str(folder), "--port", str(port),
+         "--grpc-port", str(grpc_port or _free_port()), *args],
         env={**os.environ, "CONVEYOR_LOG_FLUSH_INTERVAL": "0.1", **env}, stdout=out, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -85,6 +90,25 @@ def test_standalone_workers_serve_the_folder_without_kafka(model_folder, models,
         assert len(_listening_pids(url)) == 1 + 2  # the supervisor holds the socket too, and two workers
         assert httpx.post(f"{url}/v1/models/plain:predict",
                           json={"instances": rows.tolist()}).json()["predictions"] == models.v2.predict(rows).tolist()
+
+
+def test_every_worker_serves_grpc_on_the_shared_port(model_folder, models, tmp_path):
+    grpc_port = _free_port()
+    with _conveyor_serving(model_folder, tmp_path, "--workers", "2", grpc_port=grpc_port,
+                           CONVEYOR_KAFKA__BOOTSTRAP_SERVERS="") as url:
+        workers = _listening_pids(url) - {min(_listening_pids(url))}  # the supervisor started first: lowest pid
+        deadline = time.monotonic() + 60  # each worker binds gRPC once its models are loaded
+        while _listening_pids(f"http://127.0.0.1:{grpc_port}") != workers and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _listening_pids(f"http://127.0.0.1:{grpc_port}") == workers  # one gRPC server per worker
+        rows = models.X[:2]
+        request = pb.ModelInferRequest(model_name="cancer", raw_input_contents=[rows.tobytes()])
+        request.inputs.add(name="input", datatype="FP32", shape=[2, 30])
+        for _ in range(8):  # fresh connections: the kernel spreads them over the workers
+            with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+                response = pb_grpc.GRPCInferenceServiceStub(channel).ModelInfer(request)
+                labels = np.frombuffer(response.raw_output_contents[0], "<i8")
+                assert labels.tolist() == models.v2.predict(rows).tolist()
 
 
 async def _publish_all(kafka_settings, events) -> None:

@@ -20,6 +20,9 @@ from .metrics import MULTIPROC_DIR
 from .settings import get_settings
 
 DECISIONS_FILE = "CONVEYOR_REPOSITORY_DECISIONS_FILE"
+# httptools, with a response's header and body writes sent as one (see http_protocol.py); a string, so
+# uvicorn's worker processes import it themselves
+HTTP_PROTOCOL = "conveyor_serving.http_protocol:CoalescingHttpToolsProtocol"
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -40,7 +43,7 @@ def main() -> None:
     settings = get_settings()
     # No per-request access log: it would cost more than the inference of a small model.
     options = {"host": settings.host, "port": settings.port, "access_log": False, "loop": "uvloop",
-               "http": "httptools", "log_level": "info"}
+               "http": HTTP_PROTOCOL, "log_level": "info"}
     if settings.workers <= 1:
         uvicorn.run(app_factory(), **options)
     else:

@@ -18,16 +18,20 @@ from starlette.routing import Route
 
 from conveyor_kernel import tracer
 
+from . import rest_v1, rest_v2
 from .adapters.onnx_model import LoadedModel, ModelRefused
 from .deps import InferencerDep, ReadyDep, RepositoryDep
+from .errors import BadRequest
 from .gate import BodyTooLarge, Unauthorized
-from .inference import BadRequest, dumps, infer, infer_v1
-from .inferencer import Inferencer, Parse
+from .inference import dumps
+from .inferencer import Inferencer, RestCodec
 from .repository import ModelNotFound, TrafficSplit
 
 SERVER_NAME = "conveyor-serving"
-SERVER_VERSION = "0.2.0"
-EXTENSIONS = ["model_repository"]
+SERVER_VERSION = "0.3.0"
+EXTENSIONS = ["model_repository", "binary_tensor_data", "classification"]
+V2 = RestCodec(rest_v2.decode, rest_v2.encode)
+V1 = RestCodec(rest_v1.decode, rest_v1.encode)
 
 ERRORS: dict[type[Exception], int] = {
     BadRequest: 400, ModelRefused: 400, Unauthorized: 401, ModelNotFound: 404, BodyTooLarge: 413,
@@ -50,7 +54,7 @@ def status_of(exc: Exception) -> int:
     return status if status is not None else next(ERRORS[cls] for cls in type(exc).__mro__ if cls in ERRORS)
 
 
-async def answer_infer(inferencer: Inferencer, parse: Parse, request: Request) -> Response:
+async def answer_infer(inferencer: Inferencer, codec: RestCodec, request: Request) -> Response:
     """The infer endpoint of both protocols. Traced when the caller sent a traceparent (parent-based) or,
     for others, at trace_sample_ratio.
 
@@ -61,21 +65,21 @@ async def answer_infer(inferencer: Inferencer, parse: Parse, request: Request) -
     name, version = params["name"], params.get("version")
     headers = request.headers
     if "traceparent" not in headers and random.random() >= inferencer.settings.trace_sample_ratio:  # noqa: S311
-        return await _respond(inferencer, request, name, version, parse)
+        return await _respond(inferencer, request, name, version, codec)
     with tracer.start_as_current_span("infer", context=propagate.extract(headers), kind=SpanKind.SERVER,
                                       attributes={"http.route": request.url.path, "conveyor.model_name": name}):
-        return await _respond(inferencer, request, name, version, parse)
+        return await _respond(inferencer, request, name, version, codec)
 
 
 async def _respond(inferencer: Inferencer, request: Request, name: str, version: str | None,
-                   parse: Parse) -> Response:
+                   codec: RestCodec) -> Response:
     try:
-        body, result, shadow = await inferencer.answer(request, name, version, parse)
+        (body, headers), result, shadow = await inferencer.answer(request, name, version, codec)
     except _ANSWERED as exc:
         status = status_of(exc)
         inferencer.metrics.request_errors.labels(name, str(status)).inc()
         return json_response(oip_error(exc), status)
-    response = Response(body, media_type="application/json")
+    response = Response(body, media_type="application/json", headers=headers)
     if shadow is not None:
         # after the answer is sent: the shadow's latency and failures never reach the client
         response.background = BackgroundTask(inferencer.shadow, shadow, result)
@@ -88,7 +92,7 @@ def fast_routes(inferencer: Inferencer) -> list[Route]:
     FastAPI's parameter solving and route scan cost more per request than a small model's inference. The
     FastAPI infer routes stay for /docs; these shadow them, serving the same paths with the same code.
     """
-    v2, v1 = partial(answer_infer, inferencer, infer), partial(answer_infer, inferencer, infer_v1)
+    v2, v1 = partial(answer_infer, inferencer, V2), partial(answer_infer, inferencer, V1)
     return [
         Route("/v2/models/{name}/infer", v2, methods=["POST"]),
         Route("/v2/models/{name}/versions/{version}/infer", v2, methods=["POST"]),
@@ -101,7 +105,7 @@ def _metadata(model: LoadedModel, versions: list[int], split: TrafficSplit | Non
         "name": model.name,
         "versions": [str(v) for v in versions],
         "platform": "onnxruntime_onnx",
-        "inputs": [model.input.as_metadata()],
+        "inputs": [spec.as_metadata() for spec in model.inputs],
         "outputs": [o.as_metadata() for o in model.outputs],
         "parameters": {"feature_names": model.feature_names, "class_labels": model.class_labels,
                        "task": model.task, "version": str(model.version),
@@ -143,4 +147,4 @@ async def model_ready(name: str, repository: RepositoryDep, version: str | None 
 @router.post("/models/{name}/infer")
 @router.post("/models/{name}/versions/{version}/infer")
 async def model_infer(name: str, request: Request, inferencer: InferencerDep, version: str | None = None) -> Response:
-    return await answer_infer(inferencer, infer, request)  # for /docs: `fast_routes` answer these paths first
+    return await answer_infer(inferencer, V2, request)  # for /docs: `fast_routes` answer these paths first

@@ -1,12 +1,16 @@
-"""KServe V1 for older clients: `{"instances": [[...]]}` in, `{"predictions": [...]}` out."""
+"""KServe V1 routes: the model list, model readiness and `:predict` (the codec is rest_v1)."""
 
 from fastapi import APIRouter, Request, Response
 
-from .api import answer_infer, json_response
+from .api import V1, answer_infer, json_response
 from .deps import InferencerDep, RepositoryDep
-from .inference import infer_v1
 
 router = APIRouter(prefix="/v1", tags=["inference (KServe V1)"])
+
+
+@router.get("/models")
+async def v1_models(repository: RepositoryDep) -> Response:
+    return json_response({"models": [name for name in repository.names() if repository.champion_version(name)]})
 
 
 @router.get("/models/{name}")
@@ -17,4 +21,4 @@ async def v1_model(name: str, repository: RepositoryDep) -> Response:
 
 @router.post("/models/{name}:predict")
 async def v1_predict(name: str, request: Request, inferencer: InferencerDep) -> Response:
-    return await answer_infer(inferencer, infer_v1, request)  # for /docs: `api.fast_routes` answer this path first
+    return await answer_infer(inferencer, V1, request)  # for /docs: `api.fast_routes` answer this path first

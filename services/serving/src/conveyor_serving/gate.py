@@ -5,10 +5,11 @@ the inference of a small model.
 """
 
 import hmac
+from collections.abc import Callable
 
 from fastapi import Request
 
-from .inference import BadRequest
+from .errors import BadRequest
 
 
 class Unauthorized(Exception):  # noqa: N818 - reads as "the request is unauthorized"
@@ -25,12 +26,16 @@ class Gate:
         self.max_body_bytes = max_body_bytes
 
     def check_key(self, request: Request) -> None:
+        if self._keys:
+            self.check_headers(request.headers.get)
+
+    def check_headers(self, header: Callable[[str], str | None]) -> None:
+        """The key check on any headers (REST headers, gRPC metadata): `header(name)` gives a header's value."""
         if not self._keys:
             return
-        headers = request.headers
-        given = headers.get("x-api-key")
+        given = header("x-api-key")
         if given is None:
-            scheme, _, token = headers.get("authorization", "").partition(" ")
+            scheme, _, token = (header("authorization") or "").partition(" ")
             given = token if scheme.lower() == "bearer" else None
         if not given:
             raise Unauthorized("this route needs an API key: send 'Authorization: Bearer <key>' or 'X-API-Key'")

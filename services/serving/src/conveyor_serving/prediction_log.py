@@ -1,7 +1,8 @@
 """The prediction log: answered requests are buffered in memory and published as PredictionsLogged batches.
 
 Policy — the request path never waits for logging:
-- `record()` is a constant-time append on the event-loop thread; it never awaits, locks or publishes.
+- `record()` is a constant-time append; it never awaits or publishes. It is called from the event loop (REST)
+  and from gRPC's handler threads, so the append and the flusher's swap share one short lock.
 - The buffer holds at most `capacity` predictions (rows). A request whose rows do not fit is NOT logged:
   its rows are dropped and counted in conveyor_serving_prediction_log_dropped_total{reason="buffer_full"}.
   The answer to the client is unaffected. Dropping new rows (not old ones) keeps what is buffered in order.
@@ -14,6 +15,7 @@ Policy — the request path never waits for logging:
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 
@@ -22,10 +24,38 @@ import numpy as np
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import Publisher
 
+from .adapters.onnx_model import COLUMNS, MATRIX, LoadedModel
 from .inference import Inference
 from .metrics import ServingMetrics
 
 logger = logging.getLogger(__name__)
+
+
+def loggable(model: LoadedModel) -> bool:
+    """A model whose rows the monitor can read: a Conveyor model (matrix or columns), or a folder model with
+    one numeric matrix. A folder model with other tensors (images, several matrices) is served, not logged."""
+    return model.layout in (MATRIX, COLUMNS)
+
+
+def _features(items: list[Inference], model: LoadedModel, columns: ev.PredictionColumns) -> None:
+    """Numeric inputs into `features` (row-major, feature_names order, NaN for missing), string inputs into
+    `text_features` ("" for missing). Done at flush time, off the request path: a request only keeps its feeds."""
+    if model.layout == MATRIX:
+        name = model.input.name
+        matrix = np.concatenate([item.feeds[name] for item in items]).astype(np.float64)
+        columns.features.extend(matrix.ravel().tolist())
+        return
+    texts = set(model.text_columns)
+    numeric = [name for name in model.feature_names if name not in texts]
+    if numeric:
+        matrix = np.column_stack([
+            np.concatenate([item.feeds[name].reshape(-1) for item in items]).astype(np.float64) for name in numeric
+        ])
+        columns.features.extend(matrix.ravel().tolist())
+    for name in model.feature_names:
+        if name in texts:
+            values = np.concatenate([item.feeds[name].reshape(-1) for item in items])
+            columns.text_features[name].values.extend([str(v) for v in values.tolist()])
 
 
 def _columns(items: list[Inference]) -> ev.PredictionColumns:
@@ -35,7 +65,7 @@ def _columns(items: list[Inference]) -> ev.PredictionColumns:
     columns filled from concatenated arrays cost a few microseconds a row.
     """
     first = items[0].results
-    counts = [item.features.shape[0] for item in items]
+    counts = [item.rows for item in items]
     request_ids: list[str] = []
     request_rows: list[int] = []
     timestamps: list[int] = []
@@ -50,7 +80,7 @@ def _columns(items: list[Inference]) -> ev.PredictionColumns:
             timestamps.extend([item.timestamp_ms] * n)
     columns = ev.PredictionColumns(rows=len(request_ids), request_ids=request_ids, request_rows=request_rows,
                                    timestamps_ms=timestamps)
-    columns.features.extend(np.concatenate([item.features for item in items]).astype(np.float64).ravel().tolist())
+    _features(items, items[0].model, columns)
     if "label" in first:
         columns.labels.extend([str(v) for v in np.concatenate([i.results["label"] for i in items]).tolist()])
     if "probabilities" in first:
@@ -73,7 +103,7 @@ def _batches(items: list[Inference], batch_size: int) -> Iterator[list[Inference
     batch: list[Inference] = []
     rows = 0
     for item in items:
-        n = item.features.shape[0]
+        n = item.rows
         parts = [(item, n)] if n <= batch_size else [
             (_slice(item, start, min(start + batch_size, n)), min(batch_size, n - start))
             for start in range(0, n, batch_size)
@@ -90,7 +120,8 @@ def _batches(items: list[Inference], batch_size: int) -> Iterator[list[Inference
 
 def _slice(item: Inference, start: int, stop: int) -> Inference:
     return replace(
-        item, features=item.features[start:stop], results={k: v[start:stop] for k, v in item.results.items()},
+        item, feeds={k: v[start:stop] for k, v in item.feeds.items()}, rows=stop - start,
+        results={k: v[start:stop] for k, v in item.results.items()},
         attributes={k: v[start:stop] for k, v in item.attributes.items()} if item.attributes else None,
         first_row=item.first_row + start,
     )
@@ -112,6 +143,9 @@ class PredictionLog:
         self._full_batch = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
 
     @property
     def depth(self) -> int:
@@ -119,21 +153,31 @@ class PredictionLog:
 
     def record(self, item: Inference) -> bool:
         """Buffer one answered request; False when it was dropped because the buffer is full."""
-        if not self.enabled:
+        if not self.enabled or not loggable(item.model):
             return False
-        if self._depth + item.rows > self.capacity:
+        with self._lock:
+            if self._depth + item.rows > self.capacity:
+                full = True
+            else:
+                full = False
+                self._items.append(item)
+                self._depth += item.rows
+                depth = self._depth
+        if full:
             self.metrics.log_dropped.labels("buffer_full").inc(item.rows)
             return False
-        self._items.append(item)
-        self._depth += item.rows
-        self.metrics.log_depth.set(self._depth)
-        if self._depth >= self.batch_size:
-            self._full_batch.set()
+        self.metrics.log_depth.set(depth)
+        if depth >= self.batch_size and not self._full_batch.is_set():
+            if threading.get_ident() == self._loop_thread or self._loop is None:
+                self._full_batch.set()
+            else:  # an asyncio.Event is set from its own loop only
+                self._loop.call_soon_threadsafe(self._full_batch.set)
         return True
 
     async def start(self) -> None:
         if not self.enabled:
             return
+        self._loop, self._loop_thread = asyncio.get_running_loop(), threading.get_ident()
         self._task = asyncio.create_task(self._run(), name="prediction-log")
 
     async def stop(self) -> None:
@@ -162,7 +206,8 @@ class PredictionLog:
 
     async def flush(self) -> int:
         """Publish everything buffered now; return how many predictions were published."""
-        items, self._items, self._depth = self._items, [], 0
+        with self._lock:
+            items, self._items, self._depth = self._items, [], 0
         self.metrics.log_depth.set(0)
         published = 0
         async for event in self._events(items):

@@ -8,6 +8,9 @@ from conveyor_kernel import ServiceSettings
 
 class ServingSettings(ServiceSettings):
     port: int = 8004
+    grpc_port: int = Field(default=8104, ge=0, description="OIP v2 gRPC port (0: any free port)")
+    grpc_enabled: bool = Field(default=True, description="serve OIP v2 over gRPC beside REST")
+    grpc_threads: int = Field(default=4, ge=1, description="threads running gRPC calls in each worker")
     instance: str = Field(default="", description="name of this serving process; generated when empty")
     # 1 here: inside the platform each service is one process and the lifecycle story has one ModelDeployed per
     # promotion. `conveyor serving` (standalone, benchmarks) defaults to the core count instead.
@@ -20,7 +23,8 @@ class ServingSettings(ServiceSettings):
     log_buffer_size: int = Field(default=100_000, ge=1, description="predictions held before new ones are dropped")
     log_batch_size: int = Field(default=500, ge=1, description="predictions per PredictionsLogged event")
     max_body_bytes: int = Field(
-        default=16 * 1024 * 1024, ge=1, description="larger infer bodies are refused with 413 before parsing"
+        default=64 * 1024 * 1024, ge=1, description="largest infer message: REST bodies over it are refused with "
+        "413 before parsing, gRPC messages with RESOURCE_EXHAUSTED"
     )
     model_repository: Path | None = Field(
         default=None, description="serve every DIR/<model>/<version>/model.onnx found here at startup"

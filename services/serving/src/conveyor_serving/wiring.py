@@ -17,6 +17,8 @@ from . import api, api_repository, api_v1
 from .adapters.model_folder import ModelFolder
 from .adapters.shared_decisions import SharedDecisions
 from .gate import Gate
+from .grpc_server import GrpcServer
+from .grpc_service import InferenceService
 from .handlers import ServingPorts, build_handlers
 from .inferencer import Inferencer
 from .loading import DecisionFollower, ModelLoader
@@ -40,6 +42,7 @@ class Serving:
     inferencer: Inferencer
     loader: ModelLoader
     components: Sequence[Component]
+    grpc: GrpcServer | None = None
 
     def problems(self) -> list[str]:
         return [p for component in self.components for p in component.problems()]
@@ -95,6 +98,15 @@ def create_app(settings: ServingSettings, transport: InMemoryBus | None = None) 
     if on_bus:
         components.append(runtime)
     components.append(log)  # stops before the runtime: it flushes while the publisher still runs
+    grpc_server = None
+    if settings.grpc_enabled:
+        def ready() -> bool:  # the components' readiness, as /v2/health/ready reports it
+            return not [problem for component in components for problem in component.problems()]
+
+        service = InferenceService(inferencer, loader, ready, api.SERVER_NAME, api.SERVER_VERSION, api.EXTENSIONS)
+        grpc_server = GrpcServer(service, settings.host, settings.grpc_port, settings.max_body_bytes,
+                                 settings.grpc_threads)
+        components.append(grpc_server)  # stops before the log: calls in flight are logged
     if decisions is not None and folder is not None:
         components.append(DecisionFollower(loader, folder, decisions))
     components.append(Started(ports.instance, group if on_bus else "-"))
@@ -104,7 +116,7 @@ def create_app(settings: ServingSettings, transport: InMemoryBus | None = None) 
     app = create_service_app("conveyor-serving", components=components, registry=metrics.registry,
                              version=api.SERVER_VERSION, errors=api.ERRORS, error_body=api.oip_error,
                              http_tracing=False)
-    app.state.serving = Serving(ports, log, inferencer, loader, components)
+    app.state.serving = Serving(ports, log, inferencer, loader, components, grpc_server)
     app.state.runtime = runtime
     app.state.handlers = handlers
     app.include_router(api.router)

@@ -25,6 +25,7 @@ SERVICES: dict[str, int] = {
     "monitor": 8005,
     "audit": 8006,
 }
+GRPC_PORTS: dict[str, int] = {"serving": 8104}  # services that also answer gRPC, shifted by the same offset
 
 
 class PlatformError(RuntimeError):
@@ -55,6 +56,8 @@ class Platform:
         env = {**os.environ, **self.env}
         env.setdefault("CONVEYOR_DATA_DIR", str(self.state_dir / "data"))
         env["CONVEYOR_PORT"] = str(self.port(service))
+        if service in GRPC_PORTS:
+            env["CONVEYOR_GRPC_PORT"] = str(GRPC_PORTS[service] + self.port_offset)
         env["CONVEYOR_TELEMETRY__SERVICE_NAME"] = f"conveyor-{service}"
         env.setdefault("CONVEYOR_TELEMETRY__SPAN_FILE", str(self.state_dir / "spans" / f"{service}.jsonl"))
         env["CONVEYOR_TELEMETRY__SPAN_FILE"] = str(Path(env["CONVEYOR_TELEMETRY__SPAN_FILE"]).parent

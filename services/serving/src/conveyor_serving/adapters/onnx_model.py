@@ -1,8 +1,13 @@
 """Loading an ONNX artifact into ONNX Runtime and checking it honours the serving contract.
 
-Contract: exactly one float32 input of rank 2 ([rows, n_features]); classification models output "label"
-(int64, [rows]) and "probabilities" (float32, [rows, k]); regression models output "variable" (float32).
-A model that breaks it raises ModelRefused with a reason naming what is wrong.
+Inputs (the ONNX graph's inputs ARE the signature), one of two layouts for a Conveyor model:
+- MATRIX: exactly one float32 input of rank 2 ([rows, n_features]): the models trained before per-column
+  inputs, and any single-matrix model.
+- COLUMNS: one input per column (name = column), each [rows] or [rows, 1], FP32/FP64/INT64/INT32/BOOL or
+  string (BYTES): a pipeline that carries its own preprocessing, so clients send raw values.
+A model-repository folder model (`strict=False`) may take any inputs (TENSORS: any datatype, any rank).
+Outputs: classification models output "label" (int64 or string, [rows]) and "probabilities" (float32,
+[rows, k]); regression models output "variable" (float32). A model that breaks it raises ModelRefused.
 """
 
 from dataclasses import dataclass, field
@@ -13,22 +18,17 @@ import onnx
 import onnxruntime as ort
 from onnx import helper
 
+from ..tensors import DTYPES, ONNX_TO_OIP
+
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
 OTHER = "other"  # a model from a model-repository folder whose outputs follow no Conveyor contract
 
-# ONNX Runtime type strings → Open Inference Protocol datatypes
-OIP_DATATYPES = {
-    "tensor(float)": "FP32",
-    "tensor(double)": "FP64",
-    "tensor(int64)": "INT64",
-    "tensor(int32)": "INT32",
-    "tensor(string)": "BYTES",
-    "tensor(bool)": "BOOL",
-}
+MATRIX, COLUMNS, TENSORS = "matrix", "columns", "tensors"
+_COLUMN_TYPES = frozenset({"FP32", "FP64", "INT64", "INT32", "BOOL", "BYTES"})
 _REQUIRED_OUTPUTS = {
-    CLASSIFICATION: {"label": "tensor(int64)", "probabilities": "tensor(float)"},
-    REGRESSION: {"variable": "tensor(float)"},
+    CLASSIFICATION: {"label": ("tensor(int64)", "tensor(string)"), "probabilities": ("tensor(float)",)},
+    REGRESSION: {"variable": ("tensor(float)",)},
 }
 
 
@@ -39,11 +39,19 @@ class ModelRefused(Exception):  # noqa: N818 - reads as "the model was refused"
 @dataclass(frozen=True)
 class TensorSpec:
     name: str
-    datatype: str
+    datatype: str  # OIP datatype
     shape: list[int]  # -1 for a dimension that varies (the batch)
 
     def as_metadata(self) -> dict[str, object]:
         return {"name": self.name, "datatype": self.datatype, "shape": self.shape}
+
+    @property
+    def dtype(self) -> np.dtype:
+        return DTYPES[self.datatype]
+
+    @property
+    def batched(self) -> bool:
+        return bool(self.shape) and self.shape[0] == -1
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,18 +61,26 @@ class LoadedModel:
     artifact_uri: str
     session: ort.InferenceSession
     task: str
-    input: TensorSpec
+    inputs: list[TensorSpec]
     outputs: list[TensorSpec]
-    feature_names: list[str] = field(default_factory=list)
+    layout: str  # MATRIX | COLUMNS | TENSORS
+    feature_names: list[str] = field(default_factory=list)  # COLUMNS: the columns, in the dataset's order
     class_labels: list[str] = field(default_factory=list)
+    input_by_name: dict[str, TensorSpec] = field(default_factory=dict)
+    output_names: list[str] = field(default_factory=list)
+
+    @property
+    def input(self) -> TensorSpec:
+        """The one input of a MATRIX model."""
+        return self.inputs[0]
 
     @property
     def n_features(self) -> int:
-        return self.input.shape[1]
+        return self.inputs[0].shape[1] if self.layout == MATRIX else len(self.inputs)
 
     @property
-    def output_names(self) -> list[str]:
-        return [o.name for o in self.outputs]
+    def text_columns(self) -> list[str]:
+        return [spec.name for spec in self.inputs if spec.datatype == "BYTES"] if self.layout == COLUMNS else []
 
 
 def _session_options() -> ort.SessionOptions:
@@ -79,7 +95,10 @@ def _session_options() -> ort.SessionOptions:
 
 def _spec(arg: ort.NodeArg) -> TensorSpec:
     shape = [d if isinstance(d, int) else -1 for d in (arg.shape or [])]
-    return TensorSpec(arg.name, OIP_DATATYPES.get(arg.type, arg.type), shape)
+    datatype = ONNX_TO_OIP.get(arg.type)
+    if datatype is None:
+        raise ModelRefused(f"tensor {arg.name!r} has type {arg.type}, which the Open Inference Protocol cannot carry")
+    return TensorSpec(arg.name, datatype, shape)
 
 
 def _class_labels(graph: onnx.GraphProto) -> list[str]:
@@ -90,6 +109,49 @@ def _class_labels(graph: onnx.GraphProto) -> list[str]:
                 values = helper.get_attribute_value(attribute)
                 return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
     return []
+
+
+def _is_column(spec: TensorSpec) -> bool:
+    return spec.datatype in _COLUMN_TYPES and (spec.shape in ([-1], [-1, 1]))
+
+
+def _layout(inputs: list[TensorSpec], feature_names: list[str], strict: bool) -> str:
+    single = inputs[0] if len(inputs) == 1 else None
+    if single is not None and single.datatype == "FP32" and len(single.shape) == 2:
+        # [rows, 1] is one column too; it is a one-feature matrix when the features are named otherwise
+        if single.shape[1] != 1 or (feature_names and feature_names != [single.name]):
+            return MATRIX
+    if all(_is_column(spec) for spec in inputs):
+        return COLUMNS
+    if strict:
+        found = [spec.as_metadata() for spec in inputs]
+        raise ModelRefused("model inputs must be one float32 [rows, features] matrix or one input per column "
+                           f"([rows] or [rows, 1] of FP32/FP64/INT64/INT32/BOOL/string); it has {found}")
+    return TENSORS
+
+
+def _checked_matrix(spec: TensorSpec, feature_names: list[str]) -> TensorSpec:
+    n_features = spec.shape[1]
+    if n_features == -1 and feature_names:
+        n_features = len(feature_names)
+    if feature_names and n_features != len(feature_names):
+        raise ModelRefused(f"input {spec.name!r} takes {n_features} features but {len(feature_names)} "
+                           "feature_names were given")
+    if n_features < 1:
+        raise ModelRefused(f"input {spec.name!r} has no fixed feature count and no feature_names were given")
+    return TensorSpec(spec.name, "FP32", [-1, n_features])
+
+
+def _column_names(inputs: list[TensorSpec], feature_names: list[str]) -> list[str]:
+    """The columns in the dataset's order (the promotion's feature_names) or else the graph's."""
+    names = [spec.name for spec in inputs]
+    if not feature_names:
+        return names
+    if sorted(feature_names) != sorted(names):
+        missing, extra = sorted(set(feature_names) - set(names)), sorted(set(names) - set(feature_names))
+        raise ModelRefused(f"the model's inputs {names} are not the feature_names {list(feature_names)} "
+                           f"(missing inputs {missing}, inputs not in feature_names {extra})")
+    return list(feature_names)
 
 
 def _task_of(outputs: dict[str, str], declared: str) -> str:
@@ -104,8 +166,8 @@ def load_model(
 ) -> LoadedModel:
     """Read, check and smoke-run the model; raise ModelRefused when it cannot be served.
 
-    `strict=False` (model-repository folders) serves any single-float-input model: outputs that follow no
-    Conveyor contract are returned as they are, and the task is OTHER.
+    `strict=False` (model-repository folders) serves any model whose tensors OIP can carry: outputs that
+    follow no Conveyor contract are returned as they are, and the task is OTHER.
     """
     try:
         data = path.read_bytes()
@@ -117,56 +179,61 @@ def load_model(
     except Exception as exc:  # noqa: BLE001 - onnx/onnxruntime raise many types for a bad file
         raise ModelRefused(f"artifact {artifact_uri} is not a loadable ONNX model: {exc}") from exc
 
-    inputs = session.get_inputs()
-    if len(inputs) != 1:
-        raise ModelRefused(f"model must have exactly one input, it has {len(inputs)}")
-    (arg,) = inputs
-    if arg.type != "tensor(float)":
-        raise ModelRefused(f"input {arg.name!r} must be a float32 tensor, it is {arg.type}")
-    input_spec = _spec(arg)
-    if len(input_spec.shape) != 2:
-        raise ModelRefused(f"input {arg.name!r} must have rank 2 [rows, features], it has shape {arg.shape}")
-    n_features = input_spec.shape[1]
-    if n_features == -1 and feature_names:
-        n_features = len(feature_names)
-        input_spec = TensorSpec(input_spec.name, input_spec.datatype, [-1, n_features])
-    if feature_names and n_features != len(feature_names):
-        raise ModelRefused(f"input {arg.name!r} takes {n_features} features but {len(feature_names)} "
-                           "feature_names were given")
-    if n_features < 1:
-        raise ModelRefused(f"input {arg.name!r} has no fixed feature count and no feature_names were given")
+    inputs = [_spec(arg) for arg in session.get_inputs()]
+    if not inputs:
+        raise ModelRefused("model has no inputs")
+    if strict and len(inputs) == 1 and inputs[0].datatype != "FP32" and not _is_column(inputs[0]):
+        raise ModelRefused(f"input {inputs[0].name!r} must be a float32 tensor, it is {inputs[0].datatype}")
+    layout = _layout(inputs, list(feature_names), strict)
+    if layout == MATRIX:
+        inputs = [_checked_matrix(inputs[0], feature_names)]
+        columns = list(feature_names)
+    else:
+        columns = _column_names(inputs, feature_names) if layout == COLUMNS else list(feature_names)
 
     output_types = {o.name: o.type for o in session.get_outputs()}
     maps = [n for n, t in output_types.items() if not t.startswith("tensor(")]
     if maps:
         raise ModelRefused(f"outputs {maps} are not tensors (sequences or maps); export with zipmap disabled")
     resolved_task = _task_of(output_types, task)
-    for out_name, out_type in _REQUIRED_OUTPUTS[resolved_task].items():
-        if output_types.get(out_name) != out_type:
+    for out_name, allowed in _REQUIRED_OUTPUTS[resolved_task].items():
+        if output_types.get(out_name) not in allowed:
             if not strict:
                 resolved_task = OTHER
                 break
-            raise ModelRefused(f"a {resolved_task} model must output {out_name!r} as {out_type}; "
+            raise ModelRefused(f"a {resolved_task} model must output {out_name!r} as {' or '.join(allowed)}; "
                                f"its outputs are {output_types}")
 
+    outputs = [_spec(o) for o in session.get_outputs()]
     model = LoadedModel(
         name=name, version=version, artifact_uri=artifact_uri, session=session, task=resolved_task,
-        input=TensorSpec(arg.name, "FP32", [-1, n_features]),
-        outputs=[_spec(o) for o in session.get_outputs()],
-        feature_names=list(feature_names), class_labels=_class_labels(proto.graph),
+        inputs=inputs, outputs=outputs, layout=layout, feature_names=columns,
+        class_labels=_class_labels(proto.graph), input_by_name={spec.name: spec for spec in inputs},
+        output_names=[o.name for o in outputs],
     )
     _smoke_run(model)
     return model
 
 
+def _example(spec: TensorSpec) -> np.ndarray:
+    shape = [1 if d == -1 else d for d in spec.shape]
+    if spec.datatype == "BYTES":
+        return np.full(shape, "", dtype=object)
+    return np.zeros(shape, dtype=spec.dtype)
+
+
 def _smoke_run(model: LoadedModel) -> None:
-    """One row of zeros through the graph: a model that cannot run is refused now, not on the first request."""
+    """One row of zeros (empty strings) through the graph: a model that cannot run is refused now, not on the
+    first request. Skipped for a folder model with varying non-batch dimensions: no one row fits them all."""
+    if any(-1 in spec.shape[1:] for spec in model.inputs):
+        return
     try:
-        results = model.session.run(None, {model.input.name: np.zeros((1, model.n_features), np.float32)})
+        results = model.session.run(None, {spec.name: _example(spec) for spec in model.inputs})
     except Exception as exc:  # noqa: BLE001 - any failure here means the model is unusable
-        raise ModelRefused(f"model fails on a {model.n_features}-feature row: {exc}") from exc
+        raise ModelRefused(f"model fails on a row of zeros: {exc}") from exc
+    if model.task == OTHER:
+        return
     produced = dict(zip(model.output_names, results, strict=True))
     first = produced.get("label", produced.get("variable", results[0]))
     if not hasattr(first, "shape") or first.shape[0] != 1:
         raise ModelRefused("model does not return one prediction per input row")
-

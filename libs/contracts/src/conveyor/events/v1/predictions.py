@@ -22,7 +22,9 @@ def prediction_rows(batch: ev.PredictionsLogged) -> Sequence[ev.Prediction]:
         raise MalformedPredictions("PredictionsLogged holds both predictions and columns; write one form")
     columns = batch.columns
     rows = columns.rows
-    width = _width(len(columns.features), rows, len(batch.feature_names), "features")
+    # string-valued inputs are in text_features, not features: the numeric width is what is left
+    numeric = len([n for n in batch.feature_names if n not in columns.text_features])
+    width = _width(len(columns.features), rows, numeric, "features")
     classes = _width(len(columns.probabilities), rows, len(batch.class_labels), "probabilities")
     for name, column in (("request_ids", columns.request_ids), ("request_rows", columns.request_rows),
                          ("timestamps_ms", columns.timestamps_ms)):
@@ -32,7 +34,10 @@ def prediction_rows(batch: ev.PredictionsLogged) -> Sequence[ev.Prediction]:
             _exactly(name, len(column), rows)
     for name, attribute in columns.attributes.items():
         _exactly(f"attributes[{name!r}]", len(attribute.values), rows)
+    for name, text in columns.text_features.items():
+        _exactly(f"text_features[{name!r}]", len(text.values), rows)
     attributes = {name: attribute.values for name, attribute in columns.attributes.items()}
+    texts = {name: text.values for name, text in columns.text_features.items()}
     out = []
     for i in range(rows):
         prediction = ev.Prediction(
@@ -40,6 +45,7 @@ def prediction_rows(batch: ev.PredictionsLogged) -> Sequence[ev.Prediction]:
             features=columns.features[i * width:(i + 1) * width],
             probabilities=columns.probabilities[i * classes:(i + 1) * classes],
             attributes={name: values[i] for name, values in attributes.items() if values[i]},
+            text_features={name: values[i] for name, values in texts.items()},  # "" (missing) kept: it is a value
         )
         if columns.labels:
             prediction.label = columns.labels[i]
