@@ -30,7 +30,8 @@ def create_app(settings: IngestSettings, transport: InMemoryBus | None = None) -
         max_upload_bytes=settings.max_upload_bytes,
         min_rows=settings.min_rows,
     )
-    app = create_service_app("Conveyor ingest", components=[runtime], registry=registry, errors=ERRORS)
+    app = create_service_app("Conveyor ingest", service=SERVICE, settings=settings,
+                             components=[runtime], registry=registry, errors=ERRORS)
     app.state.ingestor = ingestor
     app.state.runtime, app.state.handlers = runtime, {}
     app.include_router(router)
