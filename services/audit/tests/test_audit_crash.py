@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_audit.note import Signer, parse_vkey, verify_checkpoint
 from conveyor_cli.audit_cmd import audit_app
-from conveyor_kernel import topics
+from conveyor_kernel import AUDITOR, DevIssuer, topics
+from conveyor_kernel.callers import AllowedCaller
 from conveyor_kernel.memory import build_record
 
 pytestmark = pytest.mark.integration
@@ -115,7 +116,7 @@ async def test_sigkill_at_random_moments_loses_and_repeats_nothing(kafka_setting
     prefix, bootstrap = kafka_settings.topic_prefix, kafka_settings.bootstrap_servers
     audit = AuditProcess(tmp_path, free_port(), prefix)
     rng = random.Random()
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, auth=AllowedCaller(tmp_path / "auth", "audit")) as client:
         audit.start()
         try:
             await audit.wait_ready(client)  # it creates the topics
@@ -152,7 +153,8 @@ async def test_sigkill_at_random_moments_loses_and_repeats_nothing(kafka_setting
 
 
 def cli_checks(url: str, data_dir: Path) -> None:
-    runner = CliRunner()
+    # the CLI takes its token from CONVEYOR_TOKEN, as every command does
+    runner = CliRunner(env={"CONVEYOR_TOKEN": DevIssuer.ensure(data_dir / "auth").mint("verifier", AUDITOR)})
     vkey = runner.invoke(audit_app, ["public-key", "--data-dir", str(data_dir)]).stdout.strip()
     with sqlite3.connect(data_dir / "audit" / "ledger.db") as conn:
         older = conn.execute("SELECT note FROM checkpoint WHERE size > 0 ORDER BY size LIMIT 1").fetchone()[0]

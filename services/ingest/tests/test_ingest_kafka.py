@@ -12,6 +12,7 @@ from conveyor.events.v1 import events_pb2 as ev
 from conveyor_ingest.settings import IngestSettings
 from conveyor_ingest.wiring import create_app
 from conveyor_kernel import topics
+from conveyor_kernel.callers import AllowedCaller
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +40,8 @@ async def test_upload_is_announced_on_kafka(kafka_settings, tmp_path, frame, spe
     good = frame.to_csv(index=False).encode()
     bad = frame.drop(columns=["mean_area"]).to_csv(index=False).encode()
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as http:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest",
+                                     auth=AllowedCaller.of(app)) as http:
             assert (await http.get("/readyz")).status_code == 200
             files = {"spec": (None, json.dumps(spec_dict), "application/json")}
             rejected = await http.post("/datasets", files={**files, "file": ("bad.csv", bad, "text/csv")})

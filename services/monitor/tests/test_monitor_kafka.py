@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import ArtifactStore, Envelope, _bus, decode_event, kafka, topics
+from conveyor_kernel.callers import AllowedCaller
 from conveyor_kernel.kafka import KafkaPublisher
 from conveyor_monitor import handlers
 from conveyor_monitor.settings import MonitorSettings
@@ -76,7 +77,7 @@ async def test_drift_is_detected_once_per_shift(kafka_settings, tmp_path, sample
     registry = KafkaPublisher(kafka_settings, source="registry")
     serving = KafkaPublisher(kafka_settings, source="serving")
     async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://monitor"
+        transport=httpx.ASGITransport(app=app), base_url="http://monitor", auth=AllowedCaller.of(app)
     ) as client:
         await registry.start()
         await serving.start()

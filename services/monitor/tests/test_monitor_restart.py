@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import ArtifactStore
+from conveyor_kernel.callers import AllowedCaller
 from conveyor_kernel.kafka import KafkaPublisher
 from conveyor_monitor.settings import MonitorSettings
 
@@ -89,7 +90,7 @@ async def test_sigkill_and_restart_neither_loses_nor_double_counts(kafka_setting
     serving = KafkaPublisher(kafka_settings, source="serving")
     first = start_monitor(kafka_settings, tmp_path, port)
     second = None
-    async with httpx.AsyncClient(base_url=url, timeout=5) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=5, auth=AllowedCaller(tmp_path / "auth", "monitor")) as client:
         await registry.start()
         await serving.start()
         try:

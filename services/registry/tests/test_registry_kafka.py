@@ -8,6 +8,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import Envelope, decode_event, topics
+from conveyor_kernel.callers import AllowedCaller
 from conveyor_kernel.kafka import KafkaPublisher, ensure_topics
 from conveyor_registry.settings import RegistrySettings
 from conveyor_registry.wiring import create_app
@@ -66,7 +67,8 @@ async def test_model_trained_on_kafka_is_registered_promoted_and_deduplicated(
     try:
         async with app.router.lifespan_context(app), TopicReader(
             kafka_settings.bootstrap_servers, registry_topic
-        ) as reader, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        ) as reader, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                       auth=AllowedCaller.of(app)) as http:
             runtime = app.state.runtime
 
             async def ready():

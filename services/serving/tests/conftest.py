@@ -16,6 +16,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import ArtifactStore, Dispatcher, topics
+from conveyor_kernel.callers import signed
 from conveyor_kernel.memory import InMemoryBus
 from conveyor_serving.settings import ServingSettings
 from conveyor_serving.wiring import create_app
@@ -137,7 +138,7 @@ def make_serving(models: Models):
     def make(**overrides) -> Iterator[Harness]:
         settings = ServingSettings(data_dir=models.data_dir, instance="test-instance", **overrides)
         bus = InMemoryBus(source="serving")
-        with TestClient(create_app(settings, transport=bus)) as client:
+        with signed(TestClient(create_app(settings, transport=bus))) as client:
             yield Harness(client, bus)
 
     return make
@@ -166,5 +167,5 @@ def model_folder(models: Models, tmp_path: Path) -> Path:
 def standalone(models: Models, model_folder: Path) -> Iterator[TestClient]:
     settings = ServingSettings(data_dir=models.data_dir, model_repository=model_folder, kafka_enabled=False,
                                max_batch_rows=50)
-    with TestClient(create_app(settings)) as client:
+    with signed(TestClient(create_app(settings))) as client:
         yield client

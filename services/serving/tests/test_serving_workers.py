@@ -20,7 +20,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import Envelope, decode_event
+from conveyor_kernel import MANAGER, DevIssuer, Envelope, decode_event
+from conveyor_kernel.callers import bearer
 from conveyor_kernel.kafka import KafkaPublisher, ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -210,10 +211,13 @@ def _until(check, timeout: float = 20) -> bool:
 
 
 def test_unload_and_load_reach_every_worker(model_folder, models, tmp_path):
-    with _conveyor_serving(model_folder, tmp_path, "--workers", "2", CONVEYOR_KAFKA__BOOTSTRAP_SERVERS="") as url:
+    data = tmp_path / "data"  # the dev token issuer lives here: unload and load are a manager's
+    with _conveyor_serving(model_folder, tmp_path, "--workers", "2", CONVEYOR_KAFKA__BOOTSTRAP_SERVERS="",
+                           CONVEYOR_DATA_DIR=str(data)) as url:
+        manager = bearer(DevIssuer.ensure(data / "auth").mint("ops", MANAGER))
         rows = models.X[:1]
         assert _statuses(url, rows) == {200}
-        assert httpx.post(f"{url}/v2/repository/models/cancer/unload").status_code == 200  # reaches one worker
+        assert httpx.post(f"{url}/v2/repository/models/cancer/unload", headers=manager).status_code == 200
         assert _until(lambda: _statuses(url, rows) == {404}), "a worker still serves the unloaded model"
-        assert httpx.post(f"{url}/v2/repository/models/cancer/load").status_code == 200
+        assert httpx.post(f"{url}/v2/repository/models/cancer/load", headers=manager).status_code == 200
         assert _until(lambda: _statuses(url, rows) == {200}), "a worker did not load the model again"

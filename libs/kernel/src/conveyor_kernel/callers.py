@@ -66,3 +66,10 @@ def token_for(app: Any, subject: str, role: str = "", kind: Kind = Kind.USER, **
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def signed(client: Any) -> Any:
+    """A TestClient (or an httpx client on an ASGITransport) whose requests are signed by `AllowedCaller`."""
+    app = getattr(client, "app", None) or client._transport.app
+    client.auth = AllowedCaller.of(app)
+    return client

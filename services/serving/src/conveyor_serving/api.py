@@ -19,7 +19,7 @@ from starlette.routing import Route
 from conveyor_kernel import tracer
 
 from .adapters.onnx_model import LoadedModel, ModelRefused
-from .deps import KEY_REQUIRED, InferencerDep, ReadyDep, RepositoryDep
+from .deps import InferencerDep, ReadyDep, RepositoryDep
 from .gate import BodyTooLarge, Unauthorized
 from .inference import BadRequest, dumps, infer, infer_v1
 from .inferencer import Inferencer, Parse
@@ -124,9 +124,8 @@ async def ready(is_ready: ReadyDep) -> Response:
     return json_response({"ready": is_ready}, 200 if is_ready else 503)
 
 
-# Model metadata is the data plane, as inference is (the access table says "inference"): the API keys decide.
-@router.get("/models/{name}", dependencies=[KEY_REQUIRED])
-@router.get("/models/{name}/versions/{version}", dependencies=[KEY_REQUIRED])
+@router.get("/models/{name}")
+@router.get("/models/{name}/versions/{version}")
 async def model_metadata(name: str, repository: RepositoryDep, version: str | None = None) -> Response:
     model = repository.resolve(name, version)
     if version is None:

@@ -3,13 +3,13 @@
 from fastapi import APIRouter, Request, Response
 
 from .api import answer_infer, json_response
-from .deps import KEY_REQUIRED, InferencerDep, RepositoryDep
+from .deps import InferencerDep, RepositoryDep
 from .inference import infer_v1
 
 router = APIRouter(prefix="/v1", tags=["inference (KServe V1)"])
 
 
-@router.get("/models/{name}", dependencies=[KEY_REQUIRED])
+@router.get("/models/{name}")
 async def v1_model(name: str, repository: RepositoryDep) -> Response:
     model = repository.resolve(name, None)
     return json_response({"name": model.name, "ready": True})
