@@ -37,7 +37,7 @@ async def problems(app: FastAPI) -> list[str]:
 
 async def read_all(settings, topic: str) -> list[Record]:
     partition = TopicPartition(settings.topic(topic), 0)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**settings.client_options(), enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign([partition])

@@ -32,7 +32,7 @@ async def _publish(kafka_settings, event) -> None:
 async def _read(kafka_settings, event_cls, count: int) -> list:
     """Every `event_cls` on its topic, waiting (bounded) until at least `count` are there."""
     partition = TopicPartition(kafka_settings.topic(event_cls), 0)
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_settings.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_settings.client_options(), enable_auto_commit=False)
     await consumer.start()
     found: list = []
     try:

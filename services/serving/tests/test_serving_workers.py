@@ -100,7 +100,7 @@ async def _publish_all(kafka_settings, events) -> None:
 
 async def _deployed(kafka_settings, count: int, bound: float = 40) -> list[ev.ModelDeployed]:
     partition = TopicPartition(kafka_settings.topic(ev.ModelDeployed), 0)
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_settings.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_settings.client_options(), enable_auto_commit=False)
     await consumer.start()
     found: list[ev.ModelDeployed] = []
     try:
@@ -128,7 +128,7 @@ def test_twenty_deployments_under_load_lose_no_request_on_any_worker(kafka_setti
     empty.mkdir()
     asyncio.run(ensure_topics(kafka_settings, [ev.ModelPromoted, ev.ModelDeployed, ev.PredictionsLogged]))
     asyncio.run(_publish_all(kafka_settings, [_promotion(models, 1)]))
-    env = {"CONVEYOR_KAFKA__TOPIC_PREFIX": kafka_settings.topic_prefix, "CONVEYOR_DATA_DIR": str(models.data_dir)}
+    env = {**kafka_settings.as_env(), "CONVEYOR_DATA_DIR": str(models.data_dir)}
     with _conveyor_serving(empty, tmp_path, "--workers", str(workers), "--kafka", kafka_settings.bootstrap_servers,
                            **env) as url:
         first = asyncio.run(_deployed(kafka_settings, workers))

@@ -45,6 +45,17 @@ class KafkaSettings(BaseModel):
                             "sasl.password": self.sasl_password.get_secret_value()})
         return options
 
+    def as_env(self) -> dict[str, str]:
+        """The CONVEYOR_KAFKA__* variables that give a service process these settings (broker, prefix, who)."""
+        env = {"CONVEYOR_KAFKA__BOOTSTRAP_SERVERS": self.bootstrap_servers,
+               "CONVEYOR_KAFKA__TOPIC_PREFIX": self.topic_prefix,
+               "CONVEYOR_KAFKA__SECURITY_PROTOCOL": self.security_protocol}
+        if self.sasl:
+            env.update({"CONVEYOR_KAFKA__SASL_MECHANISM": self.sasl_mechanism,
+                        "CONVEYOR_KAFKA__SASL_USERNAME": self.sasl_username,
+                        "CONVEYOR_KAFKA__SASL_PASSWORD": self.sasl_password.get_secret_value()})
+        return env
+
     def as_user(self, username: str, password: str) -> "KafkaSettings":
         """The same broker and prefix, as another principal."""
         return self.model_copy(update={"sasl_username": username, "sasl_password": SecretStr(password)})

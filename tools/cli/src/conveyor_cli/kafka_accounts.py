@@ -105,9 +105,11 @@ def _wait(futures: dict, what: str) -> None:
             raise RuntimeError(f"kafka: could not create {what} ({key}): {exc}") from exc
 
 
-def service_env(settings: KafkaSettings) -> dict[str, str]:
-    """The CONVEYOR_KAFKA__* variables that make a service process this principal."""
-    return {"CONVEYOR_KAFKA__SECURITY_PROTOCOL": settings.security_protocol,
-            "CONVEYOR_KAFKA__SASL_MECHANISM": settings.sasl_mechanism,
-            "CONVEYOR_KAFKA__SASL_USERNAME": settings.sasl_username,
-            "CONVEYOR_KAFKA__SASL_PASSWORD": settings.sasl_password.get_secret_value()}
+
+
+def principal_settings(bootstrap: str, prefix: str, principal: str) -> KafkaSettings:
+    """One principal's settings for `prefix` (created on the local SASL broker), else plain settings."""
+    admin = broker_admin(bootstrap, prefix)
+    if admin is None:
+        return KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)
+    return provision(admin, [every_grant()[principal]])[principal]

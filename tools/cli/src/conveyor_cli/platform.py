@@ -89,7 +89,7 @@ class Platform:
         env = {**os.environ, **self.env}
         env.setdefault("CONVEYOR_DATA_DIR", str(self.state_dir / "data"))
         if service in self.kafka:
-            env.update(kafka_accounts.service_env(self.kafka[service]))
+            env.update(self.kafka[service].as_env())
         env["CONVEYOR_PORT"] = str(self.port(service))
         env["CONVEYOR_TELEMETRY__SERVICE_NAME"] = f"conveyor-{service}"
         env.setdefault("CONVEYOR_TELEMETRY__SPAN_FILE", str(self.state_dir / "spans" / f"{service}.jsonl"))
