@@ -1,8 +1,9 @@
 """The access guard: an ASGI middleware that decides every request from the access table, before the app
 reads a byte of its body.
 
-Per request: find the route as the router will (its path template), look up its rule, then
-- public / inference: pass through untouched (serving's infer routes cost one regex match, no token work);
+Per request: find the route as the router will (its path template; decisions are cached by method and path),
+look up its rule, then
+- public / inference: pass through untouched (serving's infer routes cost a dict lookup, no token work);
 - roles: verify the bearer token (401 naming the reason), check the role (403 naming who may), and run the
   app with the principal in `scope["conveyor.principal"]` and in `acting_principal()` for the publisher;
 - no rule for a route the app has: 403 for everyone (deny by default) until the table names it.
@@ -27,6 +28,7 @@ from ._tokens import TokenRefused, TokenVerifier
 
 logger = logging.getLogger(__name__)
 PRINCIPAL_KEY = "conveyor.principal"
+_CACHE_SIZE = 4096  # (method, path) decisions kept
 
 
 @dataclass(frozen=True)
@@ -62,20 +64,12 @@ class AccessGuard:
         self.app, self.service, self._routes_of, self.rules = app, service, routes, rules
         self.verifier, self.error_body = verifier, error_body
         self._table: list[_Leaf] | None = None
-        self._open_paths: frozenset[str] = frozenset()
+        self._decided: dict[tuple[str, str], tuple[str | None, Rule | None]] = {}
 
     def _compile(self) -> list[_Leaf]:
         """The app's routes in routing order (included routers flattened), each with its path template and
-        methods; built on the first request, once every router is included. Paths without parameters whose
-        every method is open are also kept in a set, to skip the scan."""
+        methods; built on the first request, once every router is included."""
         leaves = list(_leaves(self._routes_of()))
-        by_path: dict[str, list[Rule | None]] = {}
-        for leaf in leaves:
-            for method in leaf.methods:
-                by_path.setdefault(leaf.path, []).append(self.rules.get((method, leaf.path)))
-        self._open_paths = frozenset(
-            path for path, found in by_path.items()
-            if "{" not in path and all(r is not None and r.gate is not Gate.ROLES for r in found))
         missing = sorted({f"{m} {leaf.path}" for leaf in leaves for m in leaf.methods
                           if (m, leaf.path) not in self.rules})
         if missing:
@@ -84,31 +78,36 @@ class AccessGuard:
         self._table = leaves
         return leaves
 
+    def _resolve(self, method: str, path: str) -> tuple[str | None, Rule | None]:
+        """The route template a request reaches (None: no route, the router answers 404/405) and its rule."""
+        table = self._table if self._table is not None else self._compile()
+        for leaf in table:
+            if leaf.pattern.match(path) and (method in leaf.methods or not leaf.methods):
+                return leaf.path, self.rules.get((method, leaf.path))
+        return None, None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        table = self._table if self._table is not None else self._compile()
-        path = get_route_path(scope)
-        if path in self._open_paths:
-            await self.app(scope, receive, send)
-            return
+        path = get_route_path(scope) if scope.get("root_path") else scope["path"]
         method = "GET" if scope["method"] == "HEAD" else scope["method"]
-        template = None
-        for leaf in table:
-            if leaf.pattern.match(path) and (method in leaf.methods or not leaf.methods):
-                template = leaf.path
-                break
-        if template is None:  # no route: the router answers 404 or 405
-            await self.app(scope, receive, send)
+        # The path first: a request to a path seen before (an infer route, a probe) costs one dict lookup. The
+        # cache is bounded: a caller inventing paths only makes the guard scan the routes again.
+        key = (method, path)
+        found = self._decided.get(key)
+        if found is None:
+            found = self._resolve(method, path)
+            if len(self._decided) >= _CACHE_SIZE:
+                self._decided.clear()
+            self._decided[key] = found
+        template, rule = found
+        if template is None or (rule is not None and rule.gate is not Gate.ROLES):
+            await self.app(scope, receive, send)  # no route (404/405 follow), or public, or serving's keys
             return
-        rule = self.rules.get((method, template))
         if rule is None:
             await self._refuse(scope, receive, send, 403, f"{method} {template} is not in the access table, so no "
                                f"role may call it; add it to the table ({self.service})")
-            return
-        if rule.gate is not Gate.ROLES:
-            await self.app(scope, receive, send)
             return
         try:
             principal = await self.verifier.verify(_header(scope, b"authorization"))
