@@ -45,7 +45,9 @@ STORY = [  # (ISO time, event, subject)
     ("2025-06-11T09:02:00+00:00", ev.ModelPromoted(model_name="credit", version=2, reasons=["roc_auc +0.03"],
                                                    approved_by="policy", action="promote"), "credit"),
     ("2025-06-20T09:00:00+00:00", ev.ModelPromoted(model_name="credit", version=1, reasons=["v2 misbehaved"],
-                                                   approved_by="carol", action="rollback"), "credit"),
+                                                   approved_by="carol", action="rollback",
+                                                   principal=ev.Principal(subject="carol", role="manager",
+                                                                          kind=ev.PRINCIPAL_KIND_USER)), "credit"),
     ("2025-07-02T09:00:00+00:00", ev.DatasetRejected(name="late", owner="dan"), "late"),
 ]
 CHECKPOINTS = [(1, "2025-05-31T12:00:00+00:00"), (12, "2025-06-30T23:00:00+00:00"), (13, "2025-07-03T00:00:00+00:00")]
@@ -84,6 +86,9 @@ def test_monthly_report_tells_the_month_and_can_itself_be_verified(settings, sto
     assert [(m["version"], m["approved_by"], m["reasons"]) for m in models["promoted"]] == [
         (1, "policy", ["first champion"]), (2, "policy", ["roc_auc +0.03"])]
     assert [(m["version"], m["approved_by"]) for m in models["rolled_back"]] == [(1, "carol")]
+    assert models["rolled_back"][0]["principal"] == {"subject": "carol", "role": "manager",
+                                                     "kind": "PRINCIPAL_KIND_USER"}
+    assert models["promoted"][0]["principal"] is None  # an event from before principals existed
     assert [m["instance"] for m in models["deployed"]] == ["s1"]
     [incident] = report["drift_incidents"]
     assert incident["drifted_features"] == ["age"]

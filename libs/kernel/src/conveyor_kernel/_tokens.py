@@ -103,12 +103,13 @@ class DevIssuer:
             _write_atomic(issuer_.jwks_path, jwks, mode=0o644)
         return issuer_
 
-    def mint(self, subject: str, role: str = "", kind: Kind = Kind.USER, ttl: float = DEV_TTL_SECONDS,
+    def mint(self, subject: str, role: str = "", kind: Kind | str = Kind.USER, ttl: float = DEV_TTL_SECONDS,
              now: float | None = None, **claims: Any) -> str:
-        """A signed token; `claims` override or add any claim (tests forge bad ones with it)."""
+        """A signed token; `claims` override or add any claim, and `kind` may be any string (tests forge bad
+        tokens with both)."""
         issued = int(time.time() if now is None else now)
         body: dict[str, Any] = {"iss": self.issuer, "aud": self.audience, "sub": subject, "iat": issued,
-                                "exp": issued + int(ttl), "kind": kind.value}
+                                "exp": issued + int(ttl), "kind": str(kind)}
         if role:
             body["role"] = role
         body.update(claims)
