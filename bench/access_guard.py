@@ -4,7 +4,8 @@ so the difference is not lost in the network stack's noise).
 
 - infer (lr, one row): the hot path, whose rule is "inference": the guard matches the path and passes.
 - repository index with a manager's token: a control route, where the guard verifies an EdDSA JWT.
-Not a test: it asserts nothing. Usage: .venv/bin/python bench/access_guard.py [--requests 20000] [--rounds 5]
+Not a test: it asserts nothing. Usage: .venv/bin/python bench/access_guard.py [--requests 60000] [--rounds 30]
+(the best of many short rounds: this machine is shared, and one round of noise would swamp a microsecond)
 """
 
 import argparse
@@ -58,8 +59,8 @@ async def _serve(app, method: str, path: str, body: bytes, headers: list[tuple[b
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=20000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=60000)
+    parser.add_argument("--rounds", type=int, default=30)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-guard-") as tmp:
         workdir = Path(tmp)

@@ -21,7 +21,8 @@ Long-running processes: cancel_task, settle_heap
 
 Submodules for the transports: `conveyor_kernel.kafka` (KafkaPublisher, KafkaConsumerLoop, ensure_topics)
 and `conveyor_kernel.memory` (InMemoryBus, build_record: unit tests only); `conveyor_kernel.grants`: what
-each service's Kafka principal may do (KafkaGrants, acl_bindings).
+each service's Kafka principal may do (KafkaGrants, acl_bindings); `conveyor_kernel.callers`: dev-mode
+callers for tests and scripts (AllowedCaller, token_for).
 """
 
 from . import topics
