@@ -37,10 +37,11 @@ def kafka_bootstrap() -> str:
 
 @pytest.fixture
 def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
-    """Settings whose topics and groups are unique to this test."""
-    return KafkaSettings(
-        bootstrap_servers=kafka_bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:12]}.", max_retries=1
-    )
+    """Settings whose topics and groups are unique to this test. On the local SASL broker they are its super
+    user's: tests play the platform's operator (tests/security proves what the services' own principals may)."""
+    from conveyor_cli.kafka_accounts import kafka_settings as local_settings
+
+    return local_settings(kafka_bootstrap, f"t{uuid.uuid4().hex[:12]}.").model_copy(update={"max_retries": 1})
 
 
 # --- public tables nobody here prepared (issue 11: test with them, not with data shaped for the platform) ---

@@ -32,6 +32,7 @@ from conveyor.events.v1 import events_pb2 as ev
 from conveyor_audit.adapters.ledger_db import Ledger
 from conveyor_audit.consumer import LedgerConsumer, settle_process
 from conveyor_audit.metrics import AuditMetrics
+from conveyor_cli.kafka_accounts import kafka_settings
 from conveyor_kernel import EventRuntime, KafkaSettings, ServiceSettings, topics
 from conveyor_kernel.kafka import ensure_topics
 from conveyor_kernel.memory import build_record
@@ -39,7 +40,7 @@ from conveyor_kernel.memory import build_record
 
 async def produce(settings: KafkaSettings, count: int) -> str:
     await ensure_topics(settings, topics.LIFECYCLE)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=20,
+    producer = AIOKafkaProducer(**settings.client_options(), linger_ms=20,
                                 max_batch_size=512 * 1024, acks="all")
     await producer.start()
     try:
@@ -57,7 +58,7 @@ async def produce(settings: KafkaSettings, count: int) -> str:
 
 async def raw_consume(settings: KafkaSettings, topic: str, count: int) -> float:
     partition = TopicPartition(topic, 0)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(**settings.client_options(), enable_auto_commit=False,
                                 max_partition_fetch_bytes=8 * 1024 * 1024)
     await consumer.start()
     try:
@@ -73,7 +74,7 @@ async def raw_consume(settings: KafkaSettings, topic: str, count: int) -> float:
 
 
 def raw_confluent(settings: KafkaSettings, topic: str, count: int) -> float:
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": "bench-unused",
+    consumer = Consumer({**settings.librdkafka_options(), "group.id": "bench-unused",
                          "enable.auto.commit": False, "isolation.level": "read_committed"})
     try:
         consumer.assign([ConfluentPartition(topic, 0, OFFSET_BEGINNING)])
@@ -166,8 +167,8 @@ async def main() -> None:
     parser.add_argument("--tree-db", type=Path, default=Path(tempfile.gettempdir()) / "conveyor-bench-tree-v3.db",
                         help="kept between runs: building it takes a while")
     args = parser.parse_args()
-    settings = KafkaSettings(bootstrap_servers=os.environ.get("CONVEYOR_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-                             topic_prefix=f"bench{uuid.uuid4().hex[:8]}.")
+    settings = kafka_settings(os.environ.get("CONVEYOR_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+                              f"bench{uuid.uuid4().hex[:8]}.")  # the super user on the local SASL broker
     started = time.perf_counter()
     topic = await produce(settings, args.events)
     print(f"produced {args.events} events in {time.perf_counter() - started:.1f}s")

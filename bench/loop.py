@@ -15,7 +15,7 @@ from pathlib import Path
 
 from conveyor_cli.demo import run_scenario
 from conveyor_cli.platform import SERVICES, Platform
-from conveyor_kernel import KafkaSettings
+from conveyor_kernel import DATA_SCIENTIST
 
 
 def main() -> None:
@@ -38,8 +38,9 @@ def main() -> None:
             platform.start(timeout=120)
             try:
                 urls = {s: platform.url(s) for s in SERVICES}
-                kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)
-                report = asyncio.run(run_scenario(urls, kafka, window=args.window, quiet=True, confirm=args.confirm))
+                token = platform.issuer.mint("bench", DATA_SCIENTIST)
+                report = asyncio.run(run_scenario(urls, platform.kafka_settings(), window=args.window, quiet=True,
+                                                  confirm=args.confirm, token=token))
             finally:
                 platform.stop()
         phases = report.phases

@@ -31,6 +31,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from sklearn.datasets import load_breast_cancer
 
 from conveyor.events.v1 import events_pb2 as ev
+from conveyor_cli.kafka_accounts import kafka_settings
 from conveyor_kernel import ArtifactStore, KafkaSettings, topics
 from conveyor_kernel.kafka import KafkaPublisher, ensure_topics
 from conveyor_monitor.confirm import DriftConfirmation
@@ -95,7 +96,7 @@ async def produce(args: argparse.Namespace, kafka: KafkaSettings, data: np.ndarr
 
 async def raw_consume(kafka: KafkaSettings) -> float:
     """Seconds for a plain aiokafka consumer to fetch the same topic end to end (no decoding)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False,
+    consumer = AIOKafkaConsumer(**kafka.client_options(), enable_auto_commit=False,
                                 max_partition_fetch_bytes=8 * 1024 * 1024)
     await consumer.start()
     try:
@@ -112,7 +113,7 @@ async def raw_consume(kafka: KafkaSettings) -> float:
 
 
 async def throughput(args: argparse.Namespace, data: np.ndarray, names: list[str], reference: dict) -> None:
-    kafka = KafkaSettings(bootstrap_servers=args.bootstrap, topic_prefix=f"bench{uuid.uuid4().hex[:8]}.")
+    kafka = kafka_settings(args.bootstrap, f"bench{uuid.uuid4().hex[:8]}.")  # super user on the local SASL broker
     await ensure_topics(kafka, [topics.PREDICTIONS])
     with tempfile.TemporaryDirectory() as state:
         settings = MonitorSettings(kafka=kafka, data_dir=Path(state), window_size=args.window)

@@ -26,6 +26,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from conveyor_cli.kafka_accounts import principal_settings
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 MLSERVER_BIN = ROOT / ".cache" / "mlserver-venv" / "bin"
@@ -150,7 +152,8 @@ def conveyor(workdir: Path, port: int, workers: int, kafka: str | None, prefix: 
     env = {"CONVEYOR_DATA_DIR": str(workdir / "data"), "CONVEYOR_KAFKA__TOPIC_PREFIX": prefix,
            "CONVEYOR_KAFKA__BOOTSTRAP_SERVERS": kafka or "",
            "CONVEYOR_TELEMETRY__SPAN_FILE": str(workdir / "spans.jsonl")}
-    if kafka:
+    if kafka:  # as serving's own Kafka principal on the local SASL broker
+        env.update(principal_settings(kafka, prefix, "serving").as_env())
         command += ["--kafka", kafka]
     # /v2/health/ready is 503 until Kafka is connected; then each model must be ready too
     return running(pinned(command, cpus), env, f"http://127.0.0.1:{port}/v2/models/{{model}}/ready",

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Local Apache Kafka (KRaft, one node) assembled from Maven Central jars.
+# Local Apache Kafka (KRaft, one node) assembled from Maven Central jars, with SASL/SCRAM-SHA-512 and ACLs.
 # Usage: kafka.sh fetch|start|stop|wipe|status
+# The first start formats the storage with a super user whose credentials go to $data/admin.json (0600);
+# the platform (`conveyor up`) and the tests create each service's user and ACLs with them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -11,6 +13,8 @@ cport=${CONVEYOR_KAFKA_CONTROLLER_PORT:-9093}
 libs=$cache/libs
 pidfile=$data/kafka.pid
 log=$data/kafka.log
+admin_user=conveyor-admin
+controller_user=conveyor-controller
 
 fetch() {
   if [ -f "$libs/.complete" ]; then return 0; fi
@@ -24,6 +28,26 @@ running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
 
+secret() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+# The secrets, made once per data dir: the super user's (clients) and the controller listener's.
+credentials() {
+  if [ -f "$data/logs/meta.properties" ] && [ ! -f "$data/admin.json" ]; then
+    echo "kafka: $data was formatted before the broker required SASL; its data cannot be reused." >&2
+    echo "kafka: run 'deploy/local/kafka.sh wipe' (deletes this local broker's topics), then start again." >&2
+    return 1
+  fi
+  if [ ! -f "$data/admin.json" ]; then
+    (umask 077
+     printf '{"bootstrap_servers": "127.0.0.1:%s", "security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512", "sasl_username": "%s", "sasl_password": "%s"}\n' \
+       "$port" "$admin_user" "$(secret)" > "$data/admin.json.tmp"
+     secret > "$data/controller.secret"
+     mv "$data/admin.json.tmp" "$data/admin.json")
+  fi
+  admin_password=$(sed -e 's/.*"sasl_password": "\([^"]*\)".*/\1/' "$data/admin.json")
+  controller_password=$(cat "$data/controller.secret")
+}
+
 start() {
   local external=${CONVEYOR_KAFKA__BOOTSTRAP_SERVERS:-}
   if [ -n "$external" ] && [ "$external" != "127.0.0.1:$port" ]; then
@@ -33,13 +57,17 @@ start() {
   if port_open; then echo "kafka: something already listens on 127.0.0.1:$port; using it"; return 0; fi
   fetch
   mkdir -p "$data"
-  sed -e "s#@PORT@#$port#g" -e "s#@CONTROLLER_PORT@#$cport#g" -e "s#@DATA_DIR@#$data#g" \
-    "$here/server.properties.in" > "$data/server.properties"
+  credentials
+  (umask 077
+   sed -e "s#@PORT@#$port#g" -e "s#@CONTROLLER_PORT@#$cport#g" -e "s#@DATA_DIR@#$data#g" \
+     -e "s#@ADMIN_USER@#$admin_user#g" -e "s#@ADMIN_PASSWORD@#$admin_password#g" \
+     -e "s#@CONTROLLER_USER@#$controller_user#g" -e "s#@CONTROLLER_PASSWORD@#$controller_password#g" \
+     "$here/server.properties.in" > "$data/server.properties")
   if [ ! -f "$data/logs/meta.properties" ]; then
     local id
     id=$(java -cp "$libs/*" kafka.tools.StorageTool random-uuid)
-    java -cp "$libs/*" kafka.tools.StorageTool format -t "$id" -c "$data/server.properties" \
-      --ignore-formatted > "$data/format.log" 2>&1
+    java -cp "$libs/*" kafka.tools.StorageTool format -t "$id" -c "$data/server.properties" --ignore-formatted \
+      --add-scram "SCRAM-SHA-512=[name=$admin_user,password=$admin_password]" > "$data/format.log" 2>&1
   fi
   nohup java -Xms256m -Xmx768m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
     -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \

@@ -70,3 +70,23 @@ def test_what_a_service_consumes_is_what_its_handler_table_names(service, tmp_pa
         f"{service} subscribes {sorted(consumed)} but its handler table names events of {derived}"
     )
     assert all(cls in topics.TOPIC_OF for cls in handlers), "every handled event type needs a topic"
+
+
+def test_the_kafka_grants_file_is_derived_from_the_services_runtimes():
+    """Each service's Kafka ACLs come from what its runtime declares (publishes, subscriptions): the file the
+    platform grants from must be what the services declare now."""
+    import importlib.util
+
+    from conveyor_kernel.grants import GRANTS_FILE
+
+    spec = importlib.util.spec_from_file_location("gen_kafka_grants", ROOT / "scripts" / "gen-kafka-grants.py")
+    assert spec is not None and spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    assert GRANTS_FILE.read_text() == generator.derived(), "stale: run .venv/bin/python scripts/gen-kafka-grants.py"
+
+
+def test_every_event_names_who_caused_it():
+    for cls in topics.TOPIC_OF:
+        field = cls.DESCRIPTOR.fields_by_name.get("principal")
+        assert field is not None and field.message_type.full_name == "conveyor.events.v1.Principal", cls

@@ -10,7 +10,7 @@ import pytest
 
 from conveyor_cli.demo import run_scenario
 from conveyor_cli.platform import SERVICES, Platform
-from conveyor_kernel import KafkaSettings
+from conveyor_kernel import AUDITOR, DATA_SCIENTIST
 
 pytestmark = pytest.mark.e2e
 
@@ -39,7 +39,7 @@ def platform(kafka_bootstrap, tmp_path_factory):
         },
     )
     running.start(timeout=120)
-    yield running, KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=prefix)
+    yield running, running.kafka_settings()  # the narrator's principal
     running.stop()
 
 
@@ -49,7 +49,9 @@ def loop(platform):
 
     running, kafka = platform
     urls = {service: running.url(service) for service in SERVICES}
-    report = asyncio.run(run_scenario(urls, kafka, window=WINDOW, timeout=120, quiet=True, confirm=CONFIRM))
+    token = running.issuer.mint("e2e-scientist", DATA_SCIENTIST)
+    report = asyncio.run(run_scenario(urls, kafka, window=WINDOW, timeout=120, quiet=True, confirm=CONFIRM,
+                                      token=token))
     return running, urls, report
 
 
@@ -84,9 +86,10 @@ def test_the_loop_closes_from_upload_to_a_retrained_model_serving(loop):
 def test_the_ledger_holds_each_event_once_in_causal_order_and_verifies(loop):
     import httpx
 
-    _, urls, report = loop
+    running, urls, report = loop
     assert report.ledger["ok"] is True, report.ledger
-    entries = httpx.get(f"{urls['audit']}/ledger", params={"limit": 1000}).json()
+    auditor = {"Authorization": f"Bearer {running.issuer.mint('e2e-auditor', AUDITOR)}"}
+    entries = httpx.get(f"{urls['audit']}/ledger", params={"limit": 1000}, headers=auditor).json()
     entries = entries["entries"] if isinstance(entries, dict) else entries
     ids = [e["event_id"] for e in entries]
     assert len(ids) == len(set(ids)), "an event was stored twice"
@@ -106,6 +109,13 @@ def test_the_ledger_holds_each_event_once_in_causal_order_and_verifies(loop):
     ]
     [arrived] = [e for e in entries if e["type"] == "conveyor.events.v1.DatasetArrived"]
     assert ids.index(arrived["event_id"]) < types.index("conveyor.events.v1.ModelTrained")
+    # who caused each event is in the ledger: the uploader from the token, the services for what they did
+    assert arrived["event"]["principal"] == {"subject": "e2e-scientist", "role": "data_scientist",
+                                             "kind": "PRINCIPAL_KIND_USER", "issuer": "urn:conveyor:dev"}
+    by_type = {e["type"].rsplit(".", 1)[-1]: e["event"]["principal"] for e in entries}
+    for event, service in [("ModelTrained", "trainer"), ("ModelPromoted", "registry"), ("ModelDeployed", "serving"),
+                           ("DriftDetected", "monitor")]:
+        assert by_type[event] == {"subject": service, "kind": "PRINCIPAL_KIND_SERVICE"}, event
 
 
 def test_one_trace_links_upload_training_registration_and_deployment(loop):

@@ -45,7 +45,7 @@ class KafkaTransport:
 
     async def dead_letters(self):
         partition = TopicPartition(self.topic(topics.DEAD_LETTER), 0)
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka.bootstrap_servers, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(**self.kafka.client_options(), enable_auto_commit=False)
         await consumer.start()
         try:
             consumer.assign([partition])

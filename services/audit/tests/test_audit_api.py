@@ -10,6 +10,7 @@ from conveyor_audit.adapters.ledger_db import Ledger
 from conveyor_audit.keeper import LedgerCorrupted
 from conveyor_audit.settings import AuditSettings
 from conveyor_audit.wiring import create_app
+from conveyor_kernel.callers import signed
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def filled(settings, make) -> list:
 
 
 def test_listing_filters_and_decodes_events(settings, filled) -> None:
-    with TestClient(create_app(settings)) as client:
+    with signed(TestClient(create_app(settings))) as client:
         everything = client.get("/ledger").json()
         assert everything["total"] == 5
         assert [e["event_id"] for e in everything["entries"]] == [p.envelope.id for p in filled]
@@ -47,14 +48,14 @@ def test_listing_filters_and_decodes_events(settings, filled) -> None:
     ({"offset": -1}, 422, "offset"),
 ])
 def test_bad_query_parameters_are_named(settings, filled, params, status, names) -> None:
-    with TestClient(create_app(settings)) as client:
+    with signed(TestClient(create_app(settings))) as client:
         response = client.get("/ledger", params=params)
     assert response.status_code == status
     assert names in response.text
 
 
 def test_entry_root_proof_and_verify(settings, filled) -> None:
-    with TestClient(create_app(settings)) as client:
+    with signed(TestClient(create_app(settings))) as client:
         root = client.get("/ledger/root").json()
         entry = client.get("/ledger/entries/3").json()
         assert entry["event_id"] == filled[3].envelope.id
@@ -81,7 +82,7 @@ def test_corrupted_ledger_refuses_to_start_unless_read_only(settings, filled) ->
     writable = settings.model_copy(update={"read_only": False})
     with pytest.raises(LedgerCorrupted, match="entry 4: chain_hash"), TestClient(create_app(writable)):
         pass
-    with TestClient(create_app(settings)) as client:
+    with signed(TestClient(create_app(settings))) as client:
         report = client.get("/ledger/verify").json()
     assert report["ok"] is False
     assert report["problems"] == ["entry 4: chain_hash does not match the recomputed chain"]

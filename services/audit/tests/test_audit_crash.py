@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_audit.note import Signer, parse_vkey, verify_checkpoint
 from conveyor_cli.audit_cmd import audit_app
-from conveyor_kernel import topics
+from conveyor_kernel import AUDITOR, DevIssuer, KafkaSettings, topics
+from conveyor_kernel.callers import AllowedCaller
 from conveyor_kernel.memory import build_record
 
 pytestmark = pytest.mark.integration
@@ -37,10 +38,10 @@ def free_port() -> int:
 
 
 class AuditProcess:
-    def __init__(self, data_dir: Path, port: int, prefix: str) -> None:
+    def __init__(self, data_dir: Path, port: int, kafka: KafkaSettings) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self.env = {**os.environ, "CONVEYOR_DATA_DIR": str(data_dir), "CONVEYOR_PORT": str(port),
-                    "CONVEYOR_KAFKA__TOPIC_PREFIX": prefix, "CONVEYOR_BATCH_SIZE": "1000",
+                    **kafka.as_env(), "CONVEYOR_BATCH_SIZE": "1000",
                     "CONVEYOR_CHECKPOINT_EVERY": "7000", "CONVEYOR_CHECKPOINT_SECONDS": "1"}
         self.log = data_dir / "audit.log"
         self.process: subprocess.Popen | None = None
@@ -70,8 +71,8 @@ class AuditProcess:
         return (await client.get(f"{self.url}/ledger/root")).json()["size"]
 
 
-async def produce(bootstrap: str, prefix: str) -> set[str]:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
+async def produce(kafka: KafkaSettings, prefix: str) -> set[str]:
+    producer = AIOKafkaProducer(**kafka.client_options(), acks="all", enable_idempotence=True,
                                 linger_ms=20, max_batch_size=256 * 1024)
     await producer.start()
     ids, futures, kinds = set(), [], [
@@ -94,9 +95,9 @@ async def produce(bootstrap: str, prefix: str) -> set[str]:
     return ids
 
 
-async def published_checkpoints(bootstrap: str, topic: str) -> list[str]:
+async def published_checkpoints(kafka: KafkaSettings, topic: str) -> list[str]:
     partition = TopicPartition(topic, 0)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.client_options(), enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign([partition])
@@ -112,14 +113,14 @@ async def published_checkpoints(bootstrap: str, topic: str) -> list[str]:
 
 
 async def test_sigkill_at_random_moments_loses_and_repeats_nothing(kafka_settings, tmp_path) -> None:
-    prefix, bootstrap = kafka_settings.topic_prefix, kafka_settings.bootstrap_servers
-    audit = AuditProcess(tmp_path, free_port(), prefix)
+    prefix = kafka_settings.topic_prefix
+    audit = AuditProcess(tmp_path, free_port(), kafka_settings)
     rng = random.Random()
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, auth=AllowedCaller(tmp_path / "auth", "audit")) as client:
         audit.start()
         try:
             await audit.wait_ready(client)  # it creates the topics
-            producing = asyncio.create_task(produce(bootstrap, prefix))
+            producing = asyncio.create_task(produce(kafka_settings, prefix))
             kills = 0
             while kills < KILLS:
                 await asyncio.sleep(rng.uniform(0.3, 2.0))
@@ -146,13 +147,14 @@ async def test_sigkill_at_random_moments_loses_and_repeats_nothing(kafka_setting
     assert len(stored) == EVENTS and set(stored) == ids  # 0 missing, 0 duplicated
     assert audit.log.read_text().count("ledger verified") == KILLS + 1  # every restart verified first
     verifier = parse_vkey(CliRunner().invoke(audit_app, ["public-key", "--data-dir", str(tmp_path)]).stdout)
-    notes = await published_checkpoints(bootstrap, kafka_settings.topic(topics.CHECKPOINTS))
+    notes = await published_checkpoints(kafka_settings, kafka_settings.topic(topics.CHECKPOINTS))
     published = {verify_checkpoint(note, verifier).size for note in notes}
     assert published == set(signed_sizes) and max(published) == EVENTS  # copies outside the database
 
 
 def cli_checks(url: str, data_dir: Path) -> None:
-    runner = CliRunner()
+    # the CLI takes its token from CONVEYOR_TOKEN, as every command does
+    runner = CliRunner(env={"CONVEYOR_TOKEN": DevIssuer.ensure(data_dir / "auth").mint("verifier", AUDITOR)})
     vkey = runner.invoke(audit_app, ["public-key", "--data-dir", str(data_dir)]).stdout.strip()
     with sqlite3.connect(data_dir / "audit" / "ledger.db") as conn:
         older = conn.execute("SELECT note FROM checkpoint WHERE size > 0 ORDER BY size LIMIT 1").fetchone()[0]

@@ -13,6 +13,7 @@ from conveyor_audit.integrity import verify_snapshot
 from conveyor_audit.settings import AuditSettings
 from conveyor_audit.wiring import create_app
 from conveyor_kernel import Record, topics
+from conveyor_kernel.callers import AllowedCaller
 from conveyor_kernel.kafka import KafkaPublisher
 from conveyor_kernel.memory import build_record
 
@@ -29,13 +30,14 @@ async def wait_for(condition: Callable[[], bool], what: str, seconds: float = 60
 
 async def problems(app: FastAPI) -> list[str]:
     """What the running app's components still wait for, as /readyz lists it."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://audit") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://audit",
+                                 auth=AllowedCaller.of(app)) as client:
         return (await client.get("/readyz")).json().get("waiting_for", [])
 
 
 async def read_all(settings, topic: str) -> list[Record]:
     partition = TopicPartition(settings.topic(topic), 0)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**settings.client_options(), enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign([partition])

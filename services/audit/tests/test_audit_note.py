@@ -17,7 +17,7 @@ from conveyor_audit.note import (
     verify_checkpoint,
 )
 from conveyor_audit.settings import AuditSettings
-from conveyor_kernel import ConfigurationError
+from conveyor_kernel import AuthSettings, ConfigurationError
 
 # The example of golang.org/x/mod/sumdb/note (the reference implementation the C2SP spec grew from).
 GO_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
@@ -79,13 +79,18 @@ def test_checkpoint_round_trip_and_origin_check() -> None:
             parse_checkpoint(broken)
 
 
+# production mode also needs a token issuer (kernel settings); this test is about the signing key
+IDP = AuthSettings(issuer="https://idp.example", jwks_url="https://idp.example/jwks.json")
+
+
 def test_production_refuses_to_start_without_a_key(tmp_path) -> None:
     with pytest.raises(ConfigurationError, match="CONVEYOR_SIGNING_KEY is required"):
-        load_signer(AuditSettings(data_dir=tmp_path, mode="production"))
+        load_signer(AuditSettings(data_dir=tmp_path, mode="production", auth=IDP))
     assert not dev_key_path(AuditSettings(data_dir=tmp_path)).exists()  # nothing generated silently
     with pytest.raises(ConfigurationError, match="not usable"):
-        load_signer(AuditSettings(data_dir=tmp_path, mode="production", signing_key="PRIVATE+KEY+x+00+AA=="))
-    given = load_signer(AuditSettings(data_dir=tmp_path, mode="production", signing_key=GO_SKEY))
+        load_signer(AuditSettings(data_dir=tmp_path, mode="production", auth=IDP,
+                                  signing_key="PRIVATE+KEY+x+00+AA=="))
+    given = load_signer(AuditSettings(data_dir=tmp_path, mode="production", auth=IDP, signing_key=GO_SKEY))
     assert given.verifier.vkey() == GO_VKEY
 
 

@@ -12,6 +12,7 @@ from conveyor_audit.note import Signer
 from conveyor_audit.settings import AuditSettings
 from conveyor_audit.verifier import RemoteLog, VerificationFailed
 from conveyor_audit.wiring import create_app
+from conveyor_kernel.callers import signed
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def remote(client: TestClient, settings: AuditSettings, signer: Signer | None = 
 
 
 def test_verifier_checks_checkpoint_every_inclusion_consistency_and_full(settings, notes) -> None:
-    with TestClient(create_app(settings)) as client:
+    with signed(TestClient(create_app(settings))) as client:
         latest = client.get("/ledger/checkpoint").json()
         assert latest["size"] == 11 and latest["note"] == notes[1]
         assert client.get("/ledger/public-key").text.strip() == load_signer(settings).verifier.vkey()
@@ -66,7 +67,7 @@ def test_a_rewritten_entry_fails_inclusion_and_full_verification(settings, notes
         conn.execute("DROP TRIGGER entries_no_update")
         conn.execute("UPDATE entries SET leaf_bytes = CAST(REPLACE(CAST(leaf_bytes AS TEXT), 'credit', 'debit')"
                      " AS BLOB) WHERE idx = 2")
-    with TestClient(create_app(settings)) as client:
+    with signed(TestClient(create_app(settings))) as client:
         log = remote(client, settings)
         newest = log.checkpoint()
         log.inclusion(newest, 1)
@@ -85,14 +86,14 @@ def test_a_rewritten_entry_fails_inclusion_and_full_verification(settings, notes
     ("/ledger/proof/consistency", {"first": 1, "second": 12}, 400, "second"),
 ])
 def test_bad_proof_parameters_are_named(settings, notes, path, params, status, names) -> None:
-    with TestClient(create_app(settings)) as client:
+    with signed(TestClient(create_app(settings))) as client:
         response = client.get(path, params=params)
     assert response.status_code == status
     assert names in response.text
 
 
 def test_proof_shapes(settings, notes) -> None:
-    with TestClient(create_app(settings)) as client:
+    with signed(TestClient(create_app(settings))) as client:
         inclusion = client.get("/ledger/proof/inclusion", params={"index": 3, "tree_size": 11}).json()
         consistency = client.get("/ledger/proof/consistency", params={"first": 5, "second": 11}).json()
         entry = client.get("/ledger/entries/3").json()
@@ -102,6 +103,6 @@ def test_proof_shapes(settings, notes) -> None:
 
 
 def test_no_checkpoint_yet_is_a_404_with_a_reason(settings, make) -> None:
-    with TestClient(create_app(settings)) as client:
+    with signed(TestClient(create_app(settings))) as client:
         response = client.get("/ledger/checkpoint")
     assert response.status_code == 404 and "no checkpoint" in response.text

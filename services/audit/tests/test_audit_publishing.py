@@ -8,13 +8,14 @@ from fastapi.testclient import TestClient
 from conveyor_audit.settings import AuditSettings
 from conveyor_audit.wiring import SERVICE, create_app
 from conveyor_kernel import Envelope, topics
+from conveyor_kernel.callers import signed as signed_by_role
 from conveyor_kernel.memory import InMemoryBus
 
 
 def test_checkpoints_and_report_hashes_carry_derived_ids(tmp_path) -> None:
     settings = AuditSettings(data_dir=tmp_path)
     bus = InMemoryBus(source=SERVICE)  # the in-memory transport stamps its own source, not the runtime's
-    with TestClient(create_app(settings, transport=bus)) as client:
+    with signed_by_role(TestClient(create_app(settings, transport=bus))) as client:
         assert client.get("/readyz").json() == {"ready": True}
         report = client.get("/reports/monthly/2025-06").json()
         client.get("/reports/monthly/2025-06")

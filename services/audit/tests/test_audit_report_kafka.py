@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from conveyor_audit.note import parse_vkey, verify_checkpoint
 from conveyor_audit.settings import AuditSettings
 from conveyor_audit.wiring import create_app
+from conveyor_kernel.callers import signed
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +29,7 @@ def test_report_hash_is_appended_to_the_ledger_once(kafka_settings, tmp_path) ->
     settings = AuditSettings(data_dir=tmp_path, kafka=kafka_settings, checkpoint_every=10_000,
                              checkpoint_seconds=3600)
     month = datetime.now(UTC).strftime("%Y-%m")
-    with TestClient(create_app(settings)) as client:
+    with signed(TestClient(create_app(settings))) as client:
         wait_for(lambda: client.get("/readyz").status_code == 200, "readiness")
         first = client.get(f"/reports/monthly/{month}").json()
         second = client.get(f"/reports/monthly/{month}", params={"format": "html"})

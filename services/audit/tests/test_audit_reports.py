@@ -14,7 +14,8 @@ from conveyor_audit.note import Checkpoint, verify_checkpoint
 from conveyor_audit.reports import canonical_hash
 from conveyor_audit.settings import AuditSettings
 from conveyor_audit.wiring import create_app
-from conveyor_kernel import Envelope
+from conveyor_kernel import AUDITOR, Envelope
+from conveyor_kernel.callers import signed, token_for
 from conveyor_kernel.topics import type_name
 
 GAP = [ev.FairnessGap(attribute="sex", demographic_parity_difference=0.05, equalized_odds_difference=0.07)]
@@ -44,7 +45,9 @@ STORY = [  # (ISO time, event, subject)
     ("2025-06-11T09:02:00+00:00", ev.ModelPromoted(model_name="credit", version=2, reasons=["roc_auc +0.03"],
                                                    approved_by="policy", action="promote"), "credit"),
     ("2025-06-20T09:00:00+00:00", ev.ModelPromoted(model_name="credit", version=1, reasons=["v2 misbehaved"],
-                                                   approved_by="carol", action="rollback"), "credit"),
+                                                   approved_by="carol", action="rollback",
+                                                   principal=ev.Principal(subject="carol", role="manager",
+                                                                          kind=ev.PRINCIPAL_KIND_USER)), "credit"),
     ("2025-07-02T09:00:00+00:00", ev.DatasetRejected(name="late", owner="dan"), "late"),
 ]
 CHECKPOINTS = [(1, "2025-05-31T12:00:00+00:00"), (12, "2025-06-30T23:00:00+00:00"), (13, "2025-07-03T00:00:00+00:00")]
@@ -73,7 +76,7 @@ def story(settings) -> None:
 
 
 def test_monthly_report_tells_the_month_and_can_itself_be_verified(settings, story) -> None:
-    with TestClient(create_app(settings)) as client:
+    with signed(TestClient(create_app(settings))) as client:
         report = client.get("/reports/monthly/2025-06").json()
         again = client.get("/reports/monthly/2025-06").json()
     assert report["sha256"] == canonical_hash(report) == again["sha256"]  # deterministic, self-describing
@@ -83,6 +86,9 @@ def test_monthly_report_tells_the_month_and_can_itself_be_verified(settings, sto
     assert [(m["version"], m["approved_by"], m["reasons"]) for m in models["promoted"]] == [
         (1, "policy", ["first champion"]), (2, "policy", ["roc_auc +0.03"])]
     assert [(m["version"], m["approved_by"]) for m in models["rolled_back"]] == [(1, "carol")]
+    assert models["rolled_back"][0]["principal"] == {"subject": "carol", "role": "manager",
+                                                     "kind": "PRINCIPAL_KIND_USER"}
+    assert models["promoted"][0]["principal"] is None  # an event from before principals existed
     assert [m["instance"] for m in models["deployed"]] == ["s1"]
     [incident] = report["drift_incidents"]
     assert incident["drifted_features"] == ["age"]
@@ -103,7 +109,7 @@ def test_monthly_report_tells_the_month_and_can_itself_be_verified(settings, sto
 
 
 def test_monthly_html_has_every_section_and_charts(settings, story) -> None:
-    with TestClient(create_app(settings)) as client:
+    with signed(TestClient(create_app(settings))) as client:
         html = client.get("/reports/monthly/2025-06", params={"format": "html"}).text
     for heading in ("Models promoted", "Models rolled back", "Drift incidents", "Fairness per version",
                     "Data provenance", "Consent revocations", "Signed checkpoints", "Consistency proof"):
@@ -112,7 +118,7 @@ def test_monthly_html_has_every_section_and_charts(settings, story) -> None:
 
 
 def test_empty_month_says_so(settings, story) -> None:
-    with TestClient(create_app(settings)) as client:
+    with signed(TestClient(create_app(settings))) as client:
         report = client.get("/reports/monthly/2024-01").json()
         html = client.get("/reports/monthly/2024-01", params={"format": "html"}).text
     assert report["empty"] and report["summary"] == "No lifecycle events were recorded in 2024-01."
@@ -129,14 +135,14 @@ def test_empty_month_says_so(settings, story) -> None:
     ("/reports/model-card/credit/9", 404, "versions in the ledger: [1, 2]"),
 ])
 def test_bad_report_parameters_are_named(settings, story, path, status, names) -> None:
-    with TestClient(create_app(settings)) as client:
+    with signed(TestClient(create_app(settings))) as client:
         response = client.get(path)
     assert response.status_code == status
     assert names in response.text
 
 
 def test_model_card_is_drawn_from_the_ledger(settings, story) -> None:
-    with TestClient(create_app(settings)) as client:
+    with signed(TestClient(create_app(settings))) as client:
         card = client.get("/reports/model-card/credit/1").json()
         html = client.get("/reports/model-card/credit/1", params={"format": "html"}).text
     assert card["model_details"]["name"] == "credit" and card["model_details"]["version"]["name"] == "1"
@@ -158,14 +164,18 @@ def test_cli_writes_json_and_html(settings, story, tmp_path, monkeypatch) -> Non
     from conveyor_cli import audit_cmd
     from conveyor_cli.main import app as main_app
 
-    with TestClient(create_app(settings)) as client:
-        monkeypatch.setattr(audit_cmd.httpx, "get", lambda url, params, timeout: client.get(
-            url.removeprefix("http://audit"), params=params))
-        result = CliRunner().invoke(main_app, ["report", "monthly", "--month", "2025-06", "--url", "http://audit",
-                                                           "--out", str(tmp_path / "out")])
-        bad = CliRunner().invoke(main_app, ["report", "monthly", "--month", "2025-6", "--url", "http://audit"])
+    with TestClient(create_app(settings)) as client:  # not signed: the CLI sends CONVEYOR_TOKEN itself
+        monkeypatch.setattr(audit_cmd.httpx, "get", lambda url, params, timeout, headers: client.get(
+            url.removeprefix("http://audit"), params=params, headers=headers))
+        runner = CliRunner(env={"CONVEYOR_TOKEN": token_for(client.app, "ada", AUDITOR)})
+        result = runner.invoke(main_app, ["report", "monthly", "--month", "2025-06", "--url", "http://audit",
+                                          "--out", str(tmp_path / "out")])
+        bad = runner.invoke(main_app, ["report", "monthly", "--month", "2025-6", "--url", "http://audit"])
+        nobody = CliRunner(env={"CONVEYOR_TOKEN": "", "CONVEYOR_STATE_DIR": str(tmp_path)}).invoke(
+            main_app, ["report", "monthly", "--month", "2025-06", "--url", "http://audit"])
     assert result.exit_code == 0, result.stdout
     written = (tmp_path / "out" / "report-2025-06.json").read_text()
     assert canonical_hash(json.loads(written)) in result.stdout
     assert "<svg" in (tmp_path / "out" / "report-2025-06.html").read_text()
     assert bad.exit_code == 1 and "YYYY-MM" in bad.stdout
+    assert nobody.exit_code == 1 and "401" in nobody.stdout and "no bearer token" in nobody.stdout

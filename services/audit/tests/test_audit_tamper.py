@@ -13,6 +13,7 @@ from conveyor_audit.keeper import LedgerCorrupted
 from conveyor_audit.keys import load_signer
 from conveyor_audit.settings import AuditSettings
 from conveyor_audit.wiring import create_app
+from conveyor_kernel.callers import signed
 
 # (table, key column, stored column): everything the ledger hashes, chains or signs.
 TARGETS = [
@@ -98,6 +99,6 @@ def test_forged_checkpoint_stops_the_service_unless_read_only(settings, ledger_p
     writable = settings.model_copy(update={"read_only": False})
     with pytest.raises(LedgerCorrupted, match="checkpoint 37: note does not verify"), TestClient(create_app(writable)):
         pass
-    with TestClient(create_app(settings)) as client:
+    with signed(TestClient(create_app(settings))) as client:
         report = client.get("/ledger/verify").json()
     assert report["ok"] is False and report["problems"][0].startswith("checkpoint 37: note does not verify")

@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_ingest.settings import IngestSettings
 from conveyor_ingest.wiring import create_app
-from conveyor_kernel import Envelope, TransientError, topics
+from conveyor_kernel import DATA_SCIENTIST, Envelope, TransientError, topics
+from conveyor_kernel.callers import bearer, signed, token_for
 from conveyor_kernel.memory import InMemoryBus
 
 OWNER = "data-science@conveyor.example"  # as in the conftest spec
@@ -30,7 +31,7 @@ def bus() -> InMemoryBus:
 
 @pytest.fixture
 def client(settings, bus):
-    with TestClient(create_app(settings, transport=bus)) as test_client:
+    with signed(TestClient(create_app(settings, transport=bus))) as test_client:
         yield test_client
 
 
@@ -39,7 +40,8 @@ def post(client, data: bytes, spec: dict, filename: str = "cancer.csv", **form):
         "/datasets",
         files={"file": (filename, data, "text/csv")},
         data={"spec": json.dumps(spec), **form},
-        headers={"X-Conveyor-User": "alice"},
+        # the uploader is the token's subject; a typed X-Conveyor-User is ignored
+        headers={**bearer(token_for(client.app, "alice", DATA_SCIENTIST)), "X-Conveyor-User": "ceo@corp.example"},
     )
 
 
@@ -76,6 +78,8 @@ def test_accepted_upload_is_stored_announced_and_catalogued(client, bus, setting
     assert (event.subject_id_column, event.consent_basis) == ("patient_id", "public_task")
     assert event.owner == "data-science@conveyor.example"
     assert event.profile_uri == body["profile_uri"]
+    assert (event.principal.subject, event.principal.role, event.principal.kind) == (
+        "alice", DATA_SCIENTIST, ev.PRINCIPAL_KIND_USER)
     assert (event.training.model_name, event.training.estimator) == ("breast-cancer", "random_forest")
     assert (event.training.holdout_fraction, event.training.seed) == (0.25, 42)
     assert event.training.primary_metric == "roc_auc"
@@ -222,7 +226,7 @@ def test_missing_file_part(client, spec_dict):
 
 def test_an_upload_over_the_limit_is_413_and_announced(tmp_path, bus, frame, spec_dict):
     settings = IngestSettings(data_dir=tmp_path, max_upload_bytes=1000)
-    with TestClient(create_app(settings, transport=bus)) as client:
+    with signed(TestClient(create_app(settings, transport=bus))) as client:
         data = csv_of(frame)
         response = post(client, data, spec_dict)
         assert response.status_code == 413
@@ -253,7 +257,7 @@ class FlakyBus:
 
 
 def test_broker_down_is_503_with_nothing_catalogued_and_a_retry_succeeds(settings, bus, frame, spec_dict):
-    with TestClient(create_app(settings, transport=FlakyBus(bus))) as client:
+    with signed(TestClient(create_app(settings, transport=FlakyBus(bus)))) as client:
         failed = post(client, csv_of(frame), spec_dict)
         assert failed.status_code == 503
         assert failed.headers["Retry-After"]
@@ -269,7 +273,7 @@ def test_broker_down_is_503_with_nothing_catalogued_and_a_retry_succeeds(setting
 
 def test_an_upload_announcing_too_many_bytes_is_refused_before_it_is_read(tmp_path, bus, frame, spec_dict):
     settings = IngestSettings(data_dir=tmp_path, max_upload_bytes=1000)
-    with TestClient(create_app(settings, transport=bus)) as client:
+    with signed(TestClient(create_app(settings, transport=bus))) as client:
         response = post(client, csv_of(frame) * 50, spec_dict)  # far beyond limit + form overhead
         assert response.status_code == 413
         assert "exceeds the limit of 1000 bytes" in response.json()["detail"]

@@ -11,14 +11,15 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_ingest.settings import IngestSettings
 from conveyor_ingest.wiring import create_app
-from conveyor_kernel import topics
+from conveyor_kernel import KafkaSettings, topics
+from conveyor_kernel.callers import AllowedCaller
 
 pytestmark = pytest.mark.integration
 
 
-async def read_records(bootstrap: str, topic: str, count: int, timeout: float = 30.0):
+async def read_records(kafka: KafkaSettings, topic: str, count: int, timeout: float = 30.0):
     partition = TopicPartition(topic, 0)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.client_options(), enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign([partition])
@@ -46,7 +47,8 @@ async def test_upload_is_announced_on_kafka(kafka_settings, tmp_path, frame, spe
     good = frame.to_csv(index=False).encode()
     bad = frame.drop(columns=["mean_area"]).to_csv(index=False).encode()
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as http:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest",
+                                     auth=AllowedCaller.of(app)) as http:
             await ready(http)
             files = {"spec": (None, json.dumps(spec_dict), "application/json")}
             rejected = await http.post("/datasets", files={**files, "file": ("bad.csv", bad, "text/csv")})
@@ -54,8 +56,7 @@ async def test_upload_is_announced_on_kafka(kafka_settings, tmp_path, frame, spe
     assert (rejected.status_code, accepted.status_code) == (422, 201), accepted.text
 
     sha = hashlib.sha256(good).hexdigest()
-    first, second = await read_records(
-        kafka_settings.bootstrap_servers, kafka_settings.topic(topics.DATASETS), 2
+    first, second = await read_records(kafka_settings, kafka_settings.topic(topics.DATASETS), 2
     )
     headers = dict(second.headers)
     assert headers["ce_type"] == b"conveyor.events.v1.DatasetArrived"

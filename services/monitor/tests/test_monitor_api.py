@@ -1,6 +1,7 @@
 import httpx
 from fastapi import FastAPI
 
+from conveyor_kernel.callers import AllowedCaller
 from conveyor_monitor.drift import FeatureResult, WindowResult
 from conveyor_monitor.settings import MonitorSettings
 from conveyor_monitor.wiring import create_app
@@ -8,7 +9,8 @@ from conveyor_monitor.wiring import create_app
 
 def client_for(app: FastAPI) -> httpx.AsyncClient:
     # No lifespan here: the app is never started, so nothing touches Kafka.
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://monitor")
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://monitor",
+                             auth=AllowedCaller.of(app))
 
 
 async def test_drift_report_lists_newest_first_and_404s_unknown_models(tmp_path):

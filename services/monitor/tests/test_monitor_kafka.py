@@ -11,7 +11,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, Envelope, _bus, decode_event, kafka, topics
+from conveyor_kernel import ArtifactStore, Envelope, KafkaSettings, _bus, decode_event, kafka, topics
+from conveyor_kernel.callers import AllowedCaller
 from conveyor_kernel.kafka import KafkaPublisher
 from conveyor_monitor import handlers
 from conveyor_monitor.settings import MonitorSettings
@@ -34,10 +35,10 @@ async def eventually(check, what: str, timeout: float = 60.0):
         await asyncio.sleep(0.2)
 
 
-async def read_topic(bootstrap: str, topic: str) -> list[tuple[Envelope, object, list]]:
+async def read_topic(kafka: KafkaSettings, topic: str) -> list[tuple[Envelope, object, list]]:
     """Every record on a one-partition topic up to its current end."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        **kafka.client_options(), enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:
@@ -76,7 +77,7 @@ async def test_drift_is_detected_once_per_shift(kafka_settings, tmp_path, sample
     registry = KafkaPublisher(kafka_settings, source="registry")
     serving = KafkaPublisher(kafka_settings, source="serving")
     async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://monitor"
+        transport=httpx.ASGITransport(app=app), base_url="http://monitor", auth=AllowedCaller.of(app)
     ) as client:
         await registry.start()
         await serving.start()
@@ -106,7 +107,7 @@ async def test_drift_is_detected_once_per_shift(kafka_settings, tmp_path, sample
             assert not any(e["dataset_drifted"] for e in calm)
 
             # An undecodable record goes to the dead-letter topic and does not stall the stream.
-            junk = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers)
+            junk = AIOKafkaProducer(**kafka_settings.client_options())
             await junk.start()
             headers = Envelope("conveyor.events.v1.PredictionsLogged", "serving", "churn").to_headers()
             await junk.send_and_wait(kafka_settings.topic(topics.PREDICTIONS), b"\xff\xff not protobuf",
@@ -124,8 +125,8 @@ async def test_drift_is_detected_once_per_shift(kafka_settings, tmp_path, sample
         assert [e["published"] for e in history] == [False, True, False, False, False]  # confirmed on the 2nd
         assert history[0]["features"][0]["psi_reference_deciles"] > 0.1
 
-        drifts = await read_topic(kafka_settings.bootstrap_servers, kafka_settings.topic(topics.MONITORING))
-        retrains = await read_topic(kafka_settings.bootstrap_servers, kafka_settings.topic(topics.RETRAIN))
+        drifts = await read_topic(kafka_settings, kafka_settings.topic(topics.MONITORING))
+        retrains = await read_topic(kafka_settings, kafka_settings.topic(topics.RETRAIN))
         assert len(drifts) == 1 and len(retrains) == 1
         envelope, drift, _ = drifts[0]
         assert envelope.source == "monitor" and envelope.subject == "churn" and envelope.traceparent
@@ -138,7 +139,7 @@ async def test_drift_is_detected_once_per_shift(kafka_settings, tmp_path, sample
         alarm = next(s for s in evaluations_spans if s.context.trace_id == int(envelope.traceparent[3:35], 16))
         assert alarm.attributes["conveyor.drift_share"] == 1.0
 
-        dead = await read_topic(kafka_settings.bootstrap_servers, kafka_settings.topic(topics.DEAD_LETTER))
+        dead = await read_topic(kafka_settings, kafka_settings.topic(topics.DEAD_LETTER))
         assert len(dead) == 1 and b"not a valid" in dict(dead[0][2])["dlq_reason"]
 
         metrics = (await client.get("/metrics")).text

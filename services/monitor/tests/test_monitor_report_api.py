@@ -1,6 +1,7 @@
 import httpx
 import pytest
 
+from conveyor_kernel.callers import AllowedCaller
 from conveyor_monitor.settings import MonitorSettings
 from conveyor_monitor.wiring import create_app
 
@@ -8,7 +9,8 @@ from conveyor_monitor.wiring import create_app
 @pytest.fixture
 async def client(tmp_path):
     app = create_app(MonitorSettings(data_dir=tmp_path))  # never started: nothing touches Kafka
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://monitor") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://monitor",
+                                 auth=AllowedCaller.of(app)) as client:
         yield client
 
 

@@ -14,7 +14,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore
+from conveyor_kernel import ArtifactStore, KafkaSettings
+from conveyor_kernel.callers import AllowedCaller
 from conveyor_kernel.kafka import KafkaPublisher
 from conveyor_monitor.settings import MonitorSettings
 
@@ -32,8 +33,7 @@ def free_port() -> int:
 
 def start_monitor(kafka_settings, data_dir, port: int) -> subprocess.Popen:
     env = os.environ | {
-        "CONVEYOR_KAFKA__BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
-        "CONVEYOR_KAFKA__TOPIC_PREFIX": kafka_settings.topic_prefix,
+        **kafka_settings.as_env(),
         "CONVEYOR_DATA_DIR": str(data_dir),
         "CONVEYOR_PORT": str(port),
         "CONVEYOR_HOST": "127.0.0.1",
@@ -61,9 +61,9 @@ async def eventually(check, what: str, timeout: float = 90.0):
         await asyncio.sleep(0.3)
 
 
-async def last_window_rows(bootstrap: str, topic: str) -> int | None:
+async def last_window_rows(kafka: KafkaSettings, topic: str) -> int | None:
     """Rows in the newest changelog record of the windows table (what a restart will recover)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka.client_options(), enable_auto_commit=False)
     await consumer.start()
     try:
         tp = TopicPartition(topic, 0)
@@ -89,7 +89,7 @@ async def test_sigkill_and_restart_neither_loses_nor_double_counts(kafka_setting
     serving = KafkaPublisher(kafka_settings, source="serving")
     first = start_monitor(kafka_settings, tmp_path, port)
     second = None
-    async with httpx.AsyncClient(base_url=url, timeout=5) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=5, auth=AllowedCaller(tmp_path / "auth", "monitor")) as client:
         await registry.start()
         await serving.start()
         try:
@@ -102,7 +102,7 @@ async def test_sigkill_and_restart_neither_loses_nor_double_counts(kafka_setting
             await eventually(
                 lambda: _window_rows(client, 150), "150 rows in the open window", timeout=60
             )
-            await eventually(lambda: _equals(last_window_rows(kafka_settings.bootstrap_servers, changelog), 150),
+            await eventually(lambda: _equals(last_window_rows(kafka_settings, changelog), 150),
                              "the changelog to hold the 150-row window")
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)

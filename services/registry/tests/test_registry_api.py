@@ -7,11 +7,13 @@ import pytest
 
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import TransientError
+from conveyor_kernel.callers import AllowedCaller
 
 
 @pytest.fixture
 async def client(app):
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                 auth=AllowedCaller.of(app, subject="alice@example.com")) as client:
         yield client
 
 
@@ -26,7 +28,8 @@ def seed(registry, make_trained):
     return seed
 
 
-ALICE = {"user": "alice@example.com", "reason": "v2 wins on the fresh holdout"}
+# The token (AllowedCaller) says alice; a `user` typed in the body is ignored.
+ALICE = {"user": "ceo@corp.example", "reason": "v2 wins on the fresh holdout"}
 
 
 async def champion(client) -> int | None:
@@ -99,11 +102,11 @@ async def test_changing_unknown_things_is_404(client, seed, path):
     assert (await client.post(path, json=ALICE)).status_code == 404
 
 
-async def test_a_change_without_a_user_is_422_naming_the_field(client, seed):
+async def test_a_change_without_a_reason_is_422_naming_the_field(client, seed):
     await seed(0.9, 0.8)
-    response = await client.post("/models/churn/versions/2/promote", json={"reason": "because"})
+    response = await client.post("/models/churn/versions/2/promote", json={"user": "alice@example.com"})
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["body", "user"]
+    assert response.json()["detail"][0]["loc"] == ["body", "reason"]
 
 
 async def test_rollback_walks_back_through_champions_then_409(client, seed, bus):
@@ -116,6 +119,7 @@ async def test_rollback_walks_back_through_champions_then_409(client, seed, bus)
     assert (rolled.version, rolled.previous_version, rolled.action, rolled.approved_by) == (
         2, 3, "rollback", "alice@example.com")
     assert rolled.reasons[0].startswith("rollback by alice@example.com from v3 to v2")
+    assert (rolled.principal.subject, rolled.principal.role) == ("alice@example.com", "manager")
 
     assert (await client.post("/models/churn/rollback", json=ALICE)).json()["version"] == 1
     assert await champion(client) == 1

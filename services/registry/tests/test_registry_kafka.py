@@ -7,7 +7,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import Envelope, decode_event, topics
+from conveyor_kernel import Envelope, KafkaSettings, decode_event, topics
+from conveyor_kernel.callers import AllowedCaller
 from conveyor_kernel.kafka import KafkaPublisher, ensure_topics
 from conveyor_registry.settings import RegistrySettings
 from conveyor_registry.wiring import create_app
@@ -26,9 +27,9 @@ async def until(condition, what: str, seconds: float = 60) -> None:
 class TopicReader:
     """Reads a topic from its start without a group, so it never disturbs the service's offsets."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, kafka: KafkaSettings, topic: str) -> None:
         self.partition = TopicPartition(topic, 0)
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self.consumer = AIOKafkaConsumer(**kafka.client_options(), enable_auto_commit=False)
         self.events: list[tuple[Envelope, object]] = []
 
     async def __aenter__(self) -> "TopicReader":
@@ -65,8 +66,9 @@ async def test_model_trained_on_kafka_is_registered_promoted_and_deduplicated(
     await trainer.start()
     try:
         async with app.router.lifespan_context(app), TopicReader(
-            kafka_settings.bootstrap_servers, registry_topic
-        ) as reader, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            kafka_settings, registry_topic
+        ) as reader, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                       auth=AllowedCaller.of(app)) as http:
             runtime = app.state.runtime
 
             async def ready():

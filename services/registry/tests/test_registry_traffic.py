@@ -4,15 +4,18 @@ import httpx
 import pytest
 
 from conveyor.events.v1 import events_pb2 as ev
+from conveyor_kernel.callers import AllowedCaller
 
 
 @pytest.fixture
 async def client(app):
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                 auth=AllowedCaller.of(app, subject="alice@example.com")) as client:
         yield client
 
 
-WHO = {"user": "alice@example.com", "reason": "try v2 on live traffic"}
+# The token (AllowedCaller) says alice; a `user` typed in the body is ignored.
+WHO = {"user": "ceo@corp.example", "reason": "try v2 on live traffic"}
 
 
 async def _seed(registry, make_trained, *aucs: float) -> None:
@@ -32,7 +35,7 @@ async def test_canary_publishes_the_candidate_and_rollback_clears_it(client, reg
     assert (split.mode, split.champion_version, split.candidate_version, split.canary_weight) == ("canary", 1, 2, 0.25)
     assert split.candidate_artifact_uri == "file:///artifacts/models/run-2.onnx"
     assert list(split.feature_names) == ["age", "tenure"] and split.task == ev.TASK_CLASSIFICATION
-    assert (split.set_by, split.reason) == (WHO["user"], WHO["reason"])
+    assert (split.set_by, split.reason) == ("alice@example.com", WHO["reason"])
 
     rolled = await client.post("/models/churn/traffic/rollback", json=WHO)
 

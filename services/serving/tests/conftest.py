@@ -28,6 +28,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import ArtifactStore, Dispatcher, topics
+from conveyor_kernel.callers import signed
 from conveyor_kernel.memory import InMemoryBus
 from conveyor_serving.settings import ServingSettings
 from conveyor_serving.wiring import create_app
@@ -242,7 +243,7 @@ def make_serving(models: Models):
         overrides.setdefault("grpc_port", 0)  # a free port: tests run side by side
         settings = ServingSettings(data_dir=models.data_dir, instance="test-instance", **overrides)
         bus = InMemoryBus(source="serving")
-        with TestClient(create_app(settings, transport=bus)) as client:
+        with signed(TestClient(create_app(settings, transport=bus))) as client:
             yield Harness(client, bus)
 
     return make
@@ -272,5 +273,5 @@ def model_folder(models: Models, tmp_path: Path) -> Path:
 def standalone(models: Models, model_folder: Path) -> Iterator[TestClient]:
     settings = ServingSettings(data_dir=models.data_dir, model_repository=model_folder, kafka_enabled=False,
                                max_batch_rows=50, grpc_port=0)
-    with TestClient(create_app(settings)) as client:
+    with signed(TestClient(create_app(settings))) as client:
         yield client

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor.events.v1.predictions import prediction_rows
 from conveyor_kernel import Envelope, decode_event
+from conveyor_kernel.callers import signed
 from conveyor_kernel.kafka import KafkaPublisher, ensure_topics
 from conveyor_serving.settings import ServingSettings
 from conveyor_serving.wiring import create_app
@@ -31,7 +32,7 @@ async def _publish(kafka_settings, event) -> None:
 async def _read(kafka_settings, event_cls, count: int) -> list:
     """Every `event_cls` on its topic, waiting (bounded) until at least `count` are there."""
     partition = TopicPartition(kafka_settings.topic(event_cls), 0)
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_settings.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_settings.client_options(), enable_auto_commit=False)
     await consumer.start()
     found: list = []
     try:
@@ -56,7 +57,7 @@ def test_promotion_on_kafka_is_served_and_logged(kafka_settings, models):
     settings = ServingSettings(data_dir=models.data_dir, kafka=kafka_settings, log_flush_interval=0.1, grpc_port=0)
     rows = models.X[:4]
 
-    with TestClient(create_app(settings)) as client:
+    with signed(TestClient(create_app(settings))) as client:
         deadline = time.monotonic() + 60
         while client.get("/v2/models/cancer/ready").status_code != 200 and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -100,7 +101,7 @@ def test_a_canary_and_its_rollback_on_kafka_reach_serving(kafka_settings, models
             time.sleep(0.01)
         return time.monotonic() - started
 
-    with TestClient(create_app(settings)) as client:
+    with signed(TestClient(create_app(settings))) as client:
         wait_for(client, "canary")
         assert traffic(client) == {"mode": "canary", "candidate_version": "2", "canary_weight": 1.0}
         body = {"inputs": [{"name": "input", "shape": [1, 30], "datatype": "FP32", "data": models.X[0].tolist()}]}

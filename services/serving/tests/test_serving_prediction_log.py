@@ -7,6 +7,7 @@ import numpy as np
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor.events.v1.predictions import prediction_rows
 from conveyor_kernel import Envelope
+from conveyor_kernel.callers import signed
 from conveyor_kernel.memory import InMemoryBus
 
 
@@ -94,7 +95,7 @@ def test_a_refused_publish_is_counted_and_logging_carries_on(models):
 
     settings = ServingSettings(data_dir=models.data_dir, log_flush_interval=0.05, grpc_port=0)
     app = create_app(settings, transport=RefusingBus(source="serving"))
-    with TestClient(app) as client:
+    with signed(TestClient(app)) as client:
         serving = app.state.serving
         client.portal.call(app.state.handlers[ev.ModelPromoted],
                            ev.ModelPromoted(model_name="cancer", version=1, artifact_uri=models.v1_uri),

@@ -110,7 +110,9 @@ def test_api_keys_guard_inference_but_not_health_or_metadata(make_serving, model
         assert client.post("/v1/models/cancer:predict", json={"instances": models.X[:1].tolist()},
                            headers={"X-API-Key": "k-one"}).status_code == 200
         assert client.post("/v1/models/cancer:predict", json={"instances": models.X[:1].tolist()}).status_code == 401
-        assert client.post("/v2/repository/models/cancer/unload").status_code == 401
+        # unload is the kill switch: a role decides it (a bearer token), an inference key does not
+        refused = client.post("/v2/repository/models/cancer/unload", headers={"Authorization": "Bearer k-one"})
+        assert refused.status_code == 401 and "not a JWT" in refused.json()["error"]
         assert client.get("/v2/models/cancer").status_code == 200
         assert client.get("/v2/health/ready").status_code == 200
 

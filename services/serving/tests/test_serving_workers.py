@@ -22,7 +22,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import Envelope, decode_event
+from conveyor_kernel import MANAGER, DevIssuer, Envelope, decode_event
+from conveyor_kernel.callers import bearer
 from conveyor_kernel.kafka import KafkaPublisher, ensure_topics
 from conveyor_serving.oip import grpc_predict_v2_pb2 as pb
 from conveyor_serving.oip import grpc_predict_v2_pb2_grpc as pb_grpc
@@ -123,7 +124,7 @@ async def _publish_all(kafka_settings, events) -> None:
 
 async def _deployed(kafka_settings, count: int, bound: float = 40) -> list[ev.ModelDeployed]:
     partition = TopicPartition(kafka_settings.topic(ev.ModelDeployed), 0)
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_settings.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**kafka_settings.client_options(), enable_auto_commit=False)
     await consumer.start()
     found: list[ev.ModelDeployed] = []
     try:
@@ -151,7 +152,7 @@ def test_twenty_deployments_under_load_lose_no_request_on_any_worker(kafka_setti
     empty.mkdir()
     asyncio.run(ensure_topics(kafka_settings, [ev.ModelPromoted, ev.ModelDeployed, ev.PredictionsLogged]))
     asyncio.run(_publish_all(kafka_settings, [_promotion(models, 1)]))
-    env = {"CONVEYOR_KAFKA__TOPIC_PREFIX": kafka_settings.topic_prefix, "CONVEYOR_DATA_DIR": str(models.data_dir)}
+    env = {**kafka_settings.as_env(), "CONVEYOR_DATA_DIR": str(models.data_dir)}
     with _conveyor_serving(empty, tmp_path, "--workers", str(workers), "--kafka", kafka_settings.bootstrap_servers,
                            **env) as url:
         first = asyncio.run(_deployed(kafka_settings, workers))
@@ -234,10 +235,13 @@ def _until(check, timeout: float = 20) -> bool:
 
 
 def test_unload_and_load_reach_every_worker(model_folder, models, tmp_path):
-    with _conveyor_serving(model_folder, tmp_path, "--workers", "2", CONVEYOR_KAFKA__BOOTSTRAP_SERVERS="") as url:
+    data = tmp_path / "data"  # the dev token issuer lives here: unload and load are a manager's
+    with _conveyor_serving(model_folder, tmp_path, "--workers", "2", CONVEYOR_KAFKA__BOOTSTRAP_SERVERS="",
+                           CONVEYOR_DATA_DIR=str(data)) as url:
+        manager = bearer(DevIssuer.ensure(data / "auth").mint("ops", MANAGER))
         rows = models.X[:1]
         assert _statuses(url, rows) == {200}
-        assert httpx.post(f"{url}/v2/repository/models/cancer/unload").status_code == 200  # reaches one worker
+        assert httpx.post(f"{url}/v2/repository/models/cancer/unload", headers=manager).status_code == 200
         assert _until(lambda: _statuses(url, rows) == {404}), "a worker still serves the unloaded model"
-        assert httpx.post(f"{url}/v2/repository/models/cancer/load").status_code == 200
+        assert httpx.post(f"{url}/v2/repository/models/cancer/load", headers=manager).status_code == 200
         assert _until(lambda: _statuses(url, rows) == {200}), "a worker did not load the model again"

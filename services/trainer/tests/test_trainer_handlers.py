@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import Dispatcher, topics
+from conveyor_kernel.callers import signed
 from conveyor_kernel.memory import InMemoryBus
 from conveyor_trainer.handlers import TrainerPorts, handlers
 
@@ -104,7 +105,7 @@ async def test_dataset_without_uri_is_dead_lettered(bus, ports, make_dataset) ->
 async def test_runs_api_lists_and_finds_runs(app, bus, ports, make_dataset) -> None:  # type: ignore[no-untyped-def]
     await deliver(bus, ports, make_dataset())
     await deliver(bus, ports, make_dataset(estimator="nope"))
-    client = TestClient(app)
+    client = signed(TestClient(app))
     runs = client.get("/runs").json()
     assert [r["status"] for r in runs] == ["failed", "trained"]
     trained = bus.events(ev.ModelTrained)[0]

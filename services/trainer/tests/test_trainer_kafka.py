@@ -42,7 +42,7 @@ async def model_events(kafka: KafkaSettings, count: int, seconds: float) -> list
 
 async def first_model_event(kafka: KafkaSettings, seconds: float) -> ev.ModelTrained | ev.ModelTrainingFailed:
     consumer = AIOKafkaConsumer(
-        kafka.topic(topics.MODELS), bootstrap_servers=kafka.bootstrap_servers, auto_offset_reset="earliest"
+        kafka.topic(topics.MODELS), **kafka.client_options(), auto_offset_reset="earliest"
     )
     await consumer.start()
     try:

@@ -21,6 +21,9 @@ from prometheus_client import (
     generate_latest,
 )
 
+from ._security import install_access
+from ._settings import ServiceSettings
+
 RETRY_AFTER_SECONDS = "5"
 
 
@@ -44,6 +47,9 @@ def detail_body(exc: Exception) -> dict[str, Any]:
 
 def create_service_app(
     title: str,
+    *,
+    service: str,
+    settings: ServiceSettings,
     components: Sequence[Component] = (),
     registry: CollectorRegistry | None = None,
     version: str = "0.1.0",
@@ -52,6 +58,8 @@ def create_service_app(
     http_tracing: bool = True,
 ) -> FastAPI:
     """Components start in the order given and stop in reverse; /readyz lists their problems.
+
+    `service` names the service's section of the access table: every route is decided by it (see _guard).
 
     `http_tracing=False` turns FastAPI's own request spans off, for a hot path that traces itself.
 
@@ -93,6 +101,7 @@ def create_service_app(
         return Response(generate_latest(metrics_registry), media_type=CONTENT_TYPE_LATEST)
 
     map_errors(app, errors or {}, error_body)
+    install_access(app, service, settings, error_body)
     return app
 
 

@@ -23,6 +23,7 @@ from . import topics
 from ._bus import DeadLetters, Dispatcher, HandlerTable, Record
 from ._envelope import Envelope
 from ._errors import ConfigurationError
+from ._identity import Principal, acting_principal
 from ._settings import ServiceSettings
 from .kafka import KafkaConsumerLoop, KafkaPublisher, ensure_topics
 from .memory import InMemoryBus
@@ -37,12 +38,19 @@ class _Subscription:
 
 
 class _DeclaredPublisher:
-    """The runtime's publisher: refuses event types the service did not declare, then sends."""
+    """The runtime's publisher: refuses event types the service did not declare, stamps who caused the event,
+    then sends.
+
+    The principal is the verified caller of the request being served (see `acting_principal`), else the
+    service's own account: a handler or a timer acts for the service. An event whose principal the domain
+    set itself (e.g. one published later from a stored record) keeps it.
+    """
 
     def __init__(self, transport: KafkaPublisher | InMemoryBus, source: str, declared: frozenset[type[Message]]):
         self.transport = transport
         self.source = source
         self.declared = declared
+        self.own_account = Principal.service(source).as_event()
 
     async def publish(self, event: Message, subject: str, *, event_id: str | None = None,
                       time: str | None = None) -> Envelope:
@@ -51,6 +59,10 @@ class _DeclaredPublisher:
                 f"{self.source} publishes {topics.type_name(type(event))} without declaring it; add it to "
                 "the `publishes` of its EventRuntime"
             )
+        if not event.HasField("principal"):  # every event names who caused it (tests/contracts check each has one)
+            caller = acting_principal()
+            event.principal.CopyFrom(  # type: ignore[attr-defined]
+                caller.as_event() if caller is not None else self.own_account)
         if isinstance(self.transport, InMemoryBus):
             return await self.transport.publish(event, subject, event_id=event_id, time=time, source=self.source)
         return await self.transport.publish(event, subject, event_id=event_id, time=time)
@@ -61,7 +73,9 @@ class _DeclaredPublisher:
 
 class EventRuntime:
     def __init__(self, settings: ServiceSettings, source: str, publishes: Iterable[type[Message]] = (),
-                 transport: InMemoryBus | None = None) -> None:
+                 transport: InMemoryBus | None = None, reads: Iterable[str] = ()) -> None:
+        """`reads`: base names of topics the service consumes with a reader of its own, outside any handler
+        table (the audit ledger's): counted in `subscribed`, so its Kafka grants include them."""
         self.kafka = settings.kafka
         self.source = source
         self.publishes = frozenset(publishes)
@@ -71,7 +85,7 @@ class EventRuntime:
                                             self.publishes)
         self.dead_letters = DeadLetters(self.publisher.send, self.topic(topics.DEAD_LETTER))
         self._subscriptions: list[_Subscription] = []
-        self._elsewhere: set[str] = set()  # topics of tables dispatched by the service's own loop
+        self._elsewhere: set[str] = set(reads)  # topics the service's own loops consume
         self._started = False
 
     def topic(self, topic: str | type[Message]) -> str:

@@ -26,7 +26,7 @@ __all__ = ["KafkaConsumerLoop", "KafkaPublisher", "ensure_topics"]
 async def ensure_topics(settings: KafkaSettings, topics: Iterable[str | type[Message]], partitions: int = 1) -> None:
     """Create the topics (base names or event classes) that do not exist yet: consumers must not wait
     for a producer to auto-create them, and a broker with auto-creation off must not lose a first event."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**settings.client_options())
     async for attempt in AsyncRetrying(
         retry=retry_if_exception_type(KafkaError), stop=stop_after_delay(60), wait=wait_exponential(max=2)
     ):
@@ -56,7 +56,7 @@ class KafkaPublisher:
 
     async def start(self) -> None:
         producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.bootstrap_servers,
+            **self.settings.client_options(),
             client_id=f"{self.settings.client_id}-{self.source}",
             acks="all",
             enable_idempotence=True,
@@ -124,7 +124,7 @@ class KafkaConsumerLoop:
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
             *self.topics,
-            bootstrap_servers=self.settings.bootstrap_servers,
+            **self.settings.client_options(),
             group_id=self.group,
             client_id=f"{self.settings.client_id}-{self.group}",
             enable_auto_commit=False,

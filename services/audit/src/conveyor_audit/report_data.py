@@ -59,7 +59,9 @@ def _version_of_run(items: list[Item]) -> dict[str, int]:
 
 def models_section(items: list[Item]) -> dict[str, list[dict[str, Any]]]:
     def row(item: Item, **fields: Any) -> dict[str, Any]:
-        return {"ledger_index": item.index, "time": item.time, "model": item.event.get("model_name", ""), **fields}
+        # principal: who caused the event, as the event names it (absent from events older than issue 12)
+        return {"ledger_index": item.index, "time": item.time, "model": item.event.get("model_name", ""),
+                "principal": item.event.get("principal"), **fields}
 
     promoted = _of(items, "ModelPromoted")
     return {

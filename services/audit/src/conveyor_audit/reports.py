@@ -115,6 +115,7 @@ def model_card(ledger: Ledger, model: str, version: int) -> dict[str, Any]:
         "lineage": {"dataset_id": dataset_id, "run_id": run, "code_version": train.get("code_version", ""),
                     "training_ledger_index": trained.index if trained else None, "registered_ledger_index": reg.index},
         "deployment_history": [{"ledger_index": i.index, "time": i.time, "type": i.type,
+                                "principal": i.event.get("principal"),
                                 "reasons": i.event.get("reasons", []), "approved_by": i.event.get("approved_by", "")}
                                for i in about if i.type in ("ModelPromoted", "PromotionDeclined", "ModelDeployed",
                                                             "DriftDetected", "RetrainRequested")],

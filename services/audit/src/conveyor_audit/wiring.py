@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import Component, EventRuntime, create_service_app
+from conveyor_kernel import Component, EventRuntime, create_service_app, topics
 from conveyor_kernel.memory import InMemoryBus
 
 from . import api, proofs_api, reports_api
@@ -26,7 +26,8 @@ PUBLISHES = (ev.CheckpointIssued, ev.ReportPublished)
 def create_app(settings: AuditSettings, transport: InMemoryBus | None = None) -> FastAPI:
     """With `transport` (unit tests) checkpoints and report hashes go to that in-memory bus, and nothing
     feeds the ledger (its reader is Kafka only); else to Kafka. Read-only: no runtime, no feed."""
-    runtime = EventRuntime(settings, source=SERVICE, publishes=PUBLISHES, transport=transport)
+    # the ledger reads every lifecycle topic with its own reader (the feed): declared, so its grants include them
+    runtime = EventRuntime(settings, source=SERVICE, publishes=PUBLISHES, transport=transport, reads=topics.LIFECYCLE)
     publisher = None if settings.read_only else runtime.publisher
     registry = CollectorRegistry()
     metrics = AuditMetrics.create(registry)
@@ -35,7 +36,8 @@ def create_app(settings: AuditSettings, transport: InMemoryBus | None = None) ->
     if not settings.read_only:
         components += [runtime, LedgerFeed(settings, keeper, runtime.dead_letters, metrics,
                                            read_kafka=transport is None)]
-    app = create_service_app("Conveyor audit", components=components, registry=registry, errors=api.ERRORS)
+    app = create_service_app("Conveyor audit", service=SERVICE, settings=settings,
+                             components=components, registry=registry, errors=api.ERRORS)
     app.state.runtime = runtime
     app.state.handlers = {}  # no handler table: see the package docstring
     app.state.keeper = keeper

@@ -7,10 +7,12 @@ import asyncio
 import hashlib
 from typing import Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
+
+from conveyor_kernel import PrincipalDep
 
 from .deps import IngestorDep
 from .ingest import Accepted, DatasetNotFound, PublishFailed, SpecConflict, Upload
@@ -48,11 +50,8 @@ _UPLOAD_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"m
 
 @router.post("/datasets", status_code=201, openapi_extra=_UPLOAD_BODY,
              responses={200: {"description": "already stored"}, 409: {}, 413: {}, 422: {}, 503: {}})
-async def upload_dataset(
-    request: Request,
-    ingestor: IngestorDep,
-    x_conveyor_user: str = Header(default="anonymous", description="who uploads, for provenance"),
-) -> JSONResponse:
+async def upload_dataset(request: Request, ingestor: IngestorDep, principal: PrincipalDep) -> JSONResponse:
+    """The uploader recorded in provenance is the token's subject; an X-Conveyor-User header is ignored."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > ingestor.max_upload_bytes + _FORM_OVERHEAD:
         # refuse before reading: a client that announces too much is not made to send it all first
@@ -61,7 +60,7 @@ async def upload_dataset(
     form = await request.form()
     try:
         spec = await _spec(form.get("spec"))
-        upload = await _upload(form.get("file"), form.get("format"), spec, x_conveyor_user,
+        upload = await _upload(form.get("file"), form.get("format"), spec, principal.subject,
                                ingestor.max_upload_bytes)
         accepted = await ingestor.ingest(upload)
     finally:

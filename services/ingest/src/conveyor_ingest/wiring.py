@@ -32,7 +32,8 @@ def create_app(settings: IngestSettings, transport: InMemoryBus | None = None) -
     )
     table = handlers(ingestor)
     runtime.subscribe(table, group=SERVICE)  # conveyor.feedback
-    app = create_service_app("Conveyor ingest", components=[runtime], registry=registry, errors=ERRORS)
+    app = create_service_app("Conveyor ingest", service=SERVICE, settings=settings,
+                             components=[runtime], registry=registry, errors=ERRORS)
     app.state.ingestor = ingestor
     app.state.runtime, app.state.handlers = runtime, table
     app.include_router(router)

@@ -81,7 +81,8 @@ def create_app(settings: MonitorSettings, transport: InMemoryBus | None = None) 
         dispatcher = runtime.dispatcher(table, group=SERVICE)
         stream = FaustStream(faust_app, settings.kafka, runtime.subscribed, dispatcher, runtime.dead_letters.forward)
         components.append(stream)
-    app = create_service_app("Conveyor monitor", components=components, registry=registry, errors=ERRORS)
+    app = create_service_app("Conveyor monitor", service=SERVICE, settings=settings,
+                             components=components, registry=registry, errors=ERRORS)
     app.state.runtime, app.state.handlers, app.state.monitor, app.state.stream = runtime, table, monitor, stream
     app.state.own_consumer_topics = stream.sources if stream else ()  # base names faust consumes
     app.include_router(router)

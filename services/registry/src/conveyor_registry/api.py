@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import tracer
+from conveyor_kernel import PrincipalDep, tracer
 
 from . import queries
 from .deps import DbSession, RegistryDep
@@ -49,30 +49,35 @@ def list_decisions(name: ModelName, db: DbSession) -> list[DecisionPublic]:
 
 
 @router.post("/{name}/versions/{version}/promote", response_model=DecisionPublic)
-async def promote(name: ModelName, version: Version, body: ChangeRequest, registry: RegistryDep) -> DecisionPublic:
+async def promote(name: ModelName, version: Version, body: ChangeRequest, registry: RegistryDep,
+                  principal: PrincipalDep) -> DecisionPublic:
     with tracer.start_as_current_span("manual promote", attributes={"model": name, "version": version}):
-        return _decision(await registry.promote(name, version, body.user, body.reason))
+        return _decision(await registry.promote(name, version, principal.subject, body.reason))
 
 
 @router.post("/{name}/rollback", response_model=DecisionPublic)
-async def rollback(name: ModelName, body: ChangeRequest, registry: RegistryDep) -> DecisionPublic:
+async def rollback(name: ModelName, body: ChangeRequest, registry: RegistryDep,
+                   principal: PrincipalDep) -> DecisionPublic:
     with tracer.start_as_current_span("rollback", attributes={"model": name}):
-        return _decision(await registry.rollback(name, body.user, body.reason))
+        return _decision(await registry.rollback(name, principal.subject, body.reason))
 
 
 @router.post("/{name}/traffic", response_model=TrafficPublic)
-async def set_traffic(name: ModelName, body: TrafficRequest, registry: RegistryDep) -> TrafficPublic:
+async def set_traffic(name: ModelName, body: TrafficRequest, registry: RegistryDep,
+                      principal: PrincipalDep) -> TrafficPublic:
     """Canary or shadow: split traffic between the champion and one candidate version."""
     with tracer.start_as_current_span("set traffic split", attributes={"model": name, "mode": body.mode}):
-        event = await registry.set_split(name, body.mode, body.version, body.weight, body.user, body.reason)
+        event = await registry.set_split(name, body.mode, body.version, body.weight, principal.subject,
+                                         body.reason)
     return _traffic(event)
 
 
 @router.post("/{name}/traffic/rollback", response_model=TrafficPublic)
-async def rollback_traffic(name: ModelName, body: ChangeRequest, registry: RegistryDep) -> TrafficPublic:
+async def rollback_traffic(name: ModelName, body: ChangeRequest, registry: RegistryDep,
+                           principal: PrincipalDep) -> TrafficPublic:
     """End the split: the champion answers everything again."""
     with tracer.start_as_current_span("rollback traffic split", attributes={"model": name}):
-        return _traffic(await registry.clear_split(name, body.user, body.reason))
+        return _traffic(await registry.clear_split(name, principal.subject, body.reason))
 
 
 def _decision(decision: Decision) -> DecisionPublic:

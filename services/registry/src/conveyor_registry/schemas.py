@@ -25,9 +25,11 @@ class DecisionPublic(DecisionBase):
 
 
 class ChangeRequest(BaseModel):
-    """Who asks for a manual champion change, and why (both end up in the audit trail)."""
+    """Why a manual champion change is asked for; who asks is the bearer token's subject (both end up in the
+    audit trail)."""
 
-    user: str = Field(min_length=1, max_length=200, description="who asks; e.g. an e-mail address")
+    user: str | None = Field(default=None, max_length=200, deprecated=True,
+                             description="ignored: the acting user is the subject of your bearer token")
     reason: str = Field(min_length=1, max_length=2000, description="why, in a sentence")
 
 

@@ -33,7 +33,8 @@ def create_app(settings: RegistrySettings, transport: InMemoryBus | None = None)
     table = handlers(registry)
     runtime.subscribe(table, group=SERVICE)
     # the database first: it is migrated before the consumer starts and disposed after it stops
-    app = create_service_app("Conveyor registry", components=[database, runtime], registry=metrics_registry,
+    app = create_service_app("Conveyor registry", service=SERVICE, settings=settings,
+                             components=[database, runtime], registry=metrics_registry,
                              errors=ERRORS)
     app.state.registry = registry
     app.state.runtime = runtime

@@ -6,7 +6,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from .api import json_response
-from .deps import KEY_REQUIRED, LoaderDep
+from .deps import LoaderDep
 from .inference import BadRequest
 
 router = APIRouter(prefix="/v2/repository", tags=["model repository extension"])
@@ -24,7 +24,9 @@ async def index(request: Request, loader: LoaderDep) -> Response:
     return json_response(loader.index(None if wanted is None else bool(wanted)))
 
 
-@router.post("/models/{name}/load", dependencies=[KEY_REQUIRED])
+# Load and unload are the control plane: the access table decides them by role (a bearer token), so
+# inference API keys, which ride in the same Authorization header, are not asked for here.
+@router.post("/models/{name}/load")
 async def load(name: str, loader: LoaderDep) -> Response:
     version = await loader.load(name)
     if version is None:
@@ -32,7 +34,7 @@ async def load(name: str, loader: LoaderDep) -> Response:
     return json_response({"name": name, "loaded": True, "version": str(version)})
 
 
-@router.post("/models/{name}/unload", dependencies=[KEY_REQUIRED])
+@router.post("/models/{name}/unload")
 async def unload(name: str, loader: LoaderDep) -> Response:
     loader.unload(name)
     return json_response({"name": name, "unloaded": True})

@@ -113,7 +113,8 @@ def create_app(settings: ServingSettings, transport: InMemoryBus | None = None) 
 
     # FastAPI's native HTTP tracing costs ~25% of peak throughput here even when sampling drops the span;
     # infer requests are traced by api.answer_infer instead (sampled before any OpenTelemetry call).
-    app = create_service_app("conveyor-serving", components=components, registry=metrics.registry,
+    app = create_service_app("conveyor-serving", service=SERVICE, settings=settings,
+                             components=components, registry=metrics.registry,
                              version=api.SERVER_VERSION, errors=api.ERRORS, error_body=api.oip_error,
                              http_tracing=False)
     app.state.serving = Serving(ports, log, inferencer, loader, components, grpc_server)

@@ -32,7 +32,8 @@ def create_app(settings: TrainerSettings, transport: InMemoryBus | None = None) 
     )
     table = handlers(ports)
     runtime.subscribe(table, group=SERVICE)
-    app = create_service_app("Conveyor trainer", components=[runtime], registry=registry,
+    app = create_service_app("Conveyor trainer", service=SERVICE, settings=settings,
+                             components=[runtime], registry=registry,
                              version=package_version(), errors=ERRORS)
     app.state.runtime, app.state.handlers, app.state.ports = runtime, table, ports
     app.state.runs = RunHistory(ports.state, settings.recent_runs)

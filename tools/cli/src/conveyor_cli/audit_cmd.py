@@ -12,6 +12,8 @@ import httpx
 import typer
 from rich.console import Console
 
+from .auth_cmd import auth_headers
+
 audit_app = typer.Typer(help="The audit ledger: signing keys and independent verification.", no_args_is_help=True)
 report_app = typer.Typer(help="Compliance reports drawn from the audit ledger.", no_args_is_help=True)
 console = Console()
@@ -24,7 +26,7 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _getter(url: str):
-    client = httpx.Client(base_url=url, timeout=30)
+    client = httpx.Client(base_url=url, timeout=30, headers=auth_headers())
 
     def get(path: str, params: dict[str, Any]) -> Any:
         response = client.get(path, params=params)
@@ -115,10 +117,11 @@ def monthly(
     out: Path = typer.Option(Path("."), help="directory for report-<month>.json and .html"),
 ) -> None:
     """Write the monthly compliance report (JSON + HTML) and record its hash in the ledger."""
-    response = httpx.get(f"{url}/reports/monthly/{month}", params={"format": "json"}, timeout=60)
+    headers = auth_headers()
+    response = httpx.get(f"{url}/reports/monthly/{month}", params={"format": "json"}, timeout=60, headers=headers)
     if response.status_code >= 400:
         raise _fail(f"{response.status_code}: {response.text}")
-    html = httpx.get(f"{url}/reports/monthly/{month}", params={"format": "html"}, timeout=60)
+    html = httpx.get(f"{url}/reports/monthly/{month}", params={"format": "html"}, timeout=60, headers=headers)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"report-{month}.json").write_bytes(response.content)
     (out / f"report-{month}.html").write_bytes(html.content)

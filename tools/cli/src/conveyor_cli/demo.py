@@ -28,11 +28,12 @@ def _say(elapsed: float, kind: str, text: str) -> None:
 
 async def run_scenario(
     urls: dict[str, str], kafka: KafkaSettings, window: int = 500, timeout: float = 120.0, quiet: bool = False,
-    confirm: int = 2,
+    confirm: int = 2, token: str | None = None,
 ) -> LoopReport:
     """`window` and `confirm` are the monitor's window size and drift_confirm_windows: the drifted traffic
-    fills `confirm` windows (plus some), the monitor's condition for raising an alarm."""
-    client = scenario.Client(urls)
+    fills `confirm` windows (plus some), the monitor's condition for raising an alarm. `token`: the data
+    scientist the scenario acts as."""
+    client = scenario.Client(urls, token)
     run = await client.demo_run_number()
     model = scenario.MODEL if run == 1 else f"{scenario.MODEL}-run{run}"
     data = scenario.breast_cancer(shuffle_seed=run)
@@ -115,7 +116,7 @@ def print_report(report: LoopReport, urls: dict[str, str]) -> None:
     console.print("  stop it with: make down")
 
 
-def run(urls: dict[str, str], kafka: KafkaSettings, window: int) -> LoopReport:
-    report = asyncio.run(run_scenario(urls, kafka, window=window))
+def run(urls: dict[str, str], kafka: KafkaSettings, window: int, token: str | None = None) -> LoopReport:
+    report = asyncio.run(run_scenario(urls, kafka, window=window, token=token))
     print_report(report, urls)
     return report

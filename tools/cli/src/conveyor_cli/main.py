@@ -8,9 +8,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from conveyor_kernel import KafkaSettings
+from conveyor_kernel import DATA_SCIENTIST
 
 from .audit_cmd import audit_app, report_app
+from .auth_cmd import current_token, login, token
 from .platform import SERVICES, Platform, PlatformError
 from .serving_cmd import serving
 
@@ -19,6 +20,8 @@ console = Console()
 app.add_typer(audit_app, name="audit")
 app.add_typer(report_app, name="report")
 app.command(name="serving")(serving)
+app.command(name="login")(login)
+app.command(name="token")(token)
 
 
 def _platform(state_dir: Path | None) -> Platform:
@@ -75,9 +78,9 @@ def demo(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
     urls = {service: platform.url(service) for service in SERVICES}
-    scenario_demo.run(urls, KafkaSettings(bootstrap_servers=os.environ.get(
-        "CONVEYOR_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-        topic_prefix=os.environ.get("CONVEYOR_KAFKA__TOPIC_PREFIX", "")), window)
+    # the demo acts as one data scientist: yours (CONVEYOR_TOKEN or `conveyor login`), else "demo"
+    token = current_token() or platform.issuer.mint("demo", DATA_SCIENTIST)
+    scenario_demo.run(urls, platform.kafka_settings(), window, token)
 
 
 if __name__ == "__main__":

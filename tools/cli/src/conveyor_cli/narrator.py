@@ -54,7 +54,7 @@ class Narrator:
     async def start(self) -> None:
         await ensure_topics(self.settings, topics.LIFECYCLE)
         names = [self.settings.topic(t) for t in topics.LIFECYCLE]
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers, enable_auto_commit=False)
+        self._consumer = AIOKafkaConsumer(**self.settings.client_options(), enable_auto_commit=False)
         await self._consumer.start()
         partitions = [TopicPartition(t, p) for t in names for p in self._consumer.partitions_for_topic(t) or {0}]
         self._consumer.assign(partitions)

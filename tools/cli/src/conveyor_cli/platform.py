@@ -2,6 +2,10 @@
 
 Each service is `python -m conveyor_<name>` with CONVEYOR_* settings in its environment; pids and logs live
 under <state>/run and <state>/log so `conveyor down` finds what `conveyor up` started.
+
+Before the first service starts: the dev token issuer exists under the data dir (every service reads its
+JWKS), and on the local SASL broker each service's Kafka principal and ACLs exist for the topic prefix in
+use; each process gets its own principal's credentials (kafka_accounts).
 """
 
 import logging
@@ -14,6 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from conveyor_kernel import DevIssuer, KafkaSettings
+
+from . import kafka_accounts
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +45,7 @@ class Platform:
     state_dir: Path
     port_offset: int = 0
     env: dict[str, str] = field(default_factory=dict)
+    kafka: dict[str, KafkaSettings] = field(default_factory=dict)  # principal -> settings, once provisioned
 
     @property
     def run_dir(self) -> Path:
@@ -52,9 +61,36 @@ class Platform:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.port(service)}"
 
+    @property
+    def data_dir(self) -> Path:
+        return Path({**os.environ, **self.env}.get("CONVEYOR_DATA_DIR", self.state_dir / "data"))
+
+    @property
+    def issuer(self) -> DevIssuer:
+        """The dev-mode token issuer the services verify against (its keys live in the data dir)."""
+        return DevIssuer.ensure(self.data_dir / "auth")
+
+    def kafka_settings(self, principal: str = kafka_accounts.NARRATOR) -> KafkaSettings:
+        """How a principal (the narrator, by default) reaches the platform's broker and topics."""
+        env = {**os.environ, **self.env}
+        plain = KafkaSettings(bootstrap_servers=env.get("CONVEYOR_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+                              topic_prefix=env.get("CONVEYOR_KAFKA__TOPIC_PREFIX", ""))
+        return self.kafka.get(principal, plain)
+
+    def provision_kafka(self) -> None:
+        """Principals and ACLs on the local SASL broker for this platform's prefix (nothing on another broker)."""
+        plain = self.kafka_settings()
+        admin = kafka_accounts.broker_admin(plain.bootstrap_servers, plain.topic_prefix)
+        if admin is None:
+            logger.info("kafka at %s is not the local SASL broker: no principals to create", plain.bootstrap_servers)
+            return
+        self.kafka = kafka_accounts.provision(admin, kafka_accounts.every_grant().values())
+
     def service_env(self, service: str) -> dict[str, str]:
         env = {**os.environ, **self.env}
         env.setdefault("CONVEYOR_DATA_DIR", str(self.state_dir / "data"))
+        if service in self.kafka:
+            env.update(self.kafka[service].as_env())
         env["CONVEYOR_PORT"] = str(self.port(service))
         if service in GRPC_PORTS:
             env["CONVEYOR_GRPC_PORT"] = str(GRPC_PORTS[service] + self.port_offset)
@@ -84,6 +120,8 @@ class Platform:
     def start(self, timeout: float = 90.0) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.issuer  # noqa: B018 - created once here, before six processes would race to create it
+        self.provision_kafka()
         for service in SERVICES:
             if self.pid_of(service) is not None:
                 logger.info("%s already running", service)

@@ -69,12 +69,17 @@ async def wait_for(what: str, probe: Callable[[], Awaitable[T | None]], timeout:
 
 
 class Client:
-    def __init__(self, urls: dict[str, str]) -> None:
+    """The scenario's REST calls, as one person: `token` (a data scientist's, for the demo) goes with every call
+    but inference, which serving's API keys guard instead."""
+
+    def __init__(self, urls: dict[str, str], token: str | None = None) -> None:
         self.urls = urls
-        self.http = httpx.AsyncClient(timeout=30.0)
+        self.http = httpx.AsyncClient(timeout=30.0, headers={"Authorization": f"Bearer {token}"} if token else {})
+        self.inference = httpx.AsyncClient(timeout=30.0)
 
     async def close(self) -> None:
         await self.http.aclose()
+        await self.inference.aclose()
 
     async def upload(self, data: Data, spec: dict[str, Any]) -> dict[str, Any]:
         body = io.BytesIO()
@@ -83,7 +88,6 @@ class Client:
             f"{self.urls['ingest']}/datasets",
             files={"file": ("breast_cancer.csv", body.getvalue(), "text/csv"),
                    "spec": (None, json.dumps(spec), "application/json")},
-            headers={"X-Conveyor-User": "demo"},
         )
         response.raise_for_status()
         return response.json()
@@ -103,7 +107,7 @@ class Client:
                                                               "datatype": "FP32", "data": rows.ravel().tolist()}]}
         if attributes:
             body["parameters"] = {"attributes": attributes}  # per-row context for live fairness, not a model input
-        response = await self.http.post(f"{self.urls['serving']}/v2/models/{model}/infer", json=body)
+        response = await self.inference.post(f"{self.urls['serving']}/v2/models/{model}/infer", json=body)
         response.raise_for_status()
         return response.json()
 

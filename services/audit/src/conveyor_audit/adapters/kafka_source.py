@@ -35,7 +35,7 @@ class KafkaSource:
     async def start(self, stored: Mapping[TopicPartitionKey, int]) -> list[TopicPartitionKey]:
         """Assign every partition of the topics, each at its stored next offset (else the beginning)."""
         self._consumer = Consumer({
-            "bootstrap.servers": self.settings.bootstrap_servers,
+            **self.settings.librdkafka_options(),
             "client.id": f"{self.settings.client_id}-audit",
             # librdkafka insists on a group id; assign() without subscribe() never joins the group,
             # and with commits and offset storing off nothing is ever written to it.

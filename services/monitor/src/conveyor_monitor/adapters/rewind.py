@@ -19,11 +19,13 @@ import faust
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from conveyor_kernel import KafkaSettings
+
 logger = logging.getLogger(__name__)
 
 
-async def committed_offsets(bootstrap_servers: str, group: str) -> dict[tuple[str, int], int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+async def committed_offsets(kafka: KafkaSettings, group: str) -> dict[tuple[str, int], int]:
+    admin = AIOKafkaAdminClient(**kafka.client_options())
     await admin.start()
     try:
         found = await admin.list_consumer_group_offsets(group)
@@ -32,14 +34,14 @@ async def committed_offsets(bootstrap_servers: str, group: str) -> dict[tuple[st
     return {(tp.topic, tp.partition): meta.offset for tp, meta in found.items() if meta.offset >= 0}
 
 
-async def rewind_sources(app: faust.App, bootstrap_servers: str, sources: Iterable[str]) -> dict[str, int]:
+async def rewind_sources(app: faust.App, kafka: KafkaSettings, sources: Iterable[str]) -> dict[str, int]:
     """Seek each assigned source partition to its committed offset (else its first); returns where it went."""
     wanted = set(sources)
     consumer = app.consumer
     partitions = [TopicPartition(tp.topic, tp.partition) for tp in consumer.assignment() if tp.topic in wanted]
     if not partitions:
         return {}
-    committed = await committed_offsets(bootstrap_servers, app.conf.id)
+    committed = await committed_offsets(kafka, app.conf.id)
     earliest = await consumer.earliest_offsets(*partitions)
     moved = {}
     for tp in partitions:

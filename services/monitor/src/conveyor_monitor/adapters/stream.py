@@ -50,7 +50,7 @@ class FaustStream:
         while not self._assigned():
             await asyncio.sleep(0.05)
         try:
-            await rewind_sources(self.app, self.kafka.bootstrap_servers, self._source_names)
+            await rewind_sources(self.app, self.kafka, self._source_names)
         except Exception:  # noqa: BLE001 - a failed rewind must not stop the service; the gap stays possible
             logger.exception("could not rewind the source partitions after recovery")
         self._rewound = True

@@ -24,6 +24,34 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _PrincipalKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PrincipalKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PrincipalKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PRINCIPAL_KIND_UNSPECIFIED: _PrincipalKind.ValueType  # 0
+    PRINCIPAL_KIND_USER: _PrincipalKind.ValueType  # 1
+    """a person, authenticated by the issuer"""
+    PRINCIPAL_KIND_SERVICE: _PrincipalKind.ValueType  # 2
+    """a service account: a Conveyor service or an external system"""
+
+class PrincipalKind(_PrincipalKind, metaclass=_PrincipalKindEnumTypeWrapper):
+    """--- shared parts ---------------------------------------------------------------------------
+
+    Who caused an event. Set by the publishing service from the caller's verified bearer token (never from
+    a header or body field the caller types), or to the service's own account for what the service does on
+    its own (a handler reacting to another event, a timer). Kafka ACLs let only the owning service write a
+    topic, so the principal is as trustworthy as that service.
+    """
+
+PRINCIPAL_KIND_UNSPECIFIED: PrincipalKind.ValueType  # 0
+PRINCIPAL_KIND_USER: PrincipalKind.ValueType  # 1
+"""a person, authenticated by the issuer"""
+PRINCIPAL_KIND_SERVICE: PrincipalKind.ValueType  # 2
+"""a service account: a Conveyor service or an external system"""
+Global___PrincipalKind: _TypeAlias = PrincipalKind  # noqa: Y015
+
 class _ColumnKind:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -36,8 +64,7 @@ class _ColumnKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ColumnKind
     """strings or integer codes; encoded inside the model"""
     COLUMN_KIND_BOOLEAN: _ColumnKind.ValueType  # 3
 
-class ColumnKind(_ColumnKind, metaclass=_ColumnKindEnumTypeWrapper):
-    """--- shared parts ---------------------------------------------------------------------------"""
+class ColumnKind(_ColumnKind, metaclass=_ColumnKindEnumTypeWrapper): ...
 
 COLUMN_KIND_UNSPECIFIED: ColumnKind.ValueType  # 0
 COLUMN_KIND_NUMERIC: ColumnKind.ValueType  # 1
@@ -116,6 +143,37 @@ TASK_UNSPECIFIED: Task.ValueType  # 0
 TASK_CLASSIFICATION: Task.ValueType  # 1
 TASK_REGRESSION: Task.ValueType  # 2
 Global___Task: _TypeAlias = Task  # noqa: Y015
+
+@_typing.final
+class Principal(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    ISSUER_FIELD_NUMBER: _builtins.int
+    subject: _builtins.str
+    """the token's `sub`, or the service's name for its own actions"""
+    role: _builtins.str
+    """the role the token carried (data_scientist, manager, ...); empty for a service's own actions"""
+    kind: Global___PrincipalKind.ValueType
+    issuer: _builtins.str
+    """the token's `iss`; empty for a service's own actions"""
+    def __init__(
+        self,
+        *,
+        subject: _builtins.str = ...,
+        role: _builtins.str = ...,
+        kind: Global___PrincipalKind.ValueType = ...,
+        issuer: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["issuer", b"issuer", "kind", b"kind", "role", b"role", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Principal: _TypeAlias = Principal  # noqa: Y015
 
 @_typing.final
 class Feature(_message.Message):
@@ -625,6 +683,7 @@ class DatasetArrived(_message.Message):
     PROVENANCE_FIELD_NUMBER: _builtins.int
     IGNORED_COLUMNS_FIELD_NUMBER: _builtins.int
     IMPUTED_CELLS_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
     dataset_id: _builtins.str
     """sha256 of the stored bytes, hex"""
     name: _builtins.str
@@ -656,6 +715,10 @@ class DatasetArrived(_message.Message):
     def ignored_columns(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """in the file, declared unused"""
 
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
     def __init__(
         self,
         *,
@@ -677,10 +740,11 @@ class DatasetArrived(_message.Message):
         provenance: Global___DatasetProvenance | None = ...,
         ignored_columns: _abc.Iterable[_builtins.str] | None = ...,
         imputed_cells: _builtins.int = ...,
+        principal: Global___Principal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["provenance", b"provenance", "training", b"training"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal", "provenance", b"provenance", "training", b"training"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["consent_basis", b"consent_basis", "dataset_id", b"dataset_id", "features", b"features", "ignored_columns", b"ignored_columns", "imputed_cells", b"imputed_cells", "name", b"name", "owner", b"owner", "profile_uri", b"profile_uri", "provenance", b"provenance", "row_count", b"row_count", "sensitive_attributes", b"sensitive_attributes", "source_format", b"source_format", "subject_id_column", b"subject_id_column", "target", b"target", "task", b"task", "training", b"training", "uri", b"uri", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consent_basis", b"consent_basis", "dataset_id", b"dataset_id", "features", b"features", "ignored_columns", b"ignored_columns", "imputed_cells", b"imputed_cells", "name", b"name", "owner", b"owner", "principal", b"principal", "profile_uri", b"profile_uri", "provenance", b"provenance", "row_count", b"row_count", "sensitive_attributes", b"sensitive_attributes", "source_format", b"source_format", "subject_id_column", b"subject_id_column", "target", b"target", "task", b"task", "training", b"training", "uri", b"uri", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -694,12 +758,17 @@ class DatasetRejected(_message.Message):
     OWNER_FIELD_NUMBER: _builtins.int
     ERRORS_FIELD_NUMBER: _builtins.int
     CONTENT_SHA256_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     owner: _builtins.str
     content_sha256: _builtins.str
     """of the rejected upload; the bytes themselves are not kept"""
     @_builtins.property
     def errors(self) -> _containers.RepeatedCompositeFieldContainer[Global___ColumnError]: ...
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
     def __init__(
         self,
         *,
@@ -707,10 +776,11 @@ class DatasetRejected(_message.Message):
         owner: _builtins.str = ...,
         errors: _abc.Iterable[Global___ColumnError] | None = ...,
         content_sha256: _builtins.str = ...,
+        principal: Global___Principal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_sha256", b"content_sha256", "errors", b"errors", "name", b"name", "owner", b"owner"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_sha256", b"content_sha256", "errors", b"errors", "name", b"name", "owner", b"owner", "principal", b"principal"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -763,6 +833,7 @@ class ModelTrained(_message.Message):
     TRAINING_DATASET_IDS_FIELD_NUMBER: _builtins.int
     TRAINING_ROWS_FIELD_NUMBER: _builtins.int
     SOURCE_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
     model_name: _builtins.str
     run_id: _builtins.str
     dataset_id: _builtins.str
@@ -807,6 +878,10 @@ class ModelTrained(_message.Message):
     def training_dataset_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """every dataset version the training rows came from"""
 
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
     def __init__(
         self,
         *,
@@ -831,10 +906,11 @@ class ModelTrained(_message.Message):
         training_dataset_ids: _abc.Iterable[_builtins.str] | None = ...,
         training_rows: _builtins.int = ...,
         source: _builtins.str = ...,
+        principal: Global___Principal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["comparison", b"comparison", "training", b"training"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["comparison", b"comparison", "principal", b"principal", "training", b"training"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_uri", b"artifact_uri", "class_labels", b"class_labels", "code_version", b"code_version", "comparison", b"comparison", "dataset_id", b"dataset_id", "fairness", b"fairness", "feature_names", b"feature_names", "inputs", b"inputs", "metrics", b"metrics", "model_name", b"model_name", "parity_max_abs_diff", b"parity_max_abs_diff", "reference_uri", b"reference_uri", "run_id", b"run_id", "sensitive_attributes", b"sensitive_attributes", "source", b"source", "task", b"task", "training", b"training", "training_dataset_ids", b"training_dataset_ids", "training_rows", b"training_rows", "trials", b"trials", "trigger", b"trigger"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_uri", b"artifact_uri", "class_labels", b"class_labels", "code_version", b"code_version", "comparison", b"comparison", "dataset_id", b"dataset_id", "fairness", b"fairness", "feature_names", b"feature_names", "inputs", b"inputs", "metrics", b"metrics", "model_name", b"model_name", "parity_max_abs_diff", b"parity_max_abs_diff", "principal", b"principal", "reference_uri", b"reference_uri", "run_id", b"run_id", "sensitive_attributes", b"sensitive_attributes", "source", b"source", "task", b"task", "training", b"training", "training_dataset_ids", b"training_dataset_ids", "training_rows", b"training_rows", "trials", b"trials", "trigger", b"trigger"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -848,11 +924,16 @@ class ModelTrainingFailed(_message.Message):
     DATASET_ID_FIELD_NUMBER: _builtins.int
     STAGE_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
     model_name: _builtins.str
     dataset_id: _builtins.str
     stage: _builtins.str
     """"load" | "train" | "export" | "parity" """
     reason: _builtins.str
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
     def __init__(
         self,
         *,
@@ -860,10 +941,11 @@ class ModelTrainingFailed(_message.Message):
         dataset_id: _builtins.str = ...,
         stage: _builtins.str = ...,
         reason: _builtins.str = ...,
+        principal: Global___Principal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset_id", b"dataset_id", "model_name", b"model_name", "reason", b"reason", "stage", b"stage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset_id", b"dataset_id", "model_name", b"model_name", "principal", b"principal", "reason", b"reason", "stage", b"stage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -901,6 +983,7 @@ class ModelRegistered(_message.Message):
     DATASET_ID_FIELD_NUMBER: _builtins.int
     ARTIFACT_URI_FIELD_NUMBER: _builtins.int
     METRICS_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
     model_name: _builtins.str
     version: _builtins.int
     run_id: _builtins.str
@@ -908,6 +991,10 @@ class ModelRegistered(_message.Message):
     artifact_uri: _builtins.str
     @_builtins.property
     def metrics(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]: ...
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
     def __init__(
         self,
         *,
@@ -917,10 +1004,11 @@ class ModelRegistered(_message.Message):
         dataset_id: _builtins.str = ...,
         artifact_uri: _builtins.str = ...,
         metrics: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        principal: Global___Principal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_uri", b"artifact_uri", "dataset_id", b"dataset_id", "metrics", b"metrics", "model_name", b"model_name", "run_id", b"run_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_uri", b"artifact_uri", "dataset_id", b"dataset_id", "metrics", b"metrics", "model_name", b"model_name", "principal", b"principal", "run_id", b"run_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -944,6 +1032,7 @@ class ModelPromoted(_message.Message):
     TASK_FIELD_NUMBER: _builtins.int
     RETRAIN_FIELD_NUMBER: _builtins.int
     INPUTS_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
     model_name: _builtins.str
     version: _builtins.int
     previous_version: _builtins.int
@@ -970,6 +1059,10 @@ class ModelPromoted(_message.Message):
 
     @_builtins.property
     def inputs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ModelInput]: ...
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
     def __init__(
         self,
         *,
@@ -987,10 +1080,11 @@ class ModelPromoted(_message.Message):
         task: Global___Task.ValueType = ...,
         retrain: Global___RetrainPolicy | None = ...,
         inputs: _abc.Iterable[Global___ModelInput] | None = ...,
+        principal: Global___Principal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["retrain", b"retrain"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal", "retrain", b"retrain"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "approved_by", b"approved_by", "artifact_uri", b"artifact_uri", "dataset_id", b"dataset_id", "feature_names", b"feature_names", "inputs", b"inputs", "model_name", b"model_name", "previous_version", b"previous_version", "reasons", b"reasons", "reference_uri", b"reference_uri", "retrain", b"retrain", "sensitive_attributes", b"sensitive_attributes", "task", b"task", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "approved_by", b"approved_by", "artifact_uri", b"artifact_uri", "dataset_id", b"dataset_id", "feature_names", b"feature_names", "inputs", b"inputs", "model_name", b"model_name", "previous_version", b"previous_version", "principal", b"principal", "reasons", b"reasons", "reference_uri", b"reference_uri", "retrain", b"retrain", "sensitive_attributes", b"sensitive_attributes", "task", b"task", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1006,11 +1100,16 @@ class PromotionDeclined(_message.Message):
     VERSION_FIELD_NUMBER: _builtins.int
     CHAMPION_VERSION_FIELD_NUMBER: _builtins.int
     REASONS_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
     model_name: _builtins.str
     version: _builtins.int
     champion_version: _builtins.int
     @_builtins.property
     def reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
     def __init__(
         self,
         *,
@@ -1018,10 +1117,11 @@ class PromotionDeclined(_message.Message):
         version: _builtins.int = ...,
         champion_version: _builtins.int = ...,
         reasons: _abc.Iterable[_builtins.str] | None = ...,
+        principal: Global___Principal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["champion_version", b"champion_version", "model_name", b"model_name", "reasons", b"reasons", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["champion_version", b"champion_version", "model_name", b"model_name", "principal", b"principal", "reasons", b"reasons", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1038,12 +1138,17 @@ class ModelDeployed(_message.Message):
     ARTIFACT_URI_FIELD_NUMBER: _builtins.int
     INSTANCE_FIELD_NUMBER: _builtins.int
     LOAD_SECONDS_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
     model_name: _builtins.str
     version: _builtins.int
     artifact_uri: _builtins.str
     instance: _builtins.str
     """which serving process"""
     load_seconds: _builtins.float
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
     def __init__(
         self,
         *,
@@ -1052,10 +1157,11 @@ class ModelDeployed(_message.Message):
         artifact_uri: _builtins.str = ...,
         instance: _builtins.str = ...,
         load_seconds: _builtins.float = ...,
+        principal: Global___Principal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_uri", b"artifact_uri", "instance", b"instance", "load_seconds", b"load_seconds", "model_name", b"model_name", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_uri", b"artifact_uri", "instance", b"instance", "load_seconds", b"load_seconds", "model_name", b"model_name", "principal", b"principal", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1164,6 +1270,7 @@ class PredictionsLogged(_message.Message):
     PREDICTIONS_FIELD_NUMBER: _builtins.int
     CLASS_LABELS_FIELD_NUMBER: _builtins.int
     COLUMNS_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
     model_name: _builtins.str
     version: _builtins.int
     @_builtins.property
@@ -1179,6 +1286,10 @@ class PredictionsLogged(_message.Message):
         A batch uses one form: `predictions` or `columns`. Readers accept both.
         """
 
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
     def __init__(
         self,
         *,
@@ -1188,10 +1299,11 @@ class PredictionsLogged(_message.Message):
         predictions: _abc.Iterable[Global___Prediction] | None = ...,
         class_labels: _abc.Iterable[_builtins.str] | None = ...,
         columns: Global___PredictionColumns | None = ...,
+        principal: Global___Principal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["columns", b"columns", "principal", b"principal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["class_labels", b"class_labels", "columns", b"columns", "feature_names", b"feature_names", "model_name", b"model_name", "predictions", b"predictions", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["class_labels", b"class_labels", "columns", b"columns", "feature_names", b"feature_names", "model_name", b"model_name", "predictions", b"predictions", "principal", b"principal", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1380,6 +1492,7 @@ class DriftDetected(_message.Message):
     WINDOW_SIZE_FIELD_NUMBER: _builtins.int
     PREDICTION_DRIFT_FIELD_NUMBER: _builtins.int
     MULTIVARIATE_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
     model_name: _builtins.str
     version: _builtins.int
     drift_share: _builtins.float
@@ -1393,6 +1506,10 @@ class DriftDetected(_message.Message):
     def multivariate(self) -> Global___FeatureDrift:
         """method "pca_reconstruction": score = mean error, threshold = upper band"""
 
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
     def __init__(
         self,
         *,
@@ -1404,10 +1521,11 @@ class DriftDetected(_message.Message):
         window_size: _builtins.int = ...,
         prediction_drift: Global___FeatureDrift | None = ...,
         multivariate: Global___FeatureDrift | None = ...,
+        principal: Global___Principal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["multivariate", b"multivariate", "prediction_drift", b"prediction_drift"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["multivariate", b"multivariate", "prediction_drift", b"prediction_drift", "principal", b"principal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["drift_share", b"drift_share", "features", b"features", "model_name", b"model_name", "multivariate", b"multivariate", "prediction_drift", b"prediction_drift", "share_threshold", b"share_threshold", "version", b"version", "window_size", b"window_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["drift_share", b"drift_share", "features", b"features", "model_name", b"model_name", "multivariate", b"multivariate", "prediction_drift", b"prediction_drift", "principal", b"principal", "share_threshold", b"share_threshold", "version", b"version", "window_size", b"window_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1427,6 +1545,7 @@ class RetrainDeferred(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     LABELLED_ROWS_FIELD_NUMBER: _builtins.int
     NEEDED_ROWS_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
     model_name: _builtins.str
     version: _builtins.int
     trigger: _builtins.str
@@ -1435,6 +1554,10 @@ class RetrainDeferred(_message.Message):
     """e.g. "drift detected; waiting for labelled data: 12 of 200 labels" """
     labelled_rows: _builtins.int
     needed_rows: _builtins.int
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
     def __init__(
         self,
         *,
@@ -1444,10 +1567,11 @@ class RetrainDeferred(_message.Message):
         reason: _builtins.str = ...,
         labelled_rows: _builtins.int = ...,
         needed_rows: _builtins.int = ...,
+        principal: Global___Principal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["labelled_rows", b"labelled_rows", "model_name", b"model_name", "needed_rows", b"needed_rows", "reason", b"reason", "trigger", b"trigger", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["labelled_rows", b"labelled_rows", "model_name", b"model_name", "needed_rows", b"needed_rows", "principal", b"principal", "reason", b"reason", "trigger", b"trigger", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1472,6 +1596,7 @@ class FeedbackCollected(_message.Message):
     WINDOW_END_MS_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     TRIGGER_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
     model_name: _builtins.str
     version: _builtins.int
     """the version whose predictions were labelled"""
@@ -1490,6 +1615,10 @@ class FeedbackCollected(_message.Message):
     """the alarm that asked for it"""
     trigger: _builtins.str
     """"drift" | "fairness" | "performance" """
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
     def __init__(
         self,
         *,
@@ -1504,10 +1633,11 @@ class FeedbackCollected(_message.Message):
         window_end_ms: _builtins.int = ...,
         reason: _builtins.str = ...,
         trigger: _builtins.str = ...,
+        principal: Global___Principal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_uri", b"artifact_uri", "dataset_id", b"dataset_id", "model_name", b"model_name", "reason", b"reason", "rows", b"rows", "sha256", b"sha256", "trigger", b"trigger", "uri", b"uri", "version", b"version", "window_end_ms", b"window_end_ms", "window_start_ms", b"window_start_ms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_uri", b"artifact_uri", "dataset_id", b"dataset_id", "model_name", b"model_name", "principal", b"principal", "reason", b"reason", "rows", b"rows", "sha256", b"sha256", "trigger", b"trigger", "uri", b"uri", "version", b"version", "window_end_ms", b"window_end_ms", "window_start_ms", b"window_start_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1527,6 +1657,7 @@ class RetrainRequested(_message.Message):
     TRIGGER_FIELD_NUMBER: _builtins.int
     FAIRNESS_FIELD_NUMBER: _builtins.int
     PERFORMANCE_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
     model_name: _builtins.str
     version: _builtins.int
     """the version found wanting"""
@@ -1541,6 +1672,10 @@ class RetrainRequested(_message.Message):
     def fairness(self) -> Global___FairnessDegraded: ...
     @_builtins.property
     def performance(self) -> Global___PerformanceDegraded: ...
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
     def __init__(
         self,
         *,
@@ -1552,10 +1687,11 @@ class RetrainRequested(_message.Message):
         trigger: _builtins.str = ...,
         fairness: Global___FairnessDegraded | None = ...,
         performance: Global___PerformanceDegraded | None = ...,
+        principal: Global___Principal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["drift", b"drift", "fairness", b"fairness", "performance", b"performance"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["drift", b"drift", "fairness", b"fairness", "performance", b"performance", "principal", b"principal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset_id", b"dataset_id", "drift", b"drift", "fairness", b"fairness", "model_name", b"model_name", "performance", b"performance", "reason", b"reason", "trigger", b"trigger", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset_id", b"dataset_id", "drift", b"drift", "fairness", b"fairness", "model_name", b"model_name", "performance", b"performance", "principal", b"principal", "reason", b"reason", "trigger", b"trigger", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1577,6 +1713,7 @@ class CheckpointIssued(_message.Message):
     NOTE_FIELD_NUMBER: _builtins.int
     KEY_NAME_FIELD_NUMBER: _builtins.int
     KEY_ID_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
     origin: _builtins.str
     """the log's name: the checkpoint's first line"""
     tree_size: _builtins.int
@@ -1587,6 +1724,10 @@ class CheckpointIssued(_message.Message):
     key_name: _builtins.str
     key_id: _builtins.str
     """4 bytes, hex"""
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
     def __init__(
         self,
         *,
@@ -1596,10 +1737,11 @@ class CheckpointIssued(_message.Message):
         note: _builtins.str = ...,
         key_name: _builtins.str = ...,
         key_id: _builtins.str = ...,
+        principal: Global___Principal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["key_id", b"key_id", "key_name", b"key_name", "note", b"note", "origin", b"origin", "root_hash", b"root_hash", "tree_size", b"tree_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key_id", b"key_id", "key_name", b"key_name", "note", b"note", "origin", b"origin", "principal", b"principal", "root_hash", b"root_hash", "tree_size", b"tree_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1618,6 +1760,7 @@ class ReportPublished(_message.Message):
     SHA256_FIELD_NUMBER: _builtins.int
     TREE_SIZE_FIELD_NUMBER: _builtins.int
     URI_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
     """"monthly" | "model_card" """
     scope: _builtins.str
@@ -1628,6 +1771,10 @@ class ReportPublished(_message.Message):
     """the ledger size the report was drawn from"""
     uri: _builtins.str
     """artifact store copy of the JSON"""
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
     def __init__(
         self,
         *,
@@ -1636,10 +1783,11 @@ class ReportPublished(_message.Message):
         sha256: _builtins.str = ...,
         tree_size: _builtins.int = ...,
         uri: _builtins.str = ...,
+        principal: Global___Principal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "scope", b"scope", "sha256", b"sha256", "tree_size", b"tree_size", "uri", b"uri"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "principal", b"principal", "scope", b"scope", "sha256", b"sha256", "tree_size", b"tree_size", "uri", b"uri"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1706,6 +1854,7 @@ class FairnessDegraded(_message.Message):
     DIFFERENCE_THRESHOLD_FIELD_NUMBER: _builtins.int
     P_VALUE_FIELD_NUMBER: _builtins.int
     WINDOW_SIZE_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
     model_name: _builtins.str
     version: _builtins.int
     attribute: _builtins.str
@@ -1728,6 +1877,10 @@ class FairnessDegraded(_message.Message):
 
     @_builtins.property
     def group_size(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]: ...
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
     def __init__(
         self,
         *,
@@ -1743,10 +1896,11 @@ class FairnessDegraded(_message.Message):
         difference_threshold: _builtins.float = ...,
         p_value: _builtins.float = ...,
         window_size: _builtins.int = ...,
+        principal: Global___Principal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attribute", b"attribute", "demographic_parity_difference", b"demographic_parity_difference", "demographic_parity_ratio", b"demographic_parity_ratio", "difference_threshold", b"difference_threshold", "four_fifths_violated", b"four_fifths_violated", "group_size", b"group_size", "model_name", b"model_name", "p_value", b"p_value", "positive_label", b"positive_label", "selection_rate", b"selection_rate", "version", b"version", "window_size", b"window_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attribute", b"attribute", "demographic_parity_difference", b"demographic_parity_difference", "demographic_parity_ratio", b"demographic_parity_ratio", "difference_threshold", b"difference_threshold", "four_fifths_violated", b"four_fifths_violated", "group_size", b"group_size", "model_name", b"model_name", "p_value", b"p_value", "positive_label", b"positive_label", "principal", b"principal", "selection_rate", b"selection_rate", "version", b"version", "window_size", b"window_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1806,6 +1960,7 @@ class PerformanceDegraded(_message.Message):
     TOLERANCE_FIELD_NUMBER: _builtins.int
     WINDOW_SIZE_FIELD_NUMBER: _builtins.int
     EQUALIZED_ODDS_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
     model_name: _builtins.str
     version: _builtins.int
     tolerance: _builtins.float
@@ -1826,6 +1981,10 @@ class PerformanceDegraded(_message.Message):
     def equalized_odds(self) -> _containers.RepeatedCompositeFieldContainer[Global___FairnessGap]:
         """per sensitive attribute, over the same window"""
 
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
     def __init__(
         self,
         *,
@@ -1837,10 +1996,11 @@ class PerformanceDegraded(_message.Message):
         tolerance: _builtins.float = ...,
         window_size: _builtins.int = ...,
         equalized_odds: _abc.Iterable[Global___FairnessGap] | None = ...,
+        principal: Global___Principal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "degraded", b"degraded", "equalized_odds", b"equalized_odds", "metrics", b"metrics", "model_name", b"model_name", "tolerance", b"tolerance", "version", b"version", "window_size", b"window_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline", b"baseline", "degraded", b"degraded", "equalized_odds", b"equalized_odds", "metrics", b"metrics", "model_name", b"model_name", "principal", b"principal", "tolerance", b"tolerance", "version", b"version", "window_size", b"window_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1867,6 +2027,7 @@ class TrafficSplitSet(_message.Message):
     TASK_FIELD_NUMBER: _builtins.int
     SET_BY_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
     model_name: _builtins.str
     mode: _builtins.str
     """"canary" | "shadow" | "" """
@@ -1881,6 +2042,10 @@ class TrafficSplitSet(_message.Message):
     reason: _builtins.str
     @_builtins.property
     def feature_names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
     def __init__(
         self,
         *,
@@ -1894,10 +2059,11 @@ class TrafficSplitSet(_message.Message):
         task: Global___Task.ValueType = ...,
         set_by: _builtins.str = ...,
         reason: _builtins.str = ...,
+        principal: Global___Principal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["canary_weight", b"canary_weight", "candidate_artifact_uri", b"candidate_artifact_uri", "candidate_version", b"candidate_version", "champion_version", b"champion_version", "feature_names", b"feature_names", "mode", b"mode", "model_name", b"model_name", "reason", b"reason", "set_by", b"set_by", "task", b"task"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["canary_weight", b"canary_weight", "candidate_artifact_uri", b"candidate_artifact_uri", "candidate_version", b"candidate_version", "champion_version", b"champion_version", "feature_names", b"feature_names", "mode", b"mode", "model_name", b"model_name", "principal", b"principal", "reason", b"reason", "set_by", b"set_by", "task", b"task"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
