@@ -14,6 +14,7 @@ from conveyor.events.v1 import events_pb2 as ev
 from conveyor_ingest.settings import IngestSettings
 from conveyor_ingest.wiring import create_app
 from conveyor_kernel import ArtifactStore, topics
+from conveyor_kernel.callers import AllowedCaller
 from conveyor_kernel.memory import InMemoryBus
 
 
@@ -21,7 +22,8 @@ from conveyor_kernel.memory import InMemoryBus
 async def running(tmp_path, bus):
     app = create_app(IngestSettings(data_dir=tmp_path), transport=bus)
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as http:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest",
+                                     auth=AllowedCaller.of(app)) as http:
             yield app, http
 
 

@@ -81,7 +81,8 @@ async def test_production_feedback_over_kafka_becomes_the_next_version(kafka_set
     app = create_app(settings)
     monitor = KafkaPublisher(kafka_settings, source="monitor")
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as http:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest",
+                                     auth=AllowedCaller.of(app)) as http:
             await ready(http)
             files = {"spec": (None, json.dumps(spec_dict), "application/json"),
                      "file": ("good.csv", frame.to_csv(index=False).encode(), "text/csv")}
@@ -92,8 +93,7 @@ async def test_production_feedback_over_kafka_becomes_the_next_version(kafka_set
                 await monitor.publish(collected(parent, uri, sha), subject="breast-cancer")
             finally:
                 await monitor.stop()
-            first, second = await read_records(kafka_settings.bootstrap_servers,
-                                               kafka_settings.topic(topics.DATASETS), 2)
+            first, second = await read_records(kafka_settings, kafka_settings.topic(topics.DATASETS), 2)
     arrived = ev.DatasetArrived.FromString(second.value)
     assert dict(second.headers)["ce_type"] == b"conveyor.events.v1.DatasetArrived"
     assert (arrived.dataset_id, arrived.version, arrived.provenance.kind) == (sha, 2, "production_feedback")

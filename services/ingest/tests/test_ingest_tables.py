@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_ingest.settings import IngestSettings
 from conveyor_ingest.wiring import create_app
+from conveyor_kernel.callers import signed
 from conveyor_kernel.memory import InMemoryBus
 
 FAIR_SPEC = {
@@ -39,7 +40,7 @@ def bus() -> InMemoryBus:
 
 @pytest.fixture
 def client(tmp_path, bus):
-    with TestClient(create_app(IngestSettings(data_dir=tmp_path), transport=bus)) as test_client:
+    with signed(TestClient(create_app(IngestSettings(data_dir=tmp_path), transport=bus))) as test_client:
         yield test_client
 
 

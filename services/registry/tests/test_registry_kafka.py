@@ -110,8 +110,9 @@ async def test_a_retrain_on_kafka_is_promoted_on_its_fresh_comparison(kafka_sett
     await trainer.start()
     try:
         async with app.router.lifespan_context(app), TopicReader(
-            kafka_settings.bootstrap_servers, kafka_settings.topic(topics.REGISTRY)
-        ) as reader, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            kafka_settings, kafka_settings.topic(topics.REGISTRY)
+        ) as reader, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
+                                       auth=AllowedCaller.of(app)) as http:
             async def ready():
                 return (await http.get("/readyz")).status_code == 200
 

@@ -133,7 +133,7 @@ async def test_the_run_record_shows_the_search_trials(app, bus, ports, make_data
                                                    budget=2))
     await deliver(bus, ports, dataset)
     [trained] = bus.events(ev.ModelTrained)
-    run = TestClient(app).get(f"/runs/{trained.run_id}").json()
+    run = signed(TestClient(app)).get(f"/runs/{trained.run_id}").json()
     assert len(run["trials"]) == 2 == len(trained.trials)
     assert {t["rank"] for t in run["trials"]} == {1, 2}
     assert run["training_rows"] == trained.training_rows and run["source"] == "platform"

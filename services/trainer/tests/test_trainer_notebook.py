@@ -17,6 +17,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from conveyor.events.v1 import events_pb2 as ev
+from conveyor_kernel.callers import signed
 
 from .conftest import table_event
 
@@ -57,7 +58,7 @@ def post(client: TestClient, data: bytes, dataset_id: str, inputs=PIMA, filename
 
 def test_a_notebook_model_is_measured_by_the_platform_and_announced(app, bus, pima_dataset, pima_frame) -> None:  # type: ignore[no-untyped-def]
     pipeline = notebook_pipeline(pima_frame)
-    with TestClient(app) as client:
+    with signed(TestClient(app)) as client:
         response = post(client, to_onnx(pipeline), pima_dataset.dataset_id, metrics={"roc_auc": 0.999})
     assert response.status_code == 201, response.text
     [trained] = bus.events(ev.ModelTrained)
@@ -80,7 +81,7 @@ def test_a_notebook_model_is_measured_by_the_platform_and_announced(app, bus, pi
 
 def test_the_same_model_twice_is_one_run(app, bus, pima_dataset, pima_frame) -> None:  # type: ignore[no-untyped-def]
     data = to_onnx(notebook_pipeline(pima_frame))
-    with TestClient(app) as client:
+    with signed(TestClient(app)) as client:
         first, second = (post(client, data, pima_dataset.dataset_id) for _ in range(2))
     assert first.json()["run_id"] == second.json()["run_id"]
     one, again = bus.events(ev.ModelTrained)
@@ -88,7 +89,7 @@ def test_the_same_model_twice_is_one_run(app, bus, pima_dataset, pima_frame) -> 
 
 
 def test_a_pickle_is_refused(app, bus, pima_dataset, pima_frame) -> None:  # type: ignore[no-untyped-def]
-    with TestClient(app) as client:
+    with signed(TestClient(app)) as client:
         response = post(client, pickle.dumps(notebook_pipeline(pima_frame)), pima_dataset.dataset_id,
                         filename="model.pkl")
     assert response.status_code == 415
@@ -105,7 +106,7 @@ def test_a_model_that_does_not_fit_the_dataset_is_refused(app, bus, pima_dataset
     pipeline = Pipeline([("prepare", ColumnTransformer([("numbers", SimpleImputer(), inputs)])),
                          ("model", RandomForestClassifier(n_estimators=5, random_state=0))])
     pipeline.fit(pima_frame[inputs].astype(np.float32), pima_frame["type"])
-    with TestClient(app) as client:
+    with signed(TestClient(app)) as client:
         response = post(client, to_onnx(pipeline, inputs), pima_dataset.dataset_id, inputs=signature_inputs)
     assert response.status_code == status
     assert fragment in response.json()["detail"]
@@ -113,6 +114,6 @@ def test_a_model_that_does_not_fit_the_dataset_is_refused(app, bus, pima_dataset
 
 
 def test_an_unknown_dataset_is_404(app, pima_frame) -> None:  # type: ignore[no-untyped-def]
-    with TestClient(app) as client:
+    with signed(TestClient(app)) as client:
         response = post(client, to_onnx(notebook_pipeline(pima_frame)), "f" * 64)
     assert response.status_code == 404 and "upload the table to ingest first" in response.json()["detail"]

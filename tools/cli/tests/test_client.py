@@ -21,6 +21,7 @@ from conveyor_cli.client import ConveyorClient, feature_columns, log_model, mode
 from conveyor_ingest.settings import IngestSettings
 from conveyor_ingest.wiring import create_app as create_ingest
 from conveyor_kernel import Envelope, decode_event, topics
+from conveyor_kernel.callers import signed
 from conveyor_trainer.settings import TrainerSettings
 from conveyor_trainer.wiring import create_app as create_trainer
 
@@ -74,7 +75,7 @@ async def notebook_event(kafka, seconds: float = 30.0) -> ev.ModelTrained:  # ty
 def test_log_model_registers_a_notebook_pipeline_that_the_platform_measures(kafka_settings, tmp_path, fair_frame):
     ingest_app = create_ingest(IngestSettings(data_dir=tmp_path, kafka=kafka_settings))
     trainer_app = create_trainer(TrainerSettings(data_dir=tmp_path, kafka=kafka_settings))
-    with TestClient(ingest_app) as ingest, TestClient(trainer_app) as trainer:
+    with signed(TestClient(ingest_app)) as ingest, signed(TestClient(trainer_app)) as trainer:
         for client in (ingest, trainer):
             wait_for("readiness", lambda c=client: c.get("/readyz").status_code == 200)
         body = fair_frame.to_csv(index=False).encode()
