@@ -31,6 +31,10 @@ class MonitorSettings(ServiceSettings):
     )
     min_group_size: int = Field(default=20, ge=1, description="groups with fewer rows in a window are not judged")
     label_window_size: int = Field(default=200, ge=10, description="labelled predictions per performance window")
+    feedback_min_labels: int = Field(
+        default=200, ge=1, description="new labelled rows a retrain waits for when the champion's ModelPromoted "
+        "declares no RetrainPolicy.min_labels"
+    )
     performance_tolerance: float = Field(
         default=0.1, ge=0, description="how far a live metric may fall below the holdout's before it is degradation"
     )
