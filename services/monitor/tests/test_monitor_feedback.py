@@ -205,3 +205,92 @@ def test_the_table_follows_the_reference_kinds():
     assert [str(t) for t in table.schema.types] == ["double", "string", "bool", "int64", "string", "int64"]
     assert table.to_pylist()[0] == {"tenure": None, "plan": None, "smoker": False, "tier": 2, "region": None,
                                     "churned": 1}
+
+
+@pytest.mark.integration
+async def test_on_the_broker_predictions_and_posted_labels_become_a_feedback_record(kafka_settings, tmp_path):
+    """PredictionsLogged on Kafka + POST /labels -> FeedbackCollected on Kafka, whose table reads back."""
+    import asyncio
+    import time
+
+    import httpx
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from conveyor_kernel import decode_event, topics
+    from conveyor_kernel.kafka import KafkaPublisher
+    from conveyor_monitor.wiring import create_app
+
+    async def eventually(check, what: str, timeout: float = 60.0):
+        deadline = time.monotonic() + timeout
+        while not (found := await check()):
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            await asyncio.sleep(0.2)
+        return found
+
+    async def records(topic: str) -> list:
+        consumer = AIOKafkaConsumer(bootstrap_servers=kafka_settings.bootstrap_servers, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            tp = TopicPartition(kafka_settings.topic(topic), 0)
+            consumer.assign([tp])
+            end = (await consumer.end_offsets([tp]))[tp]
+            consumer.seek(tp, 0)
+            found = []
+            while await consumer.position(tp) < end:
+                for message in (await consumer.getmany(tp, timeout_ms=500)).get(tp, []):
+                    envelope = Envelope.from_headers(list(message.headers))
+                    found.append((envelope, decode_event(envelope, message.value)))
+            return found
+        finally:
+            await consumer.stop()
+
+    rng = np.random.default_rng(9)
+    settings = MonitorSettings(kafka=kafka_settings, data_dir=tmp_path, window_size=WINDOW)
+    app = create_app(settings)
+    registry = KafkaPublisher(kafka_settings, source="registry")
+    serving = KafkaPublisher(kafka_settings, source="serving")
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://monitor"
+    ) as client:
+        await registry.start()
+        await serving.start()
+        try:
+            async def ready():
+                return (await client.get("/readyz")).status_code == 200
+
+            await eventually(ready, "/readyz")
+            _, uri = app.state.monitor.store.put_json("references", reference(rng))
+            await registry.publish(ev.ModelPromoted(
+                model_name="churn", version=1, reference_uri=uri, dataset_id="d1", artifact_uri="file:///m/v1.onnx",
+                retrain=ev.RetrainPolicy(min_labels=NEEDED)), "churn")
+
+            async def champion():
+                return (await client.get("/models/churn/drift")).status_code == 200
+
+            await eventually(champion, "the champion to be learned")
+            batches = [columns_batch(rng, f"q{k}", WINDOW, shifted=True) for k in range(2)]
+            for batch in batches:
+                await serving.publish(batch, "churn")
+
+            async def deferred():
+                return [e for _, e in await records(topics.MONITORING) if isinstance(e, ev.RetrainDeferred)]
+
+            [waiting] = await eventually(deferred, "RetrainDeferred on the monitoring topic")
+            assert (waiting.labelled_rows, waiting.needed_rows) == (0, NEEDED)
+            assert await records(topics.FEEDBACK) == []
+
+            labels = [{"request_id": r, "row": n, "label": label} for r, n, label in labels_for(batches, NEEDED)]
+            answer = (await client.post("/labels", json={"labels": labels})).json()
+            assert answer["joined"] == NEEDED and len(answer["feedback"]) == 1
+        finally:
+            await serving.stop()
+            await registry.stop()
+
+    [(envelope, feedback)] = await records(topics.FEEDBACK)
+    assert envelope.source == "monitor" and envelope.subject == "churn" and envelope.type.endswith("FeedbackCollected")
+    assert feedback.rows == NEEDED and feedback.dataset_id == "d1" and feedback.trigger == "drift"
+    table = read_table(app.state.monitor, feedback)
+    assert table.num_rows == NEEDED and table.column_names == ["tenure", "plan", "smoker", "region", "churned"]
+    plans = batches[0].columns.text_features["plan"].values
+    assert table.column("plan").to_pylist()[:3] == [p or None for p in plans[:3]]
+    assert table.column("churned").to_pylist()[:3] == ["no", "yes", "yes"]
