@@ -41,6 +41,10 @@ class MonitorSettings(ServiceSettings):
     commit_interval_seconds: float = Field(
         default=2.8, gt=0, description="how often faust commits consumed offsets (after flushing the changelog)"
     )
+    fetch_max_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024 * 1024, description="most bytes fetched from one partition at once "
+        "(faust's consumer_max_fetch_size); faust's 1 MiB default holds only ~7 of serving's 500-row batches"
+    )
     session_timeout_seconds: float = Field(
         default=30, ge=6, description="consumer group session timeout: how long a crashed monitor blocks a new one"
     )
