@@ -294,3 +294,10 @@ async def test_on_the_broker_predictions_and_posted_labels_become_a_feedback_rec
     plans = batches[0].columns.text_features["plan"].values
     assert table.column("plan").to_pylist()[:3] == [p or None for p in plans[:3]]
     assert table.column("churned").to_pylist()[:3] == ["no", "yes", "yes"]
+
+
+def test_a_category_column_of_mixed_values_is_written_as_text():
+    from conveyor_monitor.feedback import _column
+
+    assert _column(["a", 1.0, None, ""], "categorical").to_pylist() == ["a", "1", None, None]
+    assert _column([2.0, None, 3], "categorical").type == "int64"

@@ -14,6 +14,7 @@ the monitor never asks for a retrain on the data the champion already had.
 
 import io
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ from conveyor_kernel import ArtifactStore, Publisher
 from .labels import LabelJoin, Labelled, Waiting
 from .outcomes import AlarmOutcome, Retrain
 from .reference import Reference
-from .stattests import BOOLEAN, NUMERIC
+from .stattests import BOOLEAN, NUMERIC, category_of
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +109,8 @@ def feedback_table(rows: list[Labelled], reference: Reference, sensitive: tuple[
     in the target column, and each sensitive attribute that is not a feature from the logged attributes."""
     columns: dict[str, pa.Array] = {}
     for name in reference.feature_names:
-        columns[name] = _column([r.logged.inputs.get(name) for r in rows], reference.kinds[name])
+        columns[name] = _column([r.logged.inputs.get(name) for r in rows], reference.kinds[name],
+                                reference.columns[name])
     extra = [a for a in sensitive if a not in columns and a != reference.target]
     for name in extra:
         columns[name] = pa.array([r.logged.attributes.get(name) or None for r in rows], pa.string())
@@ -120,15 +122,17 @@ def feedback_table(rows: list[Labelled], reference: Reference, sensitive: tuple[
     return sink.getvalue()
 
 
-def _column(values: list[Any], kind: str) -> pa.Array:
+def _column(values: list[Any], kind: str, trained: Sequence[Any] = ()) -> pa.Array:
+    """One feature as the model saw it; a category column is integer-coded when its training values and these
+    all are integers (else text), so a window of gaps keeps the training data's type."""
     values = [None if v is None or v == "" or v != v else v for v in values]  # v != v: NaN
     if kind == NUMERIC:
         return pa.array(values, pa.float64())
     if kind == BOOLEAN:
         return pa.array([None if v is None else bool(v) for v in values], pa.bool_())
-    if all(v is None or isinstance(v, str) for v in values):
-        return pa.array(values, pa.string())
-    return pa.array([None if v is None else int(v) for v in values], pa.int64())  # integer-coded categories
+    if all(v is None or (isinstance(v, int | float) and float(v).is_integer()) for v in [*values, *trained]):
+        return pa.array([None if v is None else int(v) for v in values], pa.int64())  # integer-coded categories
+    return pa.array([None if v is None else category_of(v) for v in values], pa.string())
 
 
 def _labels(truths: list[Any]) -> pa.Array:
