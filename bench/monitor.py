@@ -1,10 +1,18 @@
 """Monitor throughput, detection delay and false alarms on this machine. Not a test: it asserts nothing, it prints.
 
-1. Throughput: produces N predictions (PredictionsLogged batches of the demo's 30 breast-cancer features) to a
-   fresh topic prefix, then in the same run measures
-   a. the raw aiokafka consume rate of that topic (fetch only, no decoding), and
-   b. the monitor's rate: the real service (faust agents, kernel dispatch, faust table changelog, window
-      evaluation) started in-process, timed until its predictions-consumed counter reaches N.
+1. Throughput, every figure from the same run:
+   a. serving's peak: `conveyor serving` (--serving-workers, Kafka prediction logging on) under wrk -t2 -c32,
+      best of --serving-rounds rounds after a warm-up, bench/serving.py's method (its "shared" layout: nothing
+      pinned); or the rate given as --serving-peak N;
+   b. produces N predictions (PredictionsLogged of the demo's 30 breast-cancer features, in serving's columnar
+      form and batch size by default: --form columns --batch 500) to a fresh topic prefix;
+   c. the monitor in process: Monitor.on_predictions over the same serialized batches (decode, window,
+      evaluation, label store), state in dicts, the in-memory bus: everything but faust and Kafka;
+   d. the monitor through Kafka: the real service (faust agents, kernel dispatch, faust table changelog,
+      windows, label store) started in-process, timed until its predictions-consumed counter reaches N;
+   e. the raw aiokafka consume rate of that topic (fetch only, no decoding);
+   and prints the ratios monitor(Kafka) / serving peak (the issue's goal: >= 1.0) and monitor(Kafka) /
+   monitor(in process).
 2. Detection delay: windows from a shift (starting mid-window) until a window is flagged as drifted and
    until the service's confirmation rule (conveyor_monitor.confirm.DriftConfirmation) raises the alarm,
    for the demo's sensor shift and for a subtle one (+0.25 std on a third of the features).
@@ -12,35 +20,43 @@
    reference came from), through the same Evaluator and DriftConfirmation the service runs; drifted windows
    (by the share rule and by PCA) and drifted columns are counted too.
 
-Usage: .venv/bin/python bench/monitor.py [--kafka-predictions 50000] [--batch 100] [--window 200]
+Usage: .venv/bin/python bench/monitor.py [--kafka-predictions 50000] [--batch 500] [--form columns|rows]
+                                         [--window 200] [--serving-peak auto|N] [--serving-workers 2]
                                          [--undrifted 1000000] [--shifts 20] [--confirm 2]
                                          [--stages detection,false-alarms,throughput]
 """
 
 import argparse
 import asyncio
+import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import numpy as np
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client import CollectorRegistry
 from sklearn.datasets import load_breast_cancer
 
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_cli.kafka_accounts import kafka_settings
-from conveyor_kernel import ArtifactStore, KafkaSettings, topics
+from conveyor_kernel import ArtifactStore, Envelope, EventRuntime, KafkaSettings, topics
 from conveyor_kernel.kafka import KafkaPublisher, ensure_topics
+from conveyor_kernel.memory import InMemoryBus
 from conveyor_monitor.confirm import DriftConfirmation
 from conveyor_monitor.evaluation import Evaluator
 from conveyor_monitor.handlers import Monitor
+from conveyor_monitor.history import EvaluationHistory
+from conveyor_monitor.metrics import MonitorMetrics
 from conveyor_monitor.reference import parse_reference
 from conveyor_monitor.settings import MonitorSettings
 from conveyor_monitor.window import Window
-from conveyor_monitor.wiring import create_app
+from conveyor_monitor.wiring import PUBLISHES, build_monitor, create_app
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 MODEL = "bench"
 
@@ -59,13 +75,49 @@ def demo_data(seed: int = 42) -> tuple[np.ndarray, list[str], dict]:
     return raw.data, names, reference
 
 
-def batch(rows: np.ndarray, names: list[str], start: int) -> ev.PredictionsLogged:
-    return ev.PredictionsLogged(
-        model_name=MODEL, version=1, feature_names=names, class_labels=["0", "1"],
-        predictions=[ev.Prediction(request_id=f"q{start}", row=i, features=r.tolist(), label=str(i % 2),
-                                   probabilities=[0.5, 0.5], attributes={"clinic": "north" if i % 2 else "south"})
-                     for i, r in enumerate(rows)],
+def batch(rows: np.ndarray, names: list[str], start: int, form: str = "columns") -> ev.PredictionsLogged:
+    """One logged batch: one request per row (single-row decisions), as serving logs them."""
+    n = len(rows)
+    if form == "rows":
+        return ev.PredictionsLogged(
+            model_name=MODEL, version=1, feature_names=names, class_labels=["0", "1"],
+            predictions=[ev.Prediction(request_id=f"q{start + i}", row=0, features=r.tolist(), label=str(i % 2),
+                                       probabilities=[0.5, 0.5], timestamp_ms=start + i,
+                                       attributes={"clinic": "north" if i % 2 else "south"})
+                         for i, r in enumerate(rows)],
+        )
+    columns = ev.PredictionColumns(
+        rows=n, request_ids=[f"q{start + i}" for i in range(n)], request_rows=[0] * n,
+        timestamps_ms=list(range(start, start + n)), labels=[str(i % 2) for i in range(n)],
+        attributes={"clinic": ev.AttributeColumn(values=["north" if i % 2 else "south" for i in range(n)])},
     )
+    columns.features.extend(rows.astype(np.float64).ravel().tolist())
+    columns.probabilities.extend([0.5] * (2 * n))
+    return ev.PredictionsLogged(model_name=MODEL, version=1, feature_names=names, class_labels=["0", "1"],
+                                columns=columns)
+
+
+@contextmanager
+def handler_times() -> Iterator[list[float]]:
+    """From the first PredictionsLogged the handler takes to the end of the last one: the consumption time.
+
+    Polling a counter from another coroutine does not time it: faust's agent takes queued records without
+    yielding to the event loop, so a poller wakes only once the backlog is gone.
+    """
+    times: list[float] = []
+    consume = Monitor.on_predictions
+
+    async def timed(self: Monitor, event: ev.PredictionsLogged, envelope: Envelope) -> None:
+        if not times:
+            times.append(time.perf_counter())
+        await consume(self, event, envelope)
+        times[1:] = [time.perf_counter()]
+
+    Monitor.on_predictions = timed  # type: ignore[method-assign]
+    try:
+        yield times
+    finally:
+        Monitor.on_predictions = consume  # type: ignore[method-assign]
 
 
 @asynccontextmanager
@@ -85,13 +137,59 @@ async def until(check: Callable[[], bool], what: str, timeout: float, status: Ca
         await asyncio.sleep(0.1)
 
 
-async def produce(args: argparse.Namespace, kafka: KafkaSettings, data: np.ndarray, names: list[str]) -> None:
+def batches(args: argparse.Namespace, data: np.ndarray, names: list[str]) -> list[ev.PredictionsLogged]:
     rng = np.random.default_rng(1)
+    return [batch(data[rng.integers(0, len(data), args.batch)], names, start, args.form)
+            for start in range(0, args.kafka_predictions, args.batch)]
+
+
+async def produce(kafka: KafkaSettings, logged: list[ev.PredictionsLogged]) -> None:
     publisher = KafkaPublisher(kafka, source="bench")
     await publisher.start()
-    for start in range(0, args.kafka_predictions, args.batch):
-        await publisher.publish(batch(data[rng.integers(0, len(data), args.batch)], names, start), MODEL)
+    for one in logged:
+        await publisher.publish(one, MODEL)
     await publisher.stop()
+
+
+async def in_process(args: argparse.Namespace, logged: list[ev.PredictionsLogged], reference: dict) -> float:
+    """Seconds for Monitor.on_predictions over the same serialized batches: no faust, no Kafka."""
+    with tempfile.TemporaryDirectory() as state:
+        settings = MonitorSettings(data_dir=Path(state), window_size=args.window)
+        publisher = EventRuntime(settings, source="monitor", publishes=PUBLISHES, transport=InMemoryBus()).publisher
+        monitor = build_monitor(settings, publisher, {}, EvaluationHistory(100),
+                                MonitorMetrics.create(CollectorRegistry()), {})
+        _, uri = monitor.store.put_json("references", reference)
+        await monitor.on_promoted(ev.ModelPromoted(model_name=MODEL, version=1, reference_uri=uri),
+                                  Envelope("conveyor.events.v1.ModelPromoted", "registry", MODEL))
+        wire = [one.SerializeToString() for one in logged]
+        began = time.perf_counter()
+        for value in wire:
+            await monitor.on_predictions(ev.PredictionsLogged.FromString(value),
+                                         Envelope("conveyor.events.v1.PredictionsLogged", "serving", MODEL))
+        seconds = time.perf_counter() - began
+        monitor.labels.close()
+        return seconds
+
+
+def serving_peak(args: argparse.Namespace) -> tuple[float, str]:
+    """Serving's peak in this run (bench/serving.py's method), or the rate stated on the command line."""
+    if args.serving_peak != "auto":
+        return float(args.serving_peak), "stated with --serving-peak"
+    from serving_load import wrk_peak
+    from serving_servers import build_models, conveyor, free_port
+
+    with tempfile.TemporaryDirectory() as workdir:
+        bodies = build_models(Path(workdir))
+        port = free_port()
+        prefix = f"benchserving{uuid.uuid4().hex[:8]}."
+        with conveyor(Path(workdir), port, args.serving_workers, args.bootstrap, prefix):
+            url = f"http://127.0.0.1:{port}/v2/models/{args.serving_model}/infer"
+            wrk_peak(url, bodies[args.serving_model], 2, 32)  # warm-up: every worker, every connection
+            peaks = [wrk_peak(url, bodies[args.serving_model], args.serving_seconds, 32).rps
+                     for _ in range(args.serving_rounds)]
+    return max(peaks), (f"conveyor serving, {args.serving_workers} workers, Kafka logging on, model "
+                        f"{args.serving_model}, wrk -t2 -c32 {args.serving_seconds} s, best of "
+                        f"{', '.join(f'{p:.0f}' for p in peaks)} req/s")
 
 
 async def raw_consume(kafka: KafkaSettings) -> float:
@@ -113,6 +211,15 @@ async def raw_consume(kafka: KafkaSettings) -> float:
 
 
 async def throughput(args: argparse.Namespace, data: np.ndarray, names: list[str], reference: dict) -> None:
+    n = args.kafka_predictions
+    print(f"throughput over {n} predictions in {args.form} batches of {args.batch}, window {args.window}:", flush=True)
+    serving, how = serving_peak(args)  # first: it wants both cores to itself
+    print(f"  serving peak:              {serving:10.0f} predictions/s ({how})", flush=True)
+    logged = batches(args, data, names)
+    process_seconds = await in_process(args, logged, reference)
+    process_rate = n / process_seconds
+    print(f"  monitor in process:        {process_rate:10.0f} predictions/s ({process_seconds:.2f} s, "
+          f"Monitor.on_predictions, dict state, in-memory bus)", flush=True)
     kafka = kafka_settings(args.bootstrap, f"bench{uuid.uuid4().hex[:8]}.")  # super user on the local SASL broker
     await ensure_topics(kafka, [topics.PREDICTIONS])
     with tempfile.TemporaryDirectory() as state:
@@ -126,30 +233,31 @@ async def throughput(args: argparse.Namespace, data: np.ndarray, names: list[str
             await registry.publish(ev.ModelPromoted(model_name=MODEL, version=1, reference_uri=uri), MODEL)
             await registry.stop()
             await until(lambda: monitor.champions.get(MODEL) is not None, "the champion", 120)
-        await produce(args, kafka, data, names)
-        async with running(settings) as monitor:
-            counter = monitor.metrics.predictions_consumed.labels(MODEL)
-            await until(lambda: counter._value.get() > 0, "the first batch", 120)
-            began, already = time.perf_counter(), counter._value.get()  # timed from the first batch on
-            await until(lambda: counter._value.get() >= args.kafka_predictions, "the backlog", 900,
-                        lambda: f"{counter._value.get():.0f} of {args.kafka_predictions} consumed")
-            monitor_seconds = (time.perf_counter() - began) * args.kafka_predictions / (
-                args.kafka_predictions - already)
-            windows = sum(s.value for m in monitor.metrics.windows_evaluated.collect() for s in m.samples
-                          if s.name.endswith("_total"))
+        await produce(kafka, logged)
+        with handler_times() as times:
+            async with running(settings) as monitor:
+                counter = monitor.metrics.predictions_consumed.labels(MODEL)
+                await until(lambda: counter._value.get() >= args.kafka_predictions, "the backlog", 300,
+                            lambda: f"{counter._value.get():.0f} of {args.kafka_predictions} consumed")
+                windows = sum(s.value for m in monitor.metrics.windows_evaluated.collect() for s in m.samples
+                              if s.name.endswith("_total"))
+        monitor_seconds = times[-1] - times[0]
         raw_seconds = await raw_consume(kafka)
-    n = args.kafka_predictions
-    print(f"throughput over {n} predictions in batches of {args.batch}, window {args.window}:")
-    print(f"  raw aiokafka consume:   {n / raw_seconds:10.0f} predictions/s ({raw_seconds:.2f} s, fetch only)")
-    print(f"  monitor consume+judge:  {n / monitor_seconds:10.0f} predictions/s ({monitor_seconds:.2f} s, "
-          f"{windows:.0f} windows evaluated, changelog write per batch)")
+    kafka_rate = n / monitor_seconds
+    print(f"  raw aiokafka consume:      {n / raw_seconds:10.0f} predictions/s ({raw_seconds:.2f} s, fetch only)")
+    print(f"  monitor through Kafka:     {kafka_rate:10.0f} predictions/s ({monitor_seconds:.2f} s, "
+          f"{windows:.0f} windows evaluated, faust + changelog write per batch + label store)")
+    print(f"  ratio Kafka / serving peak: {kafka_rate / serving:.2f} (goal >= 1.0)")
+    print(f"  ratio Kafka / in process:   {kafka_rate / process_rate:.2f}")
 
 
-def window_of(rows: np.ndarray) -> Window:
-    return Window(version=1, rows=rows.tolist(), outputs=["0"] * len(rows), attributes=[{}] * len(rows))
+def window_of(rows: np.ndarray, names: list[str]) -> Window:
+    return Window(version=1, rows=len(rows), inputs={n: rows[:, i].tolist() for i, n in enumerate(names)},
+                  outputs=["0"] * len(rows))
 
 
 def detection(args: argparse.Namespace, data: np.ndarray, reference: dict) -> None:
+    names = reference["feature_names"]
     parsed = parse_reference(reference, "bench")
     evaluator = Evaluator()
     confirmation = DriftConfirmation(args.confirm)
@@ -169,7 +277,7 @@ def detection(args: argparse.Namespace, data: np.ndarray, reference: dict) -> No
                 shifted = shift(rows)
                 if k == 1:
                     shifted[:offset] = rows[:offset]
-                drifted = evaluator.drift(parsed, "bench", window_of(shifted)).dataset_drifted
+                drifted = evaluator.drift(parsed, "bench", window_of(shifted, names)).dataset_drifted
                 run = confirmation.step(run, drifted)
                 first_flag = first_flag or (k if drifted else None)
                 if confirmation.alarms(run):
@@ -185,6 +293,7 @@ def detection(args: argparse.Namespace, data: np.ndarray, reference: dict) -> No
 
 
 def false_alarms(args: argparse.Namespace, data: np.ndarray, reference: dict) -> None:
+    names = reference["feature_names"]
     parsed = parse_reference(reference, "bench")
     evaluator = Evaluator()
     confirmation = DriftConfirmation(args.confirm)
@@ -193,7 +302,8 @@ def false_alarms(args: argparse.Namespace, data: np.ndarray, reference: dict) ->
     alarms = drifted = column = multivariate = share_rule = run = 0
     began = time.perf_counter()
     for _ in range(windows):
-        result = evaluator.drift(parsed, "bench", window_of(data[rng.integers(0, len(data), args.window)]))
+        rows = data[rng.integers(0, len(data), args.window)]
+        result = evaluator.drift(parsed, "bench", window_of(rows, names))
         run = confirmation.step(run, result.dataset_drifted)
         alarms += confirmation.alarms(run)
         drifted += result.dataset_drifted
@@ -212,7 +322,15 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     parser.add_argument("--kafka-predictions", type=int, default=50_000)
-    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--batch", type=int, default=500, help="rows per PredictionsLogged (serving's default: 500)")
+    parser.add_argument("--form", choices=("columns", "rows"), default="columns",
+                        help="columns: serving's PredictionColumns; rows: one Prediction message per row")
+    parser.add_argument("--serving-peak", default="auto", help="'auto': measure conveyor serving with wrk now; "
+                        "or a rate in predictions/s to compare with")
+    parser.add_argument("--serving-workers", type=int, default=2)
+    parser.add_argument("--serving-model", choices=("lr", "rf"), default="lr", help="lr: the faster, the higher peak")
+    parser.add_argument("--serving-seconds", type=int, default=10)
+    parser.add_argument("--serving-rounds", type=int, default=2)
     parser.add_argument("--window", type=int, default=200)
     parser.add_argument("--undrifted", type=int, default=1_000_000)
     parser.add_argument("--shifts", type=int, default=20)

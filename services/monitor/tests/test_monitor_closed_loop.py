@@ -44,11 +44,12 @@ async def test_an_unfair_window_publishes_fairness_degraded_with_its_evidence(mo
     assert bus.events(ev.FairnessDegraded) == []
     await monitor.on_predictions(samples.batch("churn", 1, WINDOW, biased=True), batch_envelope())
     [fact] = bus.events(ev.FairnessDegraded)
-    [retrain] = bus.events(ev.RetrainRequested)
+    [deferred] = bus.events(ev.RetrainDeferred)
     assert fact.attribute == "clinic" and fact.positive_label == "1" and fact.window_size == WINDOW
     assert fact.selection_rate["south"] < 0.15 < 0.35 < fact.selection_rate["north"]
     assert fact.four_fifths_violated and fact.p_value < 0.01
-    assert retrain.trigger == "fairness" and retrain.fairness == fact and "clinic" in retrain.reason
+    assert deferred.trigger == "fairness" and "clinic" in deferred.reason
+    assert deferred.reason.startswith("fairness degraded; waiting for labelled data: 0 of 200 labels")
     assert bus.events(ev.DriftDetected) == []  # inputs did not move; only the treatment of a group did
     points = monitor.history.series("churn", "fairness")
     assert [p["degraded"] for p in points] == [False, True]
@@ -70,11 +71,13 @@ async def test_late_labels_join_by_request_and_row_and_a_drop_publishes_performa
     flipped = [(p.request_id, p.row, str(1 - int(p.label)) if p.row % 3 == 0 else p.label) for p in bad.predictions]
     [scored] = (await monitor.on_labels(flipped))["windows_scored"]
     assert scored["metrics"]["accuracy"] == pytest.approx(0.66) and "accuracy" in scored["degraded"]
-    assert scored["retrain"] == "requested"
+    # 200 labelled rows now exist, the default minimum: the retrain learns from them
+    assert scored["retrain"].startswith("collected: 200 labelled rows")
     [fact] = bus.events(ev.PerformanceDegraded)
-    [retrain] = bus.events(ev.RetrainRequested)
+    [feedback] = bus.events(ev.FeedbackCollected)
     assert fact.baseline["accuracy"] == 0.97 and fact.metrics["accuracy"] == pytest.approx(0.66)
-    assert retrain.trigger == "performance" and retrain.performance == fact and retrain.dataset_id == "d1"
+    assert feedback.trigger == "performance" and feedback.dataset_id == "d1" and feedback.rows == 200
+    assert "accuracy 0.660 vs 0.970" in feedback.reason
     again = await monitor.on_labels([(p.request_id, p.row, p.label) for p in good.predictions])
     assert again["joined"] == 0  # a label joins once: no double counting
     points = monitor.history.series("churn", "performance")

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from conveyor_monitor.drift import FeatureResult, compare_column, drift_share, evaluate_window
+from conveyor_monitor.drift import FeatureResult, compare_column, drift_share, evaluate_window, prepare_column
 from conveyor_monitor.stattests import METHODS, as_sample, default_method, psi_reference_deciles
 
 
@@ -82,12 +82,49 @@ def test_window_is_drifted_when_share_reaches_threshold():
     reference = {"x": rng.normal(0, 1, 1000), "y": rng.normal(5, 2, 1000), "c": [0, 1] * 500}
     current = {"x": rng.normal(2, 1, 300), "y": rng.normal(5, 2, 300), "c": [1.0, 0.0] * 150}
     labels_ref = ["0"] * 500 + ["1"] * 500
-    half = evaluate_window(kinds, reference, current, 0.5, labels_ref, ["1"] * 250 + ["0"] * 50)
+    prepared = [prepare_column(name, kind, reference[name]) for name, kind in kinds.items()]
+    half = evaluate_window(prepared, current, 0.5, labels_ref, ["1"] * 250 + ["0"] * 50)
     assert half.drifted_features == ["x"]
     assert half.drift_share == pytest.approx(1 / 3)
     assert not half.dataset_drifted
     assert half.prediction is not None and half.prediction.method == "z" and half.prediction.drifted
-    low_bar = evaluate_window(kinds, reference, current, 1 / 3)
+    low_bar = evaluate_window(prepared, current, 1 / 3)
     assert low_bar.dataset_drifted and low_bar.prediction is None
-    named = evaluate_window(kinds, reference, current, 0.5, method="psi_evidently_sturges")
+    named = evaluate_window(prepared, current, 0.5, method="psi_evidently_sturges")
     assert {r.method for r in named.features} == {"psi_evidently_sturges"}
+
+
+@pytest.mark.parametrize("rows_reference", [455, 1500])  # tests and distances
+def test_the_prepared_window_path_gives_compare_columns_numbers(rows_reference):
+    """The hot path caches the reference side and runs the KS tests of all columns in one call: same numbers."""
+    rng = np.random.default_rng(rows_reference)
+    reference = {
+        "a": rng.normal(0, 1, rows_reference).tolist(),
+        "b": [None if i % 10 == 0 else v for i, v in enumerate(rng.normal(3, 2, rows_reference))],  # gaps
+        "few": rng.integers(0, 4, rows_reference).astype(float).tolist(),  # <= 5 values: a category
+        "city": [None if i % 7 == 0 else c for i, c in enumerate(rng.choice(["oslo", "rome", "lima"], rows_reference))],
+        "flag": rng.choice([True, False], rows_reference).tolist(),
+    }
+    kinds = {"a": "numeric", "b": "numeric", "few": "numeric", "city": "categorical", "flag": "boolean"}
+    current = {
+        "a": rng.normal(0.3, 1, 200).tolist(),
+        "b": [float("nan") if i % 5 == 0 else v for i, v in enumerate(rng.normal(3, 2, 200))],
+        "few": rng.integers(0, 4, 200).astype(float).tolist(),
+        "city": ["" if i % 9 == 0 else c for i, c in enumerate(rng.choice(["oslo", "rome", "lima", "kyiv"], 200))],
+        "flag": rng.choice([1.0, 0.0], 200, p=[0.7, 0.3]).tolist(),  # BOOL inputs are logged as numbers
+    }
+    prepared = [prepare_column(n, k, reference[n]) for n, k in kinds.items()]
+    fast = {r.feature: r for r in evaluate_window(prepared, current).features}
+    for name, kind in kinds.items():
+        slow = compare_column(name, "numeric" if kind == "numeric" else "categorical", reference[name], current[name])
+        assert fast[name] == slow, name
+    assert fast["flag"].drifted and fast["city"].drifted  # True/1.0 are one category; "kyiv" was never seen
+
+
+def test_gaps_are_left_out_and_a_column_of_gaps_is_not_judged():
+    reference = ["a", None, "b", "a", None, "b"] * 50
+    assert list(as_sample(reference, "categorical")) == ["a", "b", "a", "b"] * 50
+    assert len(as_sample([1.0, float("nan"), None, 2.0], "numeric")) == 2
+    prepared = [prepare_column("c", "categorical", reference), prepare_column("x", "numeric", list(range(300)))]
+    result = evaluate_window(prepared, {"c": [""] * 50, "x": list(range(50))})
+    assert [r.feature for r in result.features] == ["x"]

@@ -89,3 +89,29 @@ def test_the_two_psi_variants_differ_on_the_same_data():
     sturges = ours(reference, current, "psi_evidently_sturges")["columns"]["income"]["score"]
     deciles = ours(reference, current, "psi_reference_deciles")["columns"]["income"]["score"]
     assert sturges != pytest.approx(deciles, rel=0.2)  # why each variant carries its own name
+
+
+@pytest.mark.parametrize("rows_reference", [600, 1500])
+def test_string_categories_with_gaps_through_the_window_path_match_evidently(rows_reference):
+    """The live path: the trainer's reference (raw strings, null for a gap), a window as serving logs it
+    ("" for a missing string, NaN for a missing number); Evidently drops gaps before its tests, and so do we."""
+    from conveyor_monitor.drift import evaluate_window
+    from conveyor_monitor.reference import parse_reference
+
+    rng = np.random.default_rng(rows_reference)
+    reference, current = frames(rows_reference, seed=rows_reference + 1)
+    reference.loc[reference.index % 11 == 0, "clinic"] = None
+    reference.loc[reference.index % 13 == 0, "age"] = None
+    gaps = rng.uniform(size=len(current)) < 0.1
+    current.loc[gaps, "clinic"] = None
+    current.loc[rng.uniform(size=len(current)) < 0.05, "age"] = np.nan
+    kinds = {c: "numeric" for c in NUMERIC} | {c: "categorical" for c in CATEGORICAL}
+    document = {"feature_names": NUMERIC + CATEGORICAL, "kinds": kinds,
+                "columns": {c: [None if pd.isna(v) else v for v in reference[c]] for c in NUMERIC + CATEGORICAL}}
+    window = {c: current[c].tolist() for c in NUMERIC} | {c: [v or "" for v in current[c]] for c in CATEGORICAL}
+    ours_ = {r.feature: r for r in evaluate_window(parse_reference(document, "ref").prepared, window).features}
+    theirs, _ = evidently_drift(reference, current, NUMERIC, CATEGORICAL)
+    for column, (their_method, their_score) in theirs.items():
+        assert EVIDENTLY_NAMES[ours_[column].method] == their_method, column
+        assert ours_[column].score == pytest.approx(their_score, rel=1e-6, abs=1e-12), column
+    assert ours_["clinic"].method == ("chisquare" if rows_reference <= 1000 else "jensenshannon")

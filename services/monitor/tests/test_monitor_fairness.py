@@ -37,3 +37,28 @@ def test_equalized_odds_and_positive_label():
     predicted = ["1", "1", "0", "0", "1", "0", "1", "0"]  # b: TPR 0.5, FPR 0.5; a: TPR 1, FPR 0
     assert equalized_odds(groups, truth, predicted, "1") == pytest.approx(0.5)
     assert positive_label(["0", "1"]) == "1" and positive_label([]) == "1"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_parity_numbers_equal_fairlearns_on_random_windows(seed):
+    """Demographic parity is computed with numpy on the hot path; fairlearn's MetricFrame is the yardstick."""
+    import numpy as np
+    from fairlearn.metrics import (
+        MetricFrame,
+        demographic_parity_difference,
+        demographic_parity_ratio,
+        selection_rate,
+    )
+
+    rng = np.random.default_rng(seed)
+    groups = rng.choice(["east", "north", "south", "west"], 500, p=[0.4, 0.3, 0.25, 0.05]).tolist()
+    labels = [str(int(rng.uniform() < {"east": 0.5, "north": 0.3, "south": 0.45, "west": 0.9}[g])) for g in groups]
+    found = parity("clinic", groups, labels, "1", min_group_size=40)
+    judged = [i for i, g in enumerate(groups) if groups.count(g) >= 40]
+    kept = np.asarray(groups)[judged]
+    selected = (np.asarray(labels)[judged] == "1").astype(int)
+    frame = MetricFrame(metrics=selection_rate, y_true=selected, y_pred=selected, sensitive_features=kept)
+    assert found.selection_rate == pytest.approx({str(k): float(v) for k, v in frame.by_group.items()}, rel=1e-12)
+    assert found.difference == pytest.approx(demographic_parity_difference(selected, selected, sensitive_features=kept))
+    assert found.ratio == pytest.approx(demographic_parity_ratio(selected, selected, sensitive_features=kept))
+    assert "west" not in found.group_size  # fewer than 40 rows: not judged

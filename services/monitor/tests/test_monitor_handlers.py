@@ -64,14 +64,16 @@ async def test_one_shift_gives_one_alarm_and_a_new_champion_may_alarm_again(moni
     await monitor.on_promoted(promoted(store, samples, 1), ENVELOPE)
     await feed(monitor, samples, 1, windows=3, shifted=True)
     [drift] = bus.events(ev.DriftDetected)
-    [retrain] = bus.events(ev.RetrainRequested)
+    [deferred] = bus.events(ev.RetrainDeferred)  # no labelled rows yet: nothing new to learn from
     assert drift.model_name == "churn" and drift.version == 1 and drift.window_size == WINDOW
     assert {f.feature for f in drift.features if f.drifted} == {"x", "y", "color"}
     assert drift.drift_share == 1.0 and drift.share_threshold == 0.5
     assert {f.method for f in drift.features} == {"ks", "chisquare"}  # 1,000 reference rows: Evidently's tests
     assert drift.prediction_drift.method == "z" and drift.prediction_drift.drifted
-    assert retrain.dataset_id == "d1" and retrain.version == 1 and "share 1.00" in retrain.reason
-    assert retrain.trigger == "drift" and retrain.drift == drift
+    assert deferred.version == 1 and deferred.trigger == "drift" and "share 1.00" in deferred.reason
+    assert deferred.reason.startswith("drift detected; waiting for labelled data: 0 of 200 labels")
+    assert (deferred.labelled_rows, deferred.needed_rows) == (0, 200)
+    assert bus.events(ev.FeedbackCollected) == [] and bus.events(ev.RetrainRequested) == []
     evaluations = monitor.history.report("churn")["evaluations"]
     # newest first: the first drifted window waits for confirmation, the second alarms, the third cools down
     assert [e["published"] for e in evaluations] == [False, True, False]
@@ -93,7 +95,7 @@ async def test_one_shift_gives_one_alarm_and_a_new_champion_may_alarm_again(moni
     assert [d.version for d in bus.events(ev.DriftDetected)] == [1, 2]
     # The retrain policy is per model, not per version: a retrained version that still drifts does not
     # start a storm of retrains inside the cooldown.
-    assert [r.version for r in bus.events(ev.RetrainRequested)] == [1]
+    assert [r.version for r in bus.events(ev.RetrainDeferred)] == [1]
     assert monitor.history.report("churn")["evaluations"][0]["retrain"].startswith("declined: cooldown")
 
 

@@ -75,3 +75,23 @@ def test_pending_rows_are_bounded_oldest_forgotten_first_and_baselines_persist(t
     reopened = LabelJoin(tmp_path / "labels.db", WINDOW, max_pending=5)
     assert reopened.pending() == 3
     assert reopened.baseline("churn", 1) == {"accuracy": 0.95} and reopened.baseline("churn", 2) == {}
+
+
+def test_labelled_rows_keep_their_input_rows_until_a_feedback_table_carries_them(tmp_path):
+    store = LabelJoin(tmp_path / "labels.db", WINDOW)
+    rows = [("a", i, Logged("churn", 1, "1", 0.5, 0.0, {}, "classification", "1",
+                            {"x": float("nan") if i == 0 else float(i), "plan": "pro"}, 1000 + i)) for i in range(12)]
+    store.remember_batch(rows)
+    scored = [s for i in range(11) for s in store.join("a", i, str(i % 2))]
+    assert len(scored) == 1  # the first 10 formed a performance window, and stay as feedback
+    assert store.uncollected("churn") == 11 and store.uncollected("other") == 0
+    store.close()
+    store = LabelJoin(tmp_path / "labels.db", WINDOW)  # durable across a restart
+    found = store.feedback("churn")
+    assert [f.truth for f in found] == [str(i % 2) for i in range(11)]
+    assert found[0].logged.inputs == {"x": None, "plan": "pro"} and found[3].logged.timestamp_ms == 1003
+    store.collected([f.seq for f in found], "sha")
+    assert store.uncollected("churn") == 0 and store.feedback("churn") == []
+    store.join("a", 11, "1")
+    assert [f.logged.inputs["x"] for f in store.feedback("churn")] == [11.0]  # only the new row
+    store.close()

@@ -75,7 +75,7 @@ async def last_window_rows(kafka: KafkaSettings, topic: str) -> int | None:
             return None
         consumer.seek(tp, end - 1)
         records = (await consumer.getmany(tp, timeout_ms=2000)).get(tp, [])
-        return len(json.loads(records[-1].value)["rows"]) if records else None
+        return int(json.loads(records[-1].value)["rows"]) if records else None
     finally:
         await consumer.stop()
 

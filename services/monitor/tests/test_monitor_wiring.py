@@ -32,8 +32,9 @@ async def test_the_in_memory_app_consumes_its_table_and_alarms_once_per_shift(tm
         await runtime.deliver()
         report = (await client.get("/models/churn/drift")).json()
     assert [e["published"] for e in report["evaluations"]] == [False, True, False]  # newest first
-    assert report["evaluations"][1]["retrain"] == "requested" and report["open_window_rows"] == 0
-    assert len(bus.events(ev.DriftDetected)) == 1 and len(bus.events(ev.RetrainRequested)) == 1
+    assert report["evaluations"][1]["retrain"] == "deferred: waiting for labelled data: 0 of 200 labels"
+    assert report["open_window_rows"] == 0
+    assert len(bus.events(ev.DriftDetected)) == 1 and len(bus.events(ev.RetrainDeferred)) == 1
 
 
 async def test_a_dead_letter_the_broker_refuses_is_logged_and_dropped(caplog):

@@ -1,59 +1,33 @@
-"""Publishing what an evaluation found: the fact first, then (policy permitting) the retrain command.
+"""Publishing what an evaluation found: the fact first, then (policy permitting) the retrain it asks for.
 
-Each kind of fact has its own cooldown per subject (one shift, one alarm); the retrain command goes
-through the shared RetrainPolicy (cooldown + hourly cap per model). A publish that fails releases both,
-so the next degraded window tries again instead of the handler being re-run (which would re-add the
-batch to the next window).
+Each kind of fact has its own cooldown per subject (one shift, one alarm); the retrain goes through the
+shared RetrainPolicy (cooldown + hourly cap per model) and then to production feedback (feedback.py): a
+FeedbackCollected table of new labelled rows, or RetrainDeferred until enough labels arrive. A publish that
+fails releases both, so the next degraded window tries again instead of the handler being re-run (which
+would re-add the batch to the next window).
 """
 
 import logging
 from dataclasses import dataclass
-from enum import Enum
 
 from google.protobuf.message import Message
 
 from conveyor_kernel import Publisher, TransientError
 
 from .cooldown import CooldownGate
-from .evidence import retrain_requested
+from .evidence import retrain_reason
+from .feedback import Champion, Feedback
 from .metrics import MonitorMetrics
+from .outcomes import AlarmOutcome, Retrain
 from .policy import RetrainPolicy
 
 logger = logging.getLogger(__name__)
 
 
-class Retrain(Enum):
-    """What became of an alarm and the retrain it asks for."""
-
-    SUPPRESSED = "suppressed"  # the alarm's key cools down: nothing published
-    FAILED = "failed"  # the broker refused: nothing published, cooldown and grant released
-    DECLINED = "declined"  # the fact was published; the retrain policy said no
-    REQUESTED = "requested"  # the fact and RetrainRequested were published
-
-
-@dataclass(frozen=True)
-class AlarmOutcome:
-    retrain: Retrain
-    reason: str = ""
-
-    @property
-    def published(self) -> bool:
-        """Whether the fact itself went out."""
-        return self.retrain in (Retrain.DECLINED, Retrain.REQUESTED)
-
-    def __str__(self) -> str:
-        """As the history and the REST responses show it: "declined: cooldown: ...", "requested"."""
-        return f"{self.retrain.value}: {self.reason}" if self.reason else self.retrain.value
-
-
-def shown(outcome: AlarmOutcome | None) -> str:
-    """An outcome as users read it; "" where no alarm was raised."""
-    return "" if outcome is None else str(outcome)
-
-
 @dataclass
 class Alerting:
     publisher: Publisher
+    feedback: Feedback
     policy: RetrainPolicy
     gate: CooldownGate  # keyed "<kind>:<model>[:<attribute>]"
     metrics: MonitorMetrics
@@ -61,15 +35,18 @@ class Alerting:
     def quiet(self, key: str) -> bool:
         return self.gate.cooling(key)
 
-    async def raise_alarm(self, key: str, model: str, version: int, dataset_id: str, fact: Message) -> AlarmOutcome:
+    async def raise_alarm(self, key: str, model: str, version: int, champion: Champion | None,
+                          fact: Message) -> AlarmOutcome:
         """Publish `fact` unless its key cools down, then ask for a retrain if the policy permits."""
         if not self.gate.allow(key):
             return AlarmOutcome(Retrain.SUPPRESSED, "alarm cooldown")
-        why_not = self.policy.decide(model)
+        why_not = self.policy.decide(model) if champion is not None else "no champion known to collect feedback for"
+        outcome = AlarmOutcome(Retrain.DECLINED, why_not or "")
         try:
             await self.publisher.publish(fact, model)
-            if why_not is None:
-                await self.publisher.publish(retrain_requested(model, version, dataset_id, fact), model)
+            if why_not is None and champion is not None:
+                trigger, reason = retrain_reason(fact, version)
+                outcome = await self.feedback.ask(champion, trigger, reason)
         except TransientError:
             self.gate.reset(key)
             if why_not is None:
@@ -82,8 +59,7 @@ class Alerting:
         if why_not is not None:
             logger.info("retrain of %s not requested after %s: %s", model, type(fact).__name__, why_not)
             self.metrics.retrains_declined.labels(model).inc()
-            return AlarmOutcome(Retrain.DECLINED, why_not)
-        return AlarmOutcome(Retrain.REQUESTED)
+        return outcome
 
     def reset(self, model: str) -> None:
         """A new champion may raise its own alarms at once."""

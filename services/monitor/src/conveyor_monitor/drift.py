@@ -3,14 +3,32 @@
 Each column gets the method Evidently 0.7 would choose (see stattests) unless one is named; the dataset
 drifted when the drifted share of columns reaches the share threshold. The classic decile PSI rides along
 for numeric columns as an effect size a reader can compare across windows.
+
+A live window is judged against a `PreparedColumn` per reference column: the reference's sample, distinct
+count and decile edges computed once per reference instead of once per window, and the KS tests of every
+numeric column in one vectorised scipy call. The profile of the Kafka path showed the per-window work, not
+the changelog, to be the monitor's cost; the numbers are the same as `compare_column`'s (tested).
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .stattests import CATEGORICAL, METHODS, NUMERIC, as_sample, default_method, psi_reference_deciles
+import numpy as np
+from scipy import stats
 
-__all__ = ["CATEGORICAL", "NUMERIC", "FeatureResult", "WindowResult", "compare_column", "evaluate_window"]
+from .stattests import (
+    CATEGORICAL,
+    DECILE_EPSILON,
+    METHODS,
+    NUMERIC,
+    as_sample,
+    default_method,
+    drift_kind,
+    psi_reference_deciles,
+)
+
+__all__ = ["CATEGORICAL", "NUMERIC", "FeatureResult", "PreparedColumn", "WindowResult", "compare_column",
+           "evaluate_window", "prepare_column"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +71,43 @@ def compare_column(
     return FeatureResult(feature, name, score, limit, chosen.drifted(score, limit), psi)
 
 
+@dataclass(frozen=True)
+class PreparedColumn:
+    """What a window's test needs from one reference column, computed once per reference."""
+
+    name: str
+    kind: str  # NUMERIC or CATEGORICAL (booleans are categories)
+    sample: np.ndarray  # without gaps
+    distinct: int
+    deciles: np.ndarray | None  # numeric: the reference's decile edges (psi_reference_deciles)
+    decile_shares: np.ndarray | None
+
+
+def prepare_column(name: str, kind: str, values: Sequence[object]) -> PreparedColumn:
+    tested = drift_kind(kind)
+    sample = as_sample(values, tested)
+    deciles = shares = None
+    if tested == NUMERIC:
+        distinct = len(np.unique(sample))
+        deciles = np.unique(np.quantile(sample, np.linspace(0.1, 0.9, 9)))
+        shares = _decile_shares(sample, deciles)
+    else:
+        distinct = len(set(sample.tolist()))
+    return PreparedColumn(name, tested, sample, distinct, deciles, shares)
+
+
+def _decile_shares(sample: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    counts = np.bincount(np.searchsorted(edges, sample, side="right"), minlength=len(edges) + 1)
+    return np.clip(counts / len(sample), DECILE_EPSILON, None)
+
+
+def _psi(column: PreparedColumn, current: np.ndarray) -> float:
+    """psi_reference_deciles with the reference side cached."""
+    assert column.deciles is not None and column.decile_shares is not None
+    cur = _decile_shares(current, column.deciles)
+    return float(np.sum((cur - column.decile_shares) * np.log(cur / column.decile_shares)))
+
+
 def drift_share(results: Sequence[FeatureResult]) -> float:
     if not results:
         return 0.0
@@ -60,8 +115,7 @@ def drift_share(results: Sequence[FeatureResult]) -> float:
 
 
 def evaluate_window(
-    kinds: dict[str, str],
-    reference: dict[str, Sequence[object]],
+    columns: Sequence[PreparedColumn],
     current: dict[str, Sequence[object]],
     share_threshold: float = 0.5,
     reference_predictions: Sequence[object] = (),
@@ -69,8 +123,20 @@ def evaluate_window(
     prediction_kind: str = CATEGORICAL,
     method: str | None = None,
 ) -> WindowResult:
-    """Compare every column in `kinds`; the dataset drifted when the drifted share reaches the threshold."""
-    results = [compare_column(name, kind, reference[name], current[name], method) for name, kind in kinds.items()]
+    """Compare every prepared column with the window's values; the dataset drifted when the drifted share
+    reaches the threshold. A column with no values left on either side (all gaps) is not judged."""
+    samples = {c.name: as_sample(current[c.name], c.kind) for c in columns}
+    judged = [c for c in columns if len(c.sample) and len(samples[c.name])]
+    chosen = {c.name: method or default_method(c.sample, samples[c.name], c.kind, c.distinct) for c in judged}
+    scores = _ks_together([c for c in judged if chosen[c.name] == "ks"], samples)
+    results = []
+    for column in judged:
+        cur, name = samples[column.name], chosen[column.name]
+        test = METHODS[name]
+        score = scores[column.name] if column.name in scores else test.score(column.sample, cur, column.kind)
+        psi = _psi(column, cur) if column.kind == NUMERIC else None
+        results.append(FeatureResult(column.name, name, score, test.default_threshold,
+                                     test.drifted(score, test.default_threshold), psi))
     share = drift_share(results)
     prediction = None
     if len(reference_predictions) and len(current_predictions):
@@ -84,3 +150,18 @@ def evaluate_window(
         prediction=prediction,
         drifted_features=[r.feature for r in results if r.drifted],
     )
+
+
+def _ks_together(columns: list[PreparedColumn], samples: dict[str, np.ndarray]) -> dict[str, float]:
+    """KS p-values of many columns in one scipy call per sample shape (one call per column cost ~0.3 ms of
+    argument handling; the test itself ~0.1 ms). Columns with gaps differ in length and form their own groups."""
+    groups: dict[tuple[int, int], list[PreparedColumn]] = {}
+    for column in columns:
+        groups.setdefault((len(column.sample), len(samples[column.name])), []).append(column)
+    found: dict[str, float] = {}
+    for group in groups.values():
+        reference = np.column_stack([c.sample for c in group])
+        current = np.column_stack([samples[c.name] for c in group])
+        pvalues = np.atleast_1d(stats.ks_2samp(reference, current, axis=0).pvalue)
+        found.update({c.name: float(p) for c, p in zip(group, pvalues, strict=True)})
+    return found

@@ -8,7 +8,6 @@ from . import multivariate
 from .drift import FeatureResult, WindowResult, evaluate_window
 from .fairness import FairnessResult, parity, positive_label
 from .reference import Reference
-from .stattests import NUMERIC
 from .window import Window
 
 MULTIVARIATE = "pca_reconstruction"
@@ -24,9 +23,8 @@ class Evaluator:
     _pca: dict[tuple[str, int], multivariate.Reconstruction | None] = field(default_factory=dict)
 
     def drift(self, reference: Reference, uri: str, window: Window) -> WindowResult:
-        columns = {name: [row[i] for row in window.rows] for i, name in enumerate(reference.feature_names)}
         result = evaluate_window(
-            reference.kinds, reference.columns, columns, self.share_threshold,
+            reference.prepared, window.inputs, self.share_threshold,
             reference.predictions, window.outputs, reference.prediction_kind, self.method,
         )
         found = self._multivariate(reference, uri, window)
@@ -36,30 +34,37 @@ class Evaluator:
         return replace(result, multivariate=found, dataset_drifted=result.dataset_drifted or found.drifted)
 
     def _multivariate(self, reference: Reference, uri: str, window: Window) -> FeatureResult | None:
-        numeric = [i for i, n in enumerate(reference.feature_names) if reference.kinds[n] == NUMERIC]
-        key = (uri, len(window.rows))
+        names = reference.numeric_names()
+        key = (uri, window.rows)
         if key not in self._pca:
-            names = [reference.feature_names[i] for i in numeric]
-            data = np.column_stack([reference.columns[n] for n in names]) if names else None
-            self._pca[key] = multivariate.fit(data, len(window.rows)) if data is not None else None
+            self._pca[key] = multivariate.fit(_complete_rows(reference.columns, names), window.rows) if names else None
         model = self._pca[key]
         if model is None:
             return None
-        error = model.error(np.asarray(window.rows, dtype=float)[:, numeric])
+        rows = _complete_rows(window.inputs, names)
+        if len(rows) < 2:
+            return None  # nearly every row has a gap: nothing to reconstruct
+        error = model.error(rows)
         return FeatureResult(MULTIVARIATE, MULTIVARIATE, error, model.upper, model.drifted(error))
 
     def fairness(self, reference: Reference, window: Window) -> list[FairnessResult]:
         if reference.task == "regression":
             return []
         positive = positive_label(reference.class_labels)
-        names = sorted({a for row in window.attributes for a in row})
+        outputs = np.asarray([str(v) for v in window.outputs], dtype=object)
         results = []
-        for name in names:
-            rows = [i for i, attrs in enumerate(window.attributes) if name in attrs]
-            found = parity(
-                name, [window.attributes[i][name] for i in rows], [window.outputs[i] for i in rows], positive,
-                self.parity_difference, self.fairness_alpha, self.min_group_size,
-            )
+        for name in sorted(window.attributes):
+            values = np.asarray(window.attributes[name], dtype=object)
+            sent = values != ""
+            found = parity(name, values[sent], outputs[sent], positive, self.parity_difference,
+                           self.fairness_alpha, self.min_group_size)
             if found is not None:
                 results.append(found)
         return results
+
+
+def _complete_rows(columns: dict, names: list[str]) -> np.ndarray:
+    """The numeric columns as a matrix, rows with a gap left out (PCA reconstructs whole rows only)."""
+    matrix = np.column_stack([np.asarray([np.nan if v is None else v for v in columns[n]], dtype=float)
+                              for n in names])
+    return matrix[~np.isnan(matrix).any(axis=1)]

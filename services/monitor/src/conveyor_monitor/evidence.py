@@ -52,30 +52,22 @@ def performance_degraded(
     )
 
 
-def retrain_requested(
-    model: str, version: int, dataset_id: str, evidence: ev.DriftDetected | ev.FairnessDegraded | ev.PerformanceDegraded
-) -> ev.RetrainRequested:
-    request = ev.RetrainRequested(model_name=model, version=version, dataset_id=dataset_id)
+def retrain_reason(
+    evidence: ev.DriftDetected | ev.FairnessDegraded | ev.PerformanceDegraded, version: int
+) -> tuple[str, str]:
+    """(trigger, reason) of the retrain an alarm asks for: the reason names the evidence with its numbers."""
     if isinstance(evidence, ev.DriftDetected):
         drifted = [f.feature for f in evidence.features if f.drifted]
-        request.trigger = "drift"
-        request.drift.CopyFrom(evidence)
-        request.reason = (
+        return "drift", (
             f"data drift: {len(drifted)} of {len(evidence.features)} features drifted "
             f"(share {evidence.drift_share:.2f} >= threshold {evidence.share_threshold:.2f}) over the last "
             f"{evidence.window_size} predictions of v{version}: {', '.join(drifted) or 'multivariate only'}"
         )
-    elif isinstance(evidence, ev.FairnessDegraded):
-        request.trigger = "fairness"
-        request.fairness.CopyFrom(evidence)
-        request.reason = (
+    if isinstance(evidence, ev.FairnessDegraded):
+        return "fairness", (
             f"fairness: demographic parity difference {evidence.demographic_parity_difference:.3f}, ratio "
             f"{evidence.demographic_parity_ratio:.3f} across {evidence.attribute} over the last "
             f"{evidence.window_size} predictions of v{version} (chi-square p={evidence.p_value:.2g})"
         )
-    else:
-        request.trigger = "performance"
-        request.performance.CopyFrom(evidence)
-        live = ", ".join(f"{m} {evidence.metrics[m]:.3f} vs {evidence.baseline[m]:.3f}" for m in evidence.degraded)
-        request.reason = f"performance: {live} on the last {evidence.window_size} labelled predictions of v{version}"
-    return request
+    live = ", ".join(f"{m} {evidence.metrics[m]:.3f} vs {evidence.baseline[m]:.3f}" for m in evidence.degraded)
+    return "performance", f"performance: {live} on the last {evidence.window_size} labelled predictions of v{version}"

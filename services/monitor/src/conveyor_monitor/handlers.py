@@ -12,18 +12,20 @@ from typing import Any
 from opentelemetry import trace
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, Envelope, HandlerTable, InvalidMessage, links_of, tracer
+from conveyor_kernel import ArtifactStore, Envelope, HandlerTable, InvalidMessage, TransientError, links_of, tracer
 
-from .alerting import AlarmOutcome, Alerting, shown
+from .alerting import Alerting
 from .confirm import DriftConfirmation
 from .drift import WindowResult
 from .evaluation import Evaluator
 from .evidence import drift_detected, fairness_degraded, performance_degraded
 from .fairness import FairnessResult
+from .feedback import Champion, Feedback
 from .history import EvaluationHistory
 from .labels import LabelJoin
-from .live import attributes_of, predictions_of, rows_of
+from .live import LiveBatch, read_batch
 from .metrics import MonitorMetrics
+from .outcomes import AlarmOutcome, shown
 from .performance import Logged, Scored, degraded
 from .reference import Reference, parse_reference
 from .window import Window, WindowBuffer
@@ -48,6 +50,7 @@ class Monitor:
     alerting: Alerting
     evaluator: Evaluator
     labels: LabelJoin
+    feedback: Feedback
     tolerance: float = 0.1  # live metric may fall this far below the holdout's before it is degradation
     confirmation: DriftConfirmation = field(default_factory=DriftConfirmation)
     _references: dict[str, Reference] = field(default_factory=dict)
@@ -82,11 +85,15 @@ class Monitor:
             "version": event.version,
             "reference_uri": event.reference_uri,
             "dataset_id": event.dataset_id,
+            "artifact_uri": event.artifact_uri,
             "feature_names": list(event.feature_names or reference.feature_names),
+            "min_labels": event.retrain.min_labels if event.HasField("retrain") else 0,
+            "sensitive_attributes": list(event.sensitive_attributes or reference.sensitive_attributes),
         }
         # A new champion is judged on its own predictions, and may raise its own alarm at once.
         self.windows.reset(event.model_name)
         self.alerting.reset(event.model_name)
+        self.labels.stop_waiting(event.model_name)
         self.history.champion(event.model_name, event.version)
         logger.info("champion of %s is now v%d (%s)", event.model_name, event.version, event.action or "promote")
 
@@ -100,17 +107,11 @@ class Monitor:
             logger.info("batch %s of %s already in its window; skipped", envelope.id, event.model_name)
             return
         reference = self._reference(champion["reference_uri"])
-        if event.HasField("columns"):  # serving writes columns; everything below reads rows: expand once
-            event = ev.PredictionsLogged(
-                model_name=event.model_name, version=event.version, feature_names=event.feature_names,
-                class_labels=event.class_labels, predictions=predictions_of(event),
-            )
-        rows, outputs = rows_of(event, reference)
-        attributes = attributes_of(event)
-        self._remember(event, reference)
+        batch = read_batch(event, reference)  # columns as they came: never one message per row
+        self._remember(event, batch, reference)
         self.history.champion(event.model_name, event.version)
-        self.metrics.predictions_consumed.labels(event.model_name).inc(len(rows))
-        filled = self.windows.fill(event.model_name, event.version, rows, outputs, envelope, attributes)
+        self.metrics.predictions_consumed.labels(event.model_name).inc(batch.size)
+        filled = self.windows.fill(event.model_name, event.version, batch, envelope)
         run, verdicts = filled.drift_run, []
         for window in filled.windows:
             # Fan-in: one evaluation acts on many PredictionsLogged batches and links to each of them.
@@ -124,40 +125,47 @@ class Monitor:
         self.windows.commit(filled, run)
         for verdict in verdicts:
             with trace.use_span(verdict.span, end_on_exit=True):
-                await self._act(event.model_name, champion, verdict)
+                await self._act(event.model_name, verdict)
 
-    def _remember(self, event: ev.PredictionsLogged, reference: Reference) -> None:
-        """Keep each prediction until its late label arrives (POST /labels)."""
+    def _remember(self, event: ev.PredictionsLogged, batch: LiveBatch, reference: Reference) -> None:
+        """Keep each prediction, and the input row it was made from, until its late label arrives."""
         labels = list(event.class_labels) or list(reference.class_labels)
         positive = labels[-1] if labels else "1"
         index = labels.index(positive) if positive in labels else -1
-        batch = []
-        for p in event.predictions:
-            score = float(p.probabilities[index]) if index >= 0 and len(p.probabilities) == len(labels) else None
-            batch.append((p.request_id, p.row, Logged(
-                event.model_name, event.version, p.label, score, p.value, dict(p.attributes), reference.task,
-                positive,
-            )))
-        self.labels.remember_batch(batch)  # one transaction; a redelivered batch adds nothing
+        scores = batch.probabilities[:, index].tolist() if 0 <= index < batch.probabilities.shape[1] \
+            and batch.probabilities.shape[1] == len(labels) else [None] * batch.size
+        names = list(batch.inputs)
+        rows = zip(*batch.inputs.values(), strict=True)  # the reference has at least one feature
+        attributes = list(batch.attributes.items())
+        model, version, task = event.model_name, event.version, reference.task
+        label_of = batch.labels or [""] * batch.size
+        value_of = batch.values or [0.0] * batch.size
+        self.labels.remember_batch(
+            (batch.request_ids[i], batch.request_rows[i], Logged(
+                model, version, label_of[i], scores[i], value_of[i],
+                {name: values[i] for name, values in attributes if values[i]}, task, positive,
+                dict(zip(names, row, strict=True)), batch.timestamps_ms[i],
+            ))
+            for i, row in enumerate(rows)
+        )  # one transaction; a redelivered batch adds nothing
 
-    async def _act(self, model: str, champion: Any, verdict: "Verdict") -> None:
+    async def _act(self, model: str, verdict: "Verdict") -> None:
         window, result, fairness, span = verdict.window, verdict.result, verdict.fairness, verdict.span
         span.set_attribute("conveyor.model_name", model)
         span.set_attribute("conveyor.model_version", window.version)
         alarm = self.confirmation.alarms(verdict.drift_run)
         retrain: AlarmOutcome | None = None
         if alarm and not self.alerting.quiet(f"drift:{model}"):
-            fact = drift_detected(model, window.version, result, len(window.rows))
-            retrain = await self.alerting.raise_alarm(
-                f"drift:{model}", model, window.version, champion["dataset_id"], fact
-            )
+            fact = drift_detected(model, window.version, result, window.rows)
+            retrain = await self.alerting.raise_alarm(f"drift:{model}", model, window.version, self._champion(model),
+                                                      fact)
         published = retrain is not None and retrain.published
         for found in fairness:
             key = f"fairness:{model}:{found.attribute}"
             if found.degraded and not self.alerting.quiet(key):
-                fact = fairness_degraded(model, window.version, found, len(window.rows))
-                await self.alerting.raise_alarm(key, model, window.version, champion["dataset_id"], fact)
-        self.history.record(model, window.version, result, len(window.rows), published, fairness, retrain,
+                fact = fairness_degraded(model, window.version, found, window.rows)
+                await self.alerting.raise_alarm(key, model, window.version, self._champion(model), fact)
+        self.history.record(model, window.version, result, window.rows, published, fairness, retrain,
                             drift_run=verdict.drift_run, alarm=alarm)
         self.metrics.windows_evaluated.labels(model, str(result.dataset_drifted).lower()).inc()
         span.set_attribute("conveyor.drift_share", result.drift_share)
@@ -182,7 +190,20 @@ class Monitor:
                 for window in completed:
                     scored.append(await self._judge_performance(window))
             span.set_attribute("conveyor.labels_joined", joined)
-        return {"joined": joined, "unmatched": unmatched, "windows_scored": scored}
+            collected = await self._resume_waiting() if joined else []
+        return {"joined": joined, "unmatched": unmatched, "windows_scored": scored,
+                "feedback": [{"model_name": c.model_name, "version": c.version, "rows": c.rows, "uri": c.uri}
+                             for c in collected]}
+
+    async def _resume_waiting(self) -> list[ev.FeedbackCollected]:
+        """Retrains that waited for labels go out once enough have arrived: nobody has to ask again."""
+        waiting = {w.model for w in self.labels.waiting()}
+        champions = {m: c for m in waiting if (c := self._champion(m)) is not None}
+        try:
+            return await self.feedback.resume(champions)
+        except TransientError:  # the labels are stored; the next POST /labels tries again
+            logger.exception("could not publish production feedback; it goes out with the next labels")
+            return []
 
     async def _judge_performance(self, scored: Scored) -> dict[str, Any]:
         self.metrics.labels_joined.labels(scored.model).inc(scored.size)
@@ -190,16 +211,24 @@ class Monitor:
         fell = degraded(scored.metrics, baseline, self.tolerance)
         self.history.record_performance(scored, fell)
         outcome: AlarmOutcome | None = None
-        champion = self.champions.get(scored.model)
+        champion = self._champion(scored.model)
         key = f"performance:{scored.model}"
         if fell and not self.alerting.quiet(key):
             fact = performance_degraded(scored, {m: baseline[m] for m in scored.metrics if m in baseline}, fell,
                                         self.tolerance)
-            dataset_id = champion["dataset_id"] if champion else ""
-            outcome = await self.alerting.raise_alarm(key, scored.model, scored.version, dataset_id, fact)
+            outcome = await self.alerting.raise_alarm(key, scored.model, scored.version, champion, fact)
         # This dict is the REST response: the outcome goes out as the text users have always read.
         return {"model_name": scored.model, "version": scored.version, "metrics": scored.metrics,
                 "equalized_odds": scored.equalized_odds, "degraded": fell, "retrain": shown(outcome)}
+
+    def _champion(self, model: str) -> Champion | None:
+        entry = self.champions.get(model)
+        if entry is None:
+            return None
+        reference = self._reference(entry["reference_uri"])
+        return Champion(model, entry["version"], entry.get("artifact_uri", ""), entry["dataset_id"],
+                        int(entry.get("min_labels", 0)), reference,
+                        tuple(entry.get("sensitive_attributes") or reference.sensitive_attributes))
 
     def _reference(self, uri: str) -> Reference:
         reference = self._references.get(uri)

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .alerting import AlarmOutcome, shown
 from .drift import FeatureResult, WindowResult
 from .fairness import FairnessResult
+from .outcomes import AlarmOutcome, shown
 from .performance import Scored
 
 SERIES = ("drift", "fairness", "performance")

@@ -5,7 +5,7 @@ arrives; a joined row goes into its model version's labelled window, and a full 
 version's holdout metrics from the registry.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,8 @@ class Logged:
     attributes: dict[str, str]
     task: str
     positive: str
+    inputs: dict[str, Any] = field(default_factory=dict)  # the row the model saw (None where missing)
+    timestamp_ms: int = 0  # when it was predicted
 
 
 @dataclass(frozen=True)

@@ -31,11 +31,19 @@ class MonitorSettings(ServiceSettings):
     )
     min_group_size: int = Field(default=20, ge=1, description="groups with fewer rows in a window are not judged")
     label_window_size: int = Field(default=200, ge=10, description="labelled predictions per performance window")
+    feedback_min_labels: int = Field(
+        default=200, ge=1, description="new labelled rows a retrain waits for when the champion's ModelPromoted "
+        "declares no RetrainPolicy.min_labels"
+    )
     performance_tolerance: float = Field(
         default=0.1, ge=0, description="how far a live metric may fall below the holdout's before it is degradation"
     )
     commit_interval_seconds: float = Field(
         default=2.8, gt=0, description="how often faust commits consumed offsets (after flushing the changelog)"
+    )
+    fetch_max_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024 * 1024, description="most bytes fetched from one partition at once "
+        "(faust's consumer_max_fetch_size); faust's 1 MiB default holds only ~7 of serving's 500-row batches"
     )
     session_timeout_seconds: float = Field(
         default=30, ge=6, description="consumer group session timeout: how long a crashed monitor blocks a new one"

@@ -20,6 +20,7 @@ from scipy.spatial import distance
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
+BOOLEAN = "boolean"  # a column kind of the reference; its drift is judged as a categorical column's
 KINDS = (NUMERIC, CATEGORICAL)
 SMALL_REFERENCE = 1000  # Evidently's cut between tests (p-values) and distances
 FEW_VALUES = 5  # numeric columns with at most this many distinct values are treated as categories
@@ -38,17 +39,32 @@ class Method:
         return score < threshold if self.p_value else score >= threshold
 
 
+def drift_kind(kind: str) -> str:
+    """How a column of the reference's kind is tested: booleans are two categories."""
+    return NUMERIC if kind == NUMERIC else CATEGORICAL
+
+
 def category_of(value: object) -> str:
-    """One spelling per category: 1, 1.0 and "1" are the same integer-coded category."""
+    """One spelling per category: 1, 1.0 and "1" are the same integer-coded category, True and 1.0 the same
+    boolean (the reference holds JSON booleans, the prediction log BOOL inputs as 0.0/1.0)."""
+    if isinstance(value, bool | np.bool_):
+        return "1" if value else "0"
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
     return str(value)
 
 
+def missing(value: object) -> bool:
+    """A gap: null in the reference, NaN among logged numbers, "" among logged strings (serving's marker)."""
+    return value is None or value == "" or (isinstance(value, float | np.floating) and value != value)
+
+
 def as_sample(values: Sequence[object], kind: str) -> np.ndarray:
+    """The column's values without its gaps, as Evidently tests them (it drops missing values first)."""
     if kind == CATEGORICAL:
-        return np.asarray([category_of(v) for v in values], dtype=object)
-    return np.asarray(values, dtype=float)
+        return np.asarray([category_of(v) for v in values if not missing(v)], dtype=object)
+    sample = np.asarray([np.nan if v is None else v for v in values], dtype=float)
+    return sample[~np.isnan(sample)]
 
 
 def _shares(reference: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -141,9 +157,21 @@ METHODS: dict[str, Method] = {
 }
 
 
-def default_method(reference: np.ndarray, current: np.ndarray, kind: str) -> str:
-    """Evidently 0.7's choice for a column of this kind and these samples."""
-    distinct = len(set(np.concatenate([reference, current]).astype(str).tolist()))
+def distinct_values(reference: np.ndarray, current: np.ndarray, kind: str) -> int:
+    """Distinct values in both samples together (numbers compared as numbers: formatting them as text, as a
+    first version did, cost more than the column's test)."""
+    if kind == NUMERIC:
+        return len(np.unique(np.concatenate([reference, current])))
+    return len(set(reference.tolist()) | set(current.tolist()))
+
+
+def default_method(reference: np.ndarray, current: np.ndarray, kind: str, reference_distinct: int | None = None) -> str:
+    """Evidently 0.7's choice for a column of this kind and these samples. `reference_distinct` (the
+    reference's own distinct count, cached by callers) skips counting the union when it alone decides."""
+    if kind == NUMERIC and reference_distinct is not None and reference_distinct > FEW_VALUES:
+        distinct = reference_distinct  # the union has at least as many: more than FEW_VALUES either way
+    else:
+        distinct = distinct_values(reference, current, kind)
     categorical = kind == CATEGORICAL or distinct <= FEW_VALUES
     if len(reference) <= SMALL_REFERENCE:
         if not categorical:

@@ -19,6 +19,7 @@ from .api import ERRORS, router
 from .confirm import DriftConfirmation
 from .cooldown import CooldownGate
 from .evaluation import Evaluator
+from .feedback import Feedback
 from .handlers import Monitor, handler_table
 from .history import EvaluationHistory
 from .labels import LabelJoin
@@ -28,7 +29,7 @@ from .settings import MonitorSettings
 from .window import WindowBuffer
 
 SERVICE = "monitor"
-PUBLISHES = (ev.DriftDetected, ev.FairnessDegraded, ev.PerformanceDegraded, ev.RetrainRequested)
+PUBLISHES = (ev.DriftDetected, ev.FairnessDegraded, ev.PerformanceDegraded, ev.RetrainDeferred, ev.FeedbackCollected)
 
 
 def build_monitor(
@@ -36,14 +37,18 @@ def build_monitor(
     history: EvaluationHistory, metrics: MonitorMetrics, windows: MutableMapping[str, Any] | None = None,
 ) -> Monitor:
     """The Monitor and its parts from settings; unit tests pass an in-memory publisher and dicts."""
+    store = ArtifactStore(settings.artifact_root)
+    labels = LabelJoin(settings.state_dir(SERVICE) / "labels.db", settings.label_window_size)
+    feedback = Feedback(store, labels, publisher, settings.feedback_min_labels)
     return Monitor(
-        store=ArtifactStore(settings.artifact_root),
+        store=store,
         champions=champions,
         windows=WindowBuffer(settings.window_size, windows),
         history=history,
         metrics=metrics,
         alerting=Alerting(
             publisher=publisher,
+            feedback=feedback,
             policy=RetrainPolicy(settings.retrain_cooldown_seconds, settings.retrain_max_per_hour),
             gate=CooldownGate(settings.retrain_cooldown_seconds),
             metrics=metrics,
@@ -55,7 +60,8 @@ def build_monitor(
             fairness_alpha=settings.fairness_alpha,
             min_group_size=settings.min_group_size,
         ),
-        labels=LabelJoin(settings.state_dir(SERVICE) / "labels.db", settings.label_window_size),
+        labels=labels,
+        feedback=feedback,
         tolerance=settings.performance_tolerance,
         confirmation=DriftConfirmation(settings.drift_confirm_windows),
     )

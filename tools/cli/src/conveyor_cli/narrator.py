@@ -39,6 +39,11 @@ def describe(event: Message) -> str:
                     f"{event.drift_share:.0%} of features drifted (threshold {event.share_threshold:.0%})")
         case ev.RetrainRequested():
             return f"retraining {event.model_name} requested: {event.reason}"
+        case ev.RetrainDeferred():
+            return f"retraining {event.model_name} waits: {event.reason}"
+        case ev.FeedbackCollected():
+            return (f"{event.rows} labelled production rows of {event.model_name} v{event.version} collected "
+                    f"({event.trigger}) for a new dataset version")
     return type(event).DESCRIPTOR.name
 
 
