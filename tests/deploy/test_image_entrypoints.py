@@ -10,7 +10,9 @@ import uuid
 import httpx
 import pytest
 
+from conveyor_cli import kafka_accounts
 from conveyor_cli.platform import SERVICES
+from conveyor_kernel import KafkaSettings
 
 pytestmark = pytest.mark.integration
 
@@ -29,15 +31,18 @@ def running(image_env, compose, kafka_bootstrap, tmp_path_factory):
     data = tmp_path_factory.mktemp("image-data")
     prefix = f"img{uuid.uuid4().hex[:8]}."
     ports = {name: _free_port() for name in SERVICES}
+    # On the local SASL broker each service runs as its own principal, as it would in the image's deployment.
+    admin = kafka_accounts.broker_admin(kafka_bootstrap, prefix)
+    principals = kafka_accounts.provision(admin, kafka_accounts.every_grant().values()) if admin else {}
     processes = {}
     for name, port in ports.items():
+        plain = KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=prefix)
         env = {
             **image_env.env,
             "CONVEYOR_HOST": "127.0.0.1",
             "CONVEYOR_PORT": str(port),
             "CONVEYOR_DATA_DIR": str(data),
-            "CONVEYOR_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "CONVEYOR_KAFKA__TOPIC_PREFIX": prefix,
+            **principals.get(name, plain).as_env(),
         }
         log = (data / f"{name}.log").open("wb")
         processes[name] = subprocess.Popen(compose["services"][name]["command"], cwd=image_env.workdir, env=env,

@@ -26,7 +26,7 @@ async def wait_until(condition, seconds: float) -> None:  # type: ignore[no-unty
 
 async def model_events(kafka: KafkaSettings, count: int, seconds: float) -> list:
     consumer = AIOKafkaConsumer(
-        kafka.topic(topics.MODELS), bootstrap_servers=kafka.bootstrap_servers, auto_offset_reset="earliest"
+        kafka.topic(topics.MODELS), **kafka.client_options(), auto_offset_reset="earliest"
     )
     await consumer.start()
     found: list = []

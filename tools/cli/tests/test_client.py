@@ -56,8 +56,7 @@ def wait_for(what: str, probe, seconds: float = 60.0):  # type: ignore[no-untype
 
 
 async def notebook_event(kafka, seconds: float = 30.0) -> ev.ModelTrained:  # type: ignore[no-untyped-def]
-    consumer = AIOKafkaConsumer(kafka.topic(topics.MODELS), bootstrap_servers=kafka.bootstrap_servers,
-                                auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(kafka.topic(topics.MODELS), **kafka.client_options(), auto_offset_reset="earliest")
     await consumer.start()
     try:
         async with asyncio.timeout(seconds):
