@@ -37,6 +37,7 @@ from serving_load import build_open_loop, open_loop  # noqa: E402
 from serving_servers import ROOT, VENV_BIN, build_models, free_port  # noqa: E402
 
 from conveyor.events.v1 import events_pb2 as ev  # noqa: E402
+from conveyor_cli.kafka_accounts import kafka_settings  # noqa: E402
 from conveyor_kernel import ArtifactStore, Envelope, KafkaSettings, decode_event, topics  # noqa: E402
 from conveyor_kernel.kafka import KafkaPublisher, ensure_topics  # noqa: E402
 
@@ -178,7 +179,7 @@ def main() -> None:
     cancer = load_breast_cancer()
     names = [f"f{i}" for i in range(cancer.data.shape[1])]
     prefix = f"hot{uuid.uuid4().hex[:8]}."
-    kafka = KafkaSettings(bootstrap_servers=args.kafka, topic_prefix=prefix)
+    kafka = kafka_settings(args.kafka, prefix)  # the super user on the local SASL broker
     with tempfile.TemporaryDirectory(prefix="bench-hotpath-") as tmp:
         workdir = Path(tmp)
         bodies = build_models(workdir)
@@ -187,8 +188,7 @@ def main() -> None:
         _, uri = store.put("models", (workdir / "repo" / MODEL / "1" / "model.onnx").read_bytes(), ".onnx")
         _, reference_uri = store.put_json("references", reference(names, cancer.data))
         (workdir / "empty").mkdir()
-        common = {"CONVEYOR_DATA_DIR": str(workdir / "data"), "CONVEYOR_KAFKA__TOPIC_PREFIX": prefix,
-                  "CONVEYOR_KAFKA__BOOTSTRAP_SERVERS": args.kafka}
+        common = {"CONVEYOR_DATA_DIR": str(workdir / "data"), **kafka.as_env()}
         serving_port, monitor_port = free_port(), free_port()
         serving = start([str(VENV_BIN / "conveyor"), "serving", "--model-repository", str(workdir / "empty"),
                          "--port", str(serving_port), "--grpc-port", str(free_port()), "--workers", str(args.workers),
