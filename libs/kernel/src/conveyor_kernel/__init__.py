@@ -16,7 +16,7 @@ Identity (see docs/security.md): who acts, from a verified bearer token or as th
     AccessTable (access.toml: every route of every service), DevIssuer (dev-mode tokens), TokenVerifier,
     TokenRefused, token_verifier
 Artifacts: ArtifactStore (content-addressed blobs)
-Telemetry (the API only; entrypoints configure the SDK): tracer, links_of
+Telemetry (the API only; entrypoints configure the SDK): tracer, links_of, context_of (an event's trace)
 Long-running processes: cancel_task, settle_heap
 
 Submodules for the transports: `conveyor_kernel.kafka` (KafkaPublisher, KafkaConsumerLoop, ensure_topics)
@@ -51,7 +51,7 @@ from ._serve import configure_process, serve
 from ._settings import AuthSettings, KafkaSettings, ServiceSettings
 from ._storage import ArtifactStore
 from ._tasks import cancel_task
-from ._telemetry import links_of, tracer
+from ._telemetry import context_of, links_of, tracer
 from ._tokens import DevIssuer, TokenRefused, TokenVerifier
 
 __all__ = [
@@ -102,6 +102,7 @@ __all__ = [
     # artifacts, telemetry, long-running processes
     "ArtifactStore",
     "cancel_task",
+    "context_of",
     "links_of",
     "settle_heap",
     "tracer",

@@ -87,7 +87,7 @@ def create_app(settings: ServingSettings, transport: InMemoryBus | None = None) 
     handlers = build_handlers(ports)
     runtime.subscribe(handlers, group=group)
     log = PredictionLog(runtime.publisher, metrics, settings.log_buffer_size, settings.log_batch_size,
-                        settings.log_flush_interval, enabled=on_bus)
+                        settings.log_flush_interval, enabled=on_bus, first_predictions=ports.first_predictions)
     folder = ModelFolder(settings.model_repository) if settings.model_repository else None
     shared = settings.repository_decisions_file
     decisions = SharedDecisions(shared) if shared is not None and folder is not None else None
