@@ -55,6 +55,12 @@ def _detail_of(response: httpx.Response) -> tuple[str, list[dict[str, Any]]]:
     return str(body), []
 
 
+def _inject_trace(request: httpx.Request) -> None:
+    from opentelemetry import propagate
+
+    propagate.inject(request.headers)
+
+
 def raise_for(response: httpx.Response) -> None:
     if response.is_error:
         response.read()
@@ -88,12 +94,15 @@ class Conveyor:
 
     def __init__(self, urls: dict[str, str] | None = None, token: str | None = None, *,
                  timeout: float = 60.0, transport: httpx.BaseTransport | None = None,
-                 settings: client_config.ClientConfig | None = None) -> None:
+                 settings: client_config.ClientConfig | None = None, propagate_trace: bool = False) -> None:
+        """`propagate_trace`: send the current span's traceparent (the console does, so a browser upload's trace
+        starts at the console and runs on through the services)."""
         loaded = settings or client_config.load()
         self.urls = {**loaded.urls, **(urls or {})}
         self.token = token if token is not None else loaded.token
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        self._http = httpx.Client(timeout=timeout, headers=headers, transport=transport)
+        hooks = {"request": [_inject_trace]} if propagate_trace else {}
+        self._http = httpx.Client(timeout=timeout, headers=headers, transport=transport, event_hooks=hooks)
 
     def close(self) -> None:
         self._http.close()
@@ -157,6 +166,10 @@ class Conveyor:
 
     def decisions(self, name: str) -> list[dict[str, Any]]:
         return self._json("registry", "GET", f"/models/{name}/decisions")
+
+    def promote(self, name: str, version: int, reason: str) -> dict[str, Any]:
+        """A manager's or technology leader's direct promotion (the registry's route before approvals)."""
+        return self._json("registry", "POST", f"/models/{name}/versions/{version}/promote", json={"reason": reason})
 
     def rollback(self, name: str, reason: str) -> dict[str, Any]:
         return self._json("registry", "POST", f"/models/{name}/rollback", json={"reason": reason})
