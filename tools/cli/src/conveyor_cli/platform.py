@@ -134,6 +134,9 @@ class Platform:
             env[f"CONVEYOR_{name.upper()}_URL"] = self.url(name)
         if not self.observing:
             env.pop("CONVEYOR_ZIPKIN_URL"), env.pop("CONVEYOR_PROMETHEUS_URL")
+        env["CONVEYOR_TELEMETRY__SERVICE_NAME"] = "conveyor-console"  # a browser's upload: the trace starts here
+        if self.pid_of("zipkin") is not None:
+            env.setdefault(ZIPKIN_ENDPOINT_ENV, f"{self.url('zipkin')}/api/v2/spans")
         return env
 
     def pid_of(self, service: str) -> int | None:

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-WINDOW = "2m"
+WINDOW = "5m"  # what an SRE dashboard shows by default: long enough for a quiet platform
 QUERIES = {
     "rate": f"sum by (job) (rate(conveyor_http_requests_total[{WINDOW}]))",
     "rate_infer": f"sum by (job) (rate(conveyor_serving_request_seconds_count[{WINDOW}]))",

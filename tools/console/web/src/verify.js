@@ -68,8 +68,10 @@ async function getJson(url) {
 }
 
 function mark(element, ok, text) {
+  // the element keeps its own classes (the summary's "verdict", a row's "proof"): only the outcome changes
   element.textContent = text;
-  element.className = ok ? "verdict ok" : "verdict failed";
+  element.classList.remove("ok", "failed");
+  element.classList.add(ok ? "ok" : "failed");
 }
 
 export function wireLedgerVerification(root) {
