@@ -13,7 +13,7 @@ import pytest
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_ingest.settings import IngestSettings
 from conveyor_ingest.wiring import create_app
-from conveyor_kernel import ArtifactStore, topics
+from conveyor_kernel import FileStore, topics
 from conveyor_kernel.callers import AllowedCaller
 from conveyor_kernel.memory import InMemoryBus
 
@@ -49,7 +49,7 @@ def store_parquet(tmp_path, table) -> tuple[str, str]:
     buffer = io.BytesIO()
     table.to_parquet(buffer)
     data = buffer.getvalue()
-    _, uri = ArtifactStore(tmp_path / "artifacts").put("feedback", data, ".parquet")
+    _, uri = FileStore(tmp_path / "artifacts").put("feedback", data, ".parquet")
     return uri, hashlib.sha256(data).hexdigest()
 
 

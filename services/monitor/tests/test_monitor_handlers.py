@@ -2,7 +2,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, Dispatcher, Envelope, EventRuntime, InvalidMessage, topics
+from conveyor_kernel import Dispatcher, Envelope, EventRuntime, FileStore, InvalidMessage, topics
 from conveyor_kernel.memory import InMemoryBus
 from conveyor_monitor.handlers import handler_table
 from conveyor_monitor.history import EvaluationHistory
@@ -25,7 +25,7 @@ def batch_envelope() -> Envelope:
 
 @pytest.fixture
 def store(tmp_path):
-    return ArtifactStore(tmp_path / "artifacts")
+    return FileStore(tmp_path / "artifacts")
 
 
 @pytest.fixture
