@@ -114,7 +114,10 @@ async def test_bad_inputs_are_dead_lettered_with_a_reason(monitor, bus, store, s
     del batch.predictions[1].features[-1]
     with pytest.raises(InvalidMessage, match="'r1' has 2 features"):
         await monitor.on_predictions(batch, batch_envelope())
-    missing = ev.ModelPromoted(model_name="churn", version=3, reference_uri="file:///nowhere/ref.json")
+    outside = ev.ModelPromoted(model_name="churn", version=3, reference_uri="file:///nowhere/ref.json")
+    with pytest.raises(InvalidMessage, match="outside this store's root"):
+        await monitor.on_promoted(outside, ENVELOPE)
+    missing = ev.ModelPromoted(model_name="churn", version=3, reference_uri=store.uri_of("references/gone.json"))
     with pytest.raises(InvalidMessage, match="does not exist"):
         await monitor.on_promoted(missing, ENVELOPE)
     _, uri = store.put_json("references", {"feature_names": ["x"], "columns": {}})

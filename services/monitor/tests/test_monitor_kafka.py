@@ -69,9 +69,10 @@ def spans(monkeypatch):
     return exporter
 
 
-async def test_drift_is_detected_once_per_shift(kafka_settings, tmp_path, samples, spans):
+async def test_drift_is_detected_once_per_shift(kafka_settings, backend, tmp_path, samples, spans):
     settings = MonitorSettings(
-        kafka=kafka_settings, data_dir=tmp_path, window_size=WINDOW, retrain_cooldown_seconds=300
+        kafka=kafka_settings, data_dir=tmp_path, window_size=WINDOW, retrain_cooldown_seconds=300,
+        **backend.settings,
     )
     app = create_app(settings)
     registry = KafkaPublisher(kafka_settings, source="registry")
