@@ -130,7 +130,9 @@ class LeaderGate:
         else a standby's wait runs in the background and the app serves /healthz meanwhile."""
         if await asyncio.to_thread(self.lease.try_acquire):
             logger.info("lease %s acquired: this instance writes", self.lease.name)
-            await self._start_components()
+            # At start-up a component that cannot start (a ledger that fails verification) stops the
+            # process, as it would ungated: fail fast, with the lease given back first.
+            await self._start_components(reraise=True)
         else:
             logger.info("lease %s is held by another instance: standing by", self.lease.name)
         self._task = asyncio.create_task(self._run(), name=f"lease-{self.lease.name}")
@@ -146,7 +148,7 @@ class LeaderGate:
                 logger.error("lease %s lost: stopping the writing components", self.lease.name)
                 await self._stop_components()
 
-    async def _start_components(self) -> None:
+    async def _start_components(self, reraise: bool = False) -> None:
         self.leading = True
         try:
             for component in self.components:
@@ -155,6 +157,8 @@ class LeaderGate:
         except Exception:  # noqa: BLE001 - a failed start gives the lease back for another instance to try
             logger.exception("lease %s: a component failed to start; giving the lease back", self.lease.name)
             await self._stop_components()
+            if reraise:
+                raise
 
     async def _stop_components(self) -> None:
         for component in reversed(self._started):
