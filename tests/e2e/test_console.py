@@ -13,6 +13,7 @@ gives managers today.
 """
 
 import os
+import re
 import time
 import uuid
 from pathlib import Path
@@ -177,15 +178,20 @@ def test_the_data_scientist_uploads_a_dataset_from_the_browser_and_sees_it_becom
     shot(page, "1-data-scientist")
 
 
-def _send_predictions(platform, rows: int) -> None:
+def _send_predictions(platform, rows: int) -> list[tuple[str, int]]:
+    """`rows` predictions in batches of 50; the (request id, truth) of each batch's first row."""
     frame = _table()
     features = [c for c in frame.columns if c not in ("diagnosis", "clinic")]
+    sent = []
     for start in range(0, rows, 50):
         batch = frame.iloc[start % 500:start % 500 + 50]
-        body = {"id": uuid.uuid4().hex, "parameters": {"attributes": {"clinic": batch["clinic"].tolist()}},
+        request_id = uuid.uuid4().hex
+        sent.append((request_id, int(batch["diagnosis"].iloc[0])))
+        body = {"id": request_id, "parameters": {"attributes": {"clinic": batch["clinic"].tolist()}},
                 "inputs": [{"name": f, "shape": [len(batch), 1], "datatype": "FP32", "data": batch[f].tolist()}
                            for f in features]}
         httpx.post(f"{platform.url('serving')}/v2/models/{MODEL}/infer", json=body, timeout=30).raise_for_status()
+    return sent
 
 
 def test_one_trace_runs_from_the_upload_to_the_monitors_first_evaluation_in_zipkin(platform):
@@ -246,25 +252,36 @@ def test_probes_and_scrapes_leave_no_spans_in_zipkin(platform):
         assert not [n for n in names if any(p in n for p in ("/readyz", "/healthz", "/metrics"))], names
 
 
-def test_the_manager_approves_a_version_the_policy_declined_with_a_comment(sign_in, platform, tmp_path):
+def test_the_scientist_requests_a_promotion_and_the_manager_approves_it_with_a_comment(sign_in, platform, tmp_path):
     scientist = sign_in("dana", "data_scientist")
     answer = _upload_in_browser(scientist, tmp_path, _table(flip=0.35, seed=3), "patients-relabelled")
     assert answer.startswith("Stored"), answer
     until(lambda: [e for e in _ledger(platform, type="PromotionDeclined", subject=MODEL)], "v2 declined", 180)
+    scientist.reload()
+    row = scientist.locator(f"tr[data-version='{MODEL}-2']")
+    row.locator("input[name=reason]").fill("fresher labels from the clinics; the gaps per clinic are smaller")
+    row.locator("button[type=submit]").click()
+    asked = row.locator(".result p")
+    asked.wait_for()
+    # the registry's approval routes (issue 12, part B) answer the request; a registry without them answers 404
+    routed = "Not Found" not in asked.inner_text()
+    assert routed == ("requested" in asked.inner_text()), asked.inner_text()
+    shot(scientist, "2-data-scientist-requests")
 
     page = sign_in("max", "manager")
     assert page.url.endswith("/manager")
-    card = page.locator(f"[data-candidate='{MODEL}-2']")
+    card = page.locator(f"[data-request-of='{MODEL}-2']" if routed else f"[data-candidate='{MODEL}-2']").first
     card.wait_for()
-    assert "clinic" in card.inner_text() and "public_task" in card.inner_text()
-    shot(page, "2-manager-inbox")
+    assert "clinic" in card.inner_text()  # fairness per group
+    shot(page, "3-manager-inbox")
     card.locator("input[name=comment]").fill("checked the fairness gaps per clinic; accepted for the pilot")
-    card.locator("button[type=submit]").click()
+    card.locator("button[type=submit]").first.click()  # approve (reject is the second button)
     result = card.locator(".result")
     result.locator("p").wait_for()
-    assert result.inner_text().startswith(f"{MODEL} v2 promoted by max"), result.inner_text()
+    expected = f"{MODEL} v2 approved by max" if routed else f"{MODEL} v2 promoted by max"
+    assert result.inner_text().startswith(expected), result.inner_text()
     until(lambda: _deployed(platform, 2), "v2 deployed after the manager's approval")
-    shot(page, "3-manager-approved")
+    shot(page, "4-manager-approved")
 
 
 def test_the_auditor_verifies_the_ledger_in_the_page(sign_in, platform):
@@ -286,7 +303,7 @@ def test_the_auditor_verifies_the_ledger_in_the_page(sign_in, platform):
     assert "signature valid" in text and "proven included" in text, text
     assert page.locator("td.proof.failed").count() == 0
     assert page.locator("td.proof.ok").count() >= 5
-    shot(page, "4-auditor-verified")
+    shot(page, "5-auditor-verified")
     # what served at time T: now, the manager's v2
     page.fill("input[name=at]", time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()))
     page.click("form:has(input[name=at]) button")
@@ -297,10 +314,10 @@ def test_the_auditor_verifies_the_ledger_in_the_page(sign_in, platform):
 def test_everyone_sees_charts_live_events_and_service_figures(sign_in, platform):
     page = sign_in("lee", "tech_leader")
     assert page.url.endswith("/leader") and MODEL in page.inner_text("table.portfolio")
-    shot(page, "5-tech-leader")
+    shot(page, "6-tech-leader")
     page.goto(f"{platform.url('console')}/models/{MODEL}")
     page.wait_for_function("document.querySelectorAll('canvas[data-drawn=yes]').length >= 2")
-    shot(page, "6-model-charts")
+    shot(page, "7-model-charts")
     page.goto(f"{platform.url('console')}/events")
     assert page.locator("tr.event", has_text="ModelPromoted").count() >= 2
     promoted = page.locator("tr.event", has_text="ModelPromoted")
@@ -309,7 +326,7 @@ def test_everyone_sees_charts_live_events_and_service_figures(sign_in, platform)
     with Conveyor({"registry": platform.url("registry")}, platform.issuer.mint("max", MANAGER)) as client:
         client.rollback(MODEL, "back to v1 while the pilot is reviewed")
     until(lambda: promoted.count() > before, "the rollback on the live stream", timeout=60)
-    shot(page, "7-live-events")
+    shot(page, "8-live-events")
     _send_predictions(platform, WINDOW)  # traffic for serving's figures
     page.goto(f"{platform.url('console')}/ops")
     until(lambda: "Prometheus" in page.inner_text("#ops-source"), "figures from Prometheus")
@@ -317,8 +334,126 @@ def test_everyone_sees_charts_live_events_and_service_figures(sign_in, platform)
     assert "up" in serving.inner_text()
     until(lambda: (page.reload() or True) and "ms" in page.locator("tr[data-process=serving]").inner_text(),
           "serving's p99 from Prometheus", timeout=60, every=2.0)
-    shot(page, "8-service-figures")
+    shot(page, "9-service-figures")
 
 
 def test_no_page_logged_a_console_error(console_errors):
     assert console_errors == []
+
+
+# --- the same platform from the CLI: the verbs a person types, tables for people, --json for scripts ---------
+
+
+@pytest.fixture
+def cli(platform, monkeypatch, tmp_path):
+    """`conveyor ...` in this process (typer's runner), pointed at this platform by the environment alone."""
+    from typer.testing import CliRunner
+
+    from conveyor_cli.main import app
+
+    for name in ("ingest", "trainer", "registry", "serving", "monitor", "audit", "console"):
+        monkeypatch.setenv(f"CONVEYOR_{name.upper()}_URL", platform.url(name))
+    monkeypatch.setenv("CONVEYOR_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("CONVEYOR_DATA_DIR", str(platform.data_dir))  # where `conveyor login` finds the issuer
+    monkeypatch.delenv("CONVEYOR_TOKEN", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")  # rich tables as wide as a terminal would show them, unwrapped
+    runner = CliRunner()
+
+    def run(*args: str, token: str | None = None, code: int = 0):
+        result = runner.invoke(app, list(args), env={"CONVEYOR_TOKEN": token} if token else {})
+        assert result.exit_code == code, f"conveyor {' '.join(args)} -> {result.exit_code}: {result.output}"
+        return result
+
+    return run
+
+
+def test_the_cli_lists_models_versions_decisions_datasets_and_runs_as_json(cli, platform):
+    import json
+    from importlib.metadata import version
+
+    assert cli("--version").output.strip() == f"conveyor {version('conveyor-cli')}"
+    scientist = platform.issuer.mint("dana", "data_scientist")
+    models = json.loads(cli("models", "list", "--json", token=scientist).stdout)
+    mine = next(m for m in models if m["name"] == MODEL)
+    assert mine["latest_version"] == 2 and mine["champion_version"] == 1  # v2 approved, then rolled back
+    versions = json.loads(cli("models", "versions", MODEL, "--json", token=scientist).stdout)
+    assert [v["version"] for v in versions] == [1, 2] and all(v["fairness"] for v in versions)
+    decisions = json.loads(cli("models", "decisions", MODEL, "--json", token=scientist).stdout)
+    assert [(d["action"], d["decided_by"]) for d in decisions][-2:] == [("manual_promote", "max"), ("rollback", "max")]
+    table = cli("models", "versions", MODEL, token=scientist).stdout  # people get a table
+    assert "roc_auc" in table and "champion" in table, table
+    datasets = json.loads(cli("datasets", "list", "--name", MODEL, "--json", token=scientist).stdout)
+    assert len(datasets) == 2 and {d["rows"] for d in datasets} == {569}
+    shown = json.loads(cli("datasets", "show", datasets[0]["dataset_id"], "--json", token=scientist).stdout)
+    assert shown["dataset_id"] == datasets[0]["dataset_id"] and shown["name"] == MODEL and shown["rows"] == 569
+    runs = json.loads(cli("runs", "list", "--json", token=scientist).stdout)
+    assert len([r for r in runs if r.get("model_name") == MODEL]) >= 2
+
+
+def test_the_cli_sets_and_clears_a_canary_and_a_shadow_and_shows_the_servers_refusal(cli, platform):
+    import json
+
+    manager = platform.issuer.mint("max", "manager")
+    canary = json.loads(cli("canary", "set", MODEL, "--version", "2", "--weight", "0.2", "--reason",
+                            "a fifth of the traffic to v2", "--json", token=manager).stdout)
+    assert canary["mode"] == "canary" and canary["candidate_version"] == 2 and canary["canary_weight"] == 0.2
+    cleared = json.loads(cli("canary", "clear", MODEL, "--reason", "enough seen", "--json", token=manager).stdout)
+    assert cleared["mode"] == "none"
+    shadow = json.loads(cli("shadow", "set", MODEL, "--version", "2", "--reason", "compare quietly", "--json",
+                            token=manager).stdout)
+    assert shadow["mode"] == "shadow" and shadow["candidate_version"] == 2
+    cli("shadow", "clear", MODEL, "--reason", "done", token=manager)
+    # a data scientist may not move traffic: the CLI says so with the server's own words and exits 1
+    refused = cli("canary", "set", MODEL, "--version", "2", "--reason", "let me", code=1,
+                  token=platform.issuer.mint("dana", "data_scientist"))
+    assert "403" in refused.output and "manager" in refused.output, refused.output
+    missing = cli("models", "show", "no-such-model", code=1, token=manager)
+    assert "404" in missing.output and "no-such-model" in missing.output, missing.output
+
+
+def test_the_cli_posts_labels_from_a_csv_verifies_the_ledger_and_tails_events(cli, platform, tmp_path):
+    import json
+
+    pending = dict(_send_predictions(platform, 100))  # request id -> the first row's true label
+    labels = tmp_path / "labels.csv"
+    feed = platform.issuer.mint("label-feed", kind="service")
+
+    def joined():  # serving logs predictions to the monitor in batches: post again what found no prediction yet
+        labels.write_text("request_id,label\n" + "".join(f"{rid},{truth}\n" for rid, truth in pending.items()))
+        answers = json.loads(cli("labels", str(labels), "--json", token=feed).stdout)
+        unmatched = {u["request_id"] for a in answers for u in a["unmatched"]}
+        for rid in set(pending) - unmatched:
+            del pending[rid]
+        return not pending
+
+    until(joined, "every label joined to its prediction", 60, 1.0)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,label\nx,1\n")
+    assert "request_id" in cli("labels", str(bad), code=1, token=feed).output  # names the missing column
+
+    auditor = platform.issuer.mint("ada", "auditor")
+    verified = cli("ledger", "verify", token=auditor).stdout
+    assert "signed by" in verified and "recomputed to the signed root" in verified, verified
+    total = _ledger_total(platform)
+    tail = cli("tail", "--from", str(total - 2), "--count", "2", token=auditor).stdout
+    printed = [int(m.group(1)) for line in tail.splitlines() if (m := re.match(r"\s*(\d+) \d\d:\d\d:", line))]
+    assert printed == [total - 2, total - 1], tail
+
+
+def _ledger_total(platform) -> int:
+    token = platform.issuer.mint("e2e-auditor", AUDITOR)
+    response = httpx.get(f"{platform.url('audit')}/ledger", params={"limit": 1},
+                         headers={"Authorization": f"Bearer {token}"})
+    return response.json()["total"]
+
+
+def test_conveyor_login_keeps_the_token_in_the_config_file_and_the_environment_wins(cli, platform, tmp_path):
+    import json
+
+    cli("login", "--user", "lee", "--role", "tech_leader")
+    config = tmp_path / "config.toml"
+    assert config.stat().st_mode & 0o077 == 0 and "token" in config.read_text()
+    shown = json.loads(cli("config", "show", "--json").stdout)
+    assert shown["path"] == str(config) and shown["token_set"]
+    assert json.loads(cli("models", "list", "--json").stdout)  # the stored token is sent
+    assert cli("models", "list", "--json", token="not-a-token", code=1).output.count("401") >= 1

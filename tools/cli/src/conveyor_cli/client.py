@@ -187,37 +187,46 @@ class Conveyor:
         return self._json("registry", "POST", f"/models/{name}/traffic/rollback", json={"reason": reason})
 
     # --- promotion requests and approvals (registry; see approvals_routes) --------------------------------------
-    def request_promotion(self, name: str, version: int, reason: str, alias: str = "champion") -> dict[str, Any]:
+    def request_promotion(self, name: str, version: int, reason: str, alias: str = "production") -> dict[str, Any]:
+        """Ask for `version` to move `alias` ("production" is what serves): the gates run at once, and a manager
+        (or the quorum the model's risk tier needs) decides unless the policy needs no approval."""
         route = APPROVALS["request"]
-        return self._json("registry", route.method, route.path(name=name, version=version),
-                          json={"reason": reason, "alias": alias})
+        return self._json("registry", route.method, route.path(name=name),
+                          json={"version": version, "alias": alias, "reason": reason})
 
-    def promotion_requests(self, state: str | None = None, model: str | None = None) -> list[dict[str, Any]]:
+    def promotion_requests(self, name: str, state: str | None = None) -> list[dict[str, Any]]:
         route = APPROVALS["list"]
-        params = {k: v for k, v in {"state": state, "model": model}.items() if v}
-        answer = self._json("registry", route.method, route.path(), params=params)
-        return answer["requests"] if isinstance(answer, dict) else answer
+        return self._json("registry", route.method, route.path(name=name), params={"state": state} if state else {})
 
-    def promotion_request(self, request_id: str) -> dict[str, Any]:
+    def every_promotion_request(self, state: str | None = None) -> list[dict[str, Any]]:
+        """Every model's requests (the manager's inbox, a person's own requests), newest first."""
+        found = [r for model in self.models() for r in self.promotion_requests(model["name"], state)]
+        return sorted(found, key=lambda r: str(r.get("created_at", "")), reverse=True)
+
+    def promotion_request(self, name: str, request_id: str) -> dict[str, Any]:
         route = APPROVALS["show"]
-        return self._json("registry", route.method, route.path(request_id=request_id))
+        return self._json("registry", route.method, route.path(name=name, request_id=request_id))
 
-    def approve(self, request_id: str, comment: str) -> dict[str, Any]:
+    def approve(self, name: str, request_id: str, comment: str) -> dict[str, Any]:
         route = APPROVALS["approve"]
-        return self._json("registry", route.method, route.path(request_id=request_id), json={"comment": comment})
+        return self._json("registry", route.method, route.path(name=name, request_id=request_id),
+                          json={"comment": comment})
 
-    def reject(self, request_id: str, comment: str) -> dict[str, Any]:
+    def reject(self, name: str, request_id: str, reason: str) -> dict[str, Any]:
         route = APPROVALS["reject"]
-        return self._json("registry", route.method, route.path(request_id=request_id), json={"reason": comment})
+        return self._json("registry", route.method, route.path(name=name, request_id=request_id),
+                          json={"reason": reason})
 
     def policies(self) -> list[dict[str, Any]]:
         route = APPROVALS["policies"]
-        answer = self._json("registry", route.method, route.path())
-        return answer["policies"] if isinstance(answer, dict) else answer
+        return self._json("registry", route.method, route.path())
 
     def policy_what_if(self, version: int) -> dict[str, Any]:
+        """Policy `version` replayed over every recorded decision: which requests would have come out otherwise."""
+        route = APPROVALS["policy"]
+        document = self._json("registry", route.method, route.path(version=version))["document"]
         route = APPROVALS["what_if"]
-        return self._json("registry", route.method, route.path(version=version))
+        return self._json("registry", route.method, route.path(), json={"document": document})
 
     # --- monitoring (monitor) ----------------------------------------------------------------------------------
     def drift(self, name: str) -> dict[str, Any]:

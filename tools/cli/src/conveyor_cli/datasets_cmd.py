@@ -57,7 +57,7 @@ def list_datasets(name: str = typer.Option(None, help="only this dataset's versi
 
 @datasets_app.command("show")
 def show_dataset(dataset_id: str, as_json: bool = JSON) -> None:
-    """One dataset: its spec, profile and validation."""
+    """One dataset: its spec and profile (only a dataset that passed validation is stored)."""
     with calling() as conveyor:
         emit(conveyor.dataset(dataset_id), as_json, title=f"dataset {dataset_id[:12]}")
 

@@ -28,6 +28,8 @@ for group, name in [(datasets_app, "datasets"), (runs_app, "runs"), (models_app,
                     (promotion_app, "promotion"), (canary_app, "canary"), (shadow_app, "shadow"),
                     (ledger_app, "ledger"), (audit_app, "audit"), (report_app, "report"), (config_app, "config")]:
     app.add_typer(group, name=name)
+# issue 14 spells the group `reports`; `report` is how it was first named (kept: scripts may call it)
+app.add_typer(report_app, name="reports", help="Compliance reports: generate, download, verify (= `report`).")
 app.command(name="serving")(serving)
 app.command(name="login")(login)
 app.command(name="token")(token)

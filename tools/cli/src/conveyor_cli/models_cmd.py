@@ -62,7 +62,8 @@ def _worst_gap(fairness: list[dict]) -> str:
 
 
 @promotion_app.command("request")
-def request(name: str, version: int, reason: str = REASON, alias: str = typer.Option("champion"),
+def request(name: str, version: int, reason: str = REASON,
+            alias: str = typer.Option("production", help='the alias to move ("production" is what serves)'),
             as_json: bool = JSON) -> None:
     """Ask for a version to be promoted; the policy's gates run and a manager decides."""
     with calling() as conveyor:
@@ -71,28 +72,29 @@ def request(name: str, version: int, reason: str = REASON, alias: str = typer.Op
 
 
 @promotion_app.command("list")
-def list_requests(state: str = typer.Option(None, help="pending, approved, rejected, expired"),
-                  model: str = typer.Option(None), as_json: bool = JSON) -> None:
+def list_requests(name: str = typer.Argument(None, help="one model (default: every model)"),
+                  state: str = typer.Option(None, help="pending, approved, rejected, expired"),
+                  as_json: bool = JSON) -> None:
     with calling() as conveyor:
-        rows = conveyor.promotion_requests(state, model)
+        rows = conveyor.promotion_requests(name, state) if name else conveyor.every_promotion_request(state)
     emit(rows, as_json, [("id", lambda r: r.get("id")), ("model", lambda r: r.get("model_name")),
-                         ("version", lambda r: r.get("version")), ("state", lambda r: r.get("state")),
-                         ("by", lambda r: r.get("requested_by")), ("quorum", lambda r: r.get("quorum"))],
-         title="promotion requests")
+                         ("version", lambda r: r.get("version")), ("alias", lambda r: r.get("alias")),
+                         ("state", lambda r: r.get("state")), ("by", lambda r: r.get("requested_by")),
+                         ("quorum", lambda r: r.get("quorum"))], title="promotion requests")
 
 
 @promotion_app.command("approve")
-def approve(request_id: str, comment: str = typer.Option(..., "--comment", help="what you checked"),
+def approve(name: str, request_id: str, comment: str = typer.Option(..., "--comment", help="what you checked"),
             as_json: bool = JSON) -> None:
     with calling() as conveyor:
-        emit(conveyor.approve(request_id, comment), as_json, title=f"approved {request_id}")
+        emit(conveyor.approve(name, request_id, comment), as_json, title=f"approved {request_id}")
 
 
 @promotion_app.command("reject")
-def reject(request_id: str, comment: str = typer.Option(..., "--comment", help="why not"),
+def reject(name: str, request_id: str, reason: str = typer.Option(..., "--reason", help="why not, in a sentence"),
            as_json: bool = JSON) -> None:
     with calling() as conveyor:
-        emit(conveyor.reject(request_id, comment), as_json, title=f"rejected {request_id}")
+        emit(conveyor.reject(name, request_id, reason), as_json, title=f"rejected {request_id}")
 
 
 @promotion_app.command("rollback")

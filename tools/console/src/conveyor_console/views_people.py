@@ -40,7 +40,7 @@ def scientist(request: Request, session: SessionDep) -> HTMLResponse:
         rejected = attempt(lambda: [e for e in _ledger_entries(client, "DatasetRejected") if _by(e) == me])
         runs = attempt(lambda: client.runs()[:RECENT])
         models = attempt(lambda: [{**m, "versions": client.versions(m["name"])} for m in client.models()])
-        requests = attempt(lambda: [r for r in client.promotion_requests() if r.get("requested_by") == me])
+        requests = attempt(lambda: [r for r in client.every_promotion_request() if r.get("requested_by") == me])
     return page(request, session, "scientist.html", datasets=datasets, uploaders=arrived.value or {},
                 rejected=rejected, runs=runs, models=models, requests=requests, me=me)
 
@@ -77,7 +77,7 @@ def request_promotion(request: Request, session: SessionDep, model: str = Form(.
 @router.get("/manager", response_class=HTMLResponse)
 def manager(request: Request, session: SessionDep) -> HTMLResponse:
     with conveyor(request, session) as client:
-        inbox = attempt(lambda: client.promotion_requests(state="pending"))
+        inbox = attempt(lambda: client.every_promotion_request(state="pending"))
         candidates = attempt(lambda: _candidates(client)) if inbox.missing else None
     return page(request, session, "manager.html", inbox=inbox, candidates=candidates)
 
@@ -101,15 +101,17 @@ def _candidates(client: Conveyor) -> list[dict[str, Any]]:
 
 
 @router.post("/manager/decide", response_class=HTMLResponse, dependencies=[SameOrigin])
-def decide(request: Request, session: SessionDep, request_id: str = Form(...), verdict: str = Form(...),
-           comment: str = Form(...)) -> HTMLResponse:
+def decide(request: Request, session: SessionDep, model: str = Form(...), request_id: str = Form(...),
+           verdict: str = Form(...), comment: str = Form(...)) -> HTMLResponse:
     if not comment.strip():
         return page(request, session, "action_result.html",
                     outcome=Outcome(error="a decision needs a comment: say what you checked"), done="")
     with conveyor(request, session) as client:
         call = client.approve if verdict == "approve" else client.reject
-        outcome = attempt(lambda: call(request_id, comment))
-    return page(request, session, "action_result.html", outcome=outcome, done=f"request {request_id}: {verdict}d")
+        outcome = attempt(lambda: call(model, request_id, comment))
+    done = f"{model} v{outcome.value.get('version', '?')} {verdict}d by {session.principal.subject}" if (
+        outcome.value) else ""
+    return page(request, session, "action_result.html", outcome=outcome, done=done)
 
 
 @router.post("/manager/promote", response_class=HTMLResponse, dependencies=[SameOrigin])
