@@ -72,3 +72,37 @@ def test_a_refusal_carries_the_servers_message_and_its_fields():
     assert refused.value.status == 422
     assert "body.reason: Field required" in str(refused.value)
     assert refused.value.errors == [{"field": "body.reason", "reason": "Field required"}]
+
+
+def test_an_upload_streams_the_file_and_reports_its_progress_to_the_last_byte(tmp_path):
+    data = tmp_path / "big.csv"
+    data.write_bytes(b"a,b\n" + b"1,2\n" * 600_000)  # 2.4 MB: the CLI draws a bar from 1 MB
+    received = {}
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        received["length"] = int(request.headers["content-length"])
+        received["body"] = request.read()
+        return httpx.Response(201, json={"dataset_id": "d", "version": 1})
+
+    seen: list[tuple[int, int]] = []
+    with Conveyor({"ingest": "http://ingest.test"}, "t", transport=httpx.MockTransport(handle)) as client:
+        client.upload_dataset(data, {"name": "big"}, progress=lambda sent, total: seen.append((sent, total)))
+    assert seen[-1] == (data.stat().st_size, data.stat().st_size)
+    assert [sent for sent, _ in seen] == sorted(sent for sent, _ in seen) and len(seen) > 2
+    assert received["length"] == len(received["body"]) and data.read_bytes() in received["body"]
+
+
+def test_consent_changes_carry_raw_subject_ids_in_the_body_never_in_a_path():
+    sent, transport = recording({
+        ("POST", "/consent/withdraw"): (201, {"recorded": 2, "records": []}),
+        ("POST", "/consent"): (201, {"recorded": 1, "records": []}),
+        ("GET", "/subjects/ref-1/consent"): (200, {"subject_ref": "ref-1", "current": {}, "history": []}),
+    })
+    with Conveyor({"ingest": "http://ingest.test"}, "t", transport=transport) as client:
+        assert client.withdraw_consent(["p-17", "p-18"])["recorded"] == 2
+        assert client.record_consent(["p-19"], "training", "given")["recorded"] == 1
+        assert client.consent_of("ref-1")["subject_ref"] == "ref-1"
+    assert sent[0] == ("POST", "/consent/withdraw", {"subject_ids": ["p-17", "p-18"], "purpose": "training"})
+    assert sent[1] == ("POST", "/consent", {"subject_ids": ["p-19"], "purpose": "training", "state": "given",
+                                            "basis": "consent"})
+    assert all("p-1" not in path for _, path, _ in sent)

@@ -137,6 +137,23 @@ class Conveyor:
             return self._json("ingest", "POST", "/datasets", files={"file": (path.name, body)}, data=data,
                               timeout=max(60.0, total / 5e6))
 
+    # --- consent (ingest; issue 13's routes: `conveyor consent` comes with them) --------------------------------
+    def record_consent(self, subject_ids: list[str], purpose: str, state: str, basis: str = "consent"
+                       ) -> dict[str, Any]:
+        """Consent given or withdrawn for a purpose, for subjects as their id column holds them (in the body:
+        raw ids never go into a path, which access logs keep)."""
+        return self._json("ingest", "POST", "/consent", json={"subject_ids": subject_ids, "purpose": purpose,
+                                                              "state": state, "basis": basis})
+
+    def withdraw_consent(self, subject_ids: list[str], purpose: str = "training") -> dict[str, Any]:
+        """The trainer then flags the models that learned from these subjects and retrains them without them."""
+        return self._json("ingest", "POST", "/consent/withdraw", json={"subject_ids": subject_ids,
+                                                                       "purpose": purpose})
+
+    def consent_of(self, subject_ref: str) -> dict[str, Any]:
+        """A subject's current consent per purpose and its history, by its pseudonymous reference."""
+        return self._json("ingest", "GET", f"/subjects/{subject_ref}/consent")
+
     def datasets(self, name: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"limit": limit, **({"name": name} if name else {})}
         return self._json("ingest", "GET", "/datasets", params=params)["datasets"]
