@@ -1,15 +1,17 @@
 """The console in a real browser (Debian's Chromium, driven by Playwright), on a platform of real processes with
-Zipkin and Prometheus beside it; and the trace of one dataset, read back from Zipkin, from the browser's upload
-to the monitor's first evaluation of the model it became.
+Zipkin and Prometheus beside it; the trace of one dataset, read back from Zipkin, from the browser's upload to the
+monitor's first evaluation of the model it became; then the CLI on the same platform.
 
 Each role signs in and does its main task: the data scientist uploads (twice: the second model is worse and the
-policy declines it), the manager approves the declined version with a comment, the auditor verifies the ledger
-in the page, the technology leader reads the portfolio, everyone reads the charts, the live events and the
-service figures. Screenshots go to var/test-artifacts/console/; no page may log a console error.
+policy declines it) and requests the second version's promotion, the manager approves it with a comment, the
+auditor verifies the ledger in the page, the technology leader reads the portfolio, everyone reads the charts,
+the live events and the service figures. Screenshots go to var/test-artifacts/console/; no page may log a console
+error.
 
-Promotion requests made by the data scientist and the manager's inbox of them need the registry's approval
-routes (issue 12, part B): until they exist the manager approves through the direct promotion the access table
-gives managers today.
+Promotion requests need the registry's approval routes (issue 12, part B): on a registry without them the request
+answers 404 and the manager approves through the direct promotion the access table gives managers today.
+
+The tests run in order and build on each other (one platform for the module: starting one takes most of the time).
 """
 
 import os
@@ -388,6 +390,27 @@ def test_the_cli_lists_models_versions_decisions_datasets_and_runs_as_json(cli, 
     assert shown["dataset_id"] == datasets[0]["dataset_id"] and shown["name"] == MODEL and shown["rows"] == 569
     runs = json.loads(cli("runs", "list", "--json", token=scientist).stdout)
     assert len([r for r in runs if r.get("model_name") == MODEL]) >= 2
+
+
+def test_the_cli_uploads_a_dataset_and_shows_ingests_reasons_for_a_bad_spec(cli, platform, tmp_path):
+    import json
+
+    scientist = platform.issuer.mint("dana", "data_scientist")
+    frame = _table()
+    data, spec = tmp_path / "patients.csv", tmp_path / "spec.json"
+    frame.to_csv(data, index=False)  # the very bytes the browser uploaded first: stored once, no new training
+    spec.write_text(json.dumps(_spec(frame)))
+    answer = json.loads(cli("datasets", "upload", str(data), "--spec", str(spec), "--json", token=scientist).stdout)
+    assert answer["duplicate"] and answer["version"] == 1 and answer["rows"] == 569, answer
+    person = cli("datasets", "upload", str(data), "--spec", str(spec), token=scientist).stdout
+    assert person.startswith("already stored") and "569 rows" in person, person
+    same_bytes = cli("datasets", "upload", str(data), "--spec", str(spec.with_name("other.json")), code=2)
+    assert "other.json" in same_bytes.output  # a missing spec file: the CLI says which, before any upload
+    fewer = tmp_path / "fewer.csv"
+    frame.head(300).to_csv(fewer, index=False)
+    spec.write_text(json.dumps({**_spec(frame), "target": "no_such_column"}))
+    refused = cli("datasets", "upload", str(fewer), "--spec", str(spec), code=1, token=scientist)
+    assert "no_such_column" in refused.output and "422" in refused.output, refused.output
 
 
 def test_the_cli_sets_and_clears_a_canary_and_a_shadow_and_shows_the_servers_refusal(cli, platform):

@@ -29,8 +29,9 @@ def calling() -> Iterator[Conveyor]:
         yield conveyor
     except ApiError as exc:
         errors.print(f"[red]{exc}[/red]")
-        for field in exc.errors:
-            errors.print(f"  [red]{field.get('field', '?')}[/red]: {field.get('reason', field)}")
+        for field in exc.errors:  # ingest names a column, the other services (and FastAPI) a field
+            where = field.get("field") or field.get("column") or "?"
+            errors.print(f"  [red]{where}[/red]: {field.get('reason', field)}")
         raise typer.Exit(1) from exc
     except httpx.TransportError as exc:
         url = exc.request.url if exc.request else "?"
