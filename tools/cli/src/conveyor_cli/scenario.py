@@ -64,9 +64,12 @@ class Client:
     async def upload(self, frame: pd.DataFrame, spec: dict[str, Any], filename: str) -> dict[str, Any]:
         body = io.BytesIO()
         frame.to_csv(body, index=False)
+        return await self.upload_csv(body.getvalue(), spec, filename)
+
+    async def upload_csv(self, body: bytes, spec: dict[str, Any], filename: str) -> dict[str, Any]:
         response = await self.http.post(
             f"{self.urls['ingest']}/datasets",
-            files={"file": (filename, body.getvalue(), "text/csv"),
+            files={"file": (filename, body, "text/csv"),
                    "spec": (None, json.dumps(spec), "application/json")},
         )
         response.raise_for_status()
