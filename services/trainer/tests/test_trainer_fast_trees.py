@@ -3,7 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
-from skl2onnx.common import tree_ensemble
+from onnx import helper
+from skl2onnx.common import _container, tree_ensemble
 from skl2onnx.operator_converters import random_forest
 
 from conveyor.events.v1 import events_pb2 as ev
@@ -16,14 +17,17 @@ from .conftest import fair_features
 
 
 def _exports(pipeline, task, columns, labels) -> tuple[bytes, bytes]:  # type: ignore[no-untyped-def]
-    """(the vectorized walk's bytes, skl2onnx's own loop's bytes) for one fitted pipeline."""
+    """(the vectorized path's bytes, skl2onnx's and onnx's own loops' bytes) for one fitted pipeline."""
     assert random_forest.add_tree_to_attribute_pairs is fast_trees.add_tree_to_attribute_pairs
+    assert _container.make_node is fast_trees.make_node
     fast = export_onnx(pipeline, task, columns, 21, "m", labels)
     random_forest.add_tree_to_attribute_pairs = tree_ensemble.add_tree_to_attribute_pairs
+    _container.make_node = helper.make_node
     try:
         original = export_onnx(pipeline, task, columns, 21, "m", labels)
     finally:
         random_forest.add_tree_to_attribute_pairs = fast_trees.add_tree_to_attribute_pairs
+        _container.make_node = fast_trees.make_node
     return fast, original
 
 

@@ -5,21 +5,30 @@ branch, `sklearn_threshold` (a few numpy scalar calls). A random forest grows it
 (min_samples_leaf=1): about 15,000 nodes per tree on bench/training.py's 37,500 training rows, so exporting
 50 trees took as long as fitting them, and the platform's run cost 2.47x a plain fit.
 
-`add_tree_to_attribute_pairs` below appends the same values, in the same order, to the same lists, computed
-on the tree's arrays at once; the exported bytes are identical to skl2onnx's own
-(`test_fast_tree_attributes_give_byte_identical_onnx`), so parity and content addresses are unchanged. What it
-does not cover (float64 inputs, whose threshold search is iterative) goes to skl2onnx's loop. Remove when
-skl2onnx vectorizes the walk itself.
+Two steps took the time, and each is replaced by one that gives the same result from whole arrays:
+- `add_tree_to_attribute_pairs` appends the same values, in the same order, to the same lists, computed on the
+  tree's arrays at once. What it does not cover (float64 inputs, whose threshold search is iterative) goes to
+  skl2onnx's loop.
+- `make_node` for the TreeEnsemble operators: onnx's `make_attribute` checks and converts every element of
+  every list in Python (a million per forest); here each long list becomes its AttributeProto in one call.
+The exported bytes are identical to skl2onnx's own (`test_fast_tree_attributes_give_byte_identical_onnx`), so
+parity and content addresses are unchanged. Remove when skl2onnx vectorizes the walk itself.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from skl2onnx.common import tree_ensemble
+from onnx import AttributeProto, NodeProto, helper
+from skl2onnx.common import _container, tree_ensemble
 from skl2onnx.operator_converters import random_forest
 
 _original = tree_ensemble.add_tree_to_attribute_pairs
+_original_make_node = _container.make_node
 _BELOW = np.float32(-np.inf)
+_TREE_OPS = ("TreeEnsembleClassifier", "TreeEnsembleRegressor")
+_LISTS = {"b": AttributeProto.INTS, "i": AttributeProto.INTS, "u": AttributeProto.INTS,
+          "f": AttributeProto.FLOATS, "U": AttributeProto.STRINGS}
 
 
 def float32_thresholds(thresholds: np.ndarray) -> np.ndarray:
@@ -76,5 +85,32 @@ def _add_leaves(attr_pairs: dict[str, Any], is_classifier: bool, tree: Any, leav
     attr_pairs[f"{prefix}_weights"].extend(weights.ravel().tolist())
 
 
+def make_node(op_type: str, inputs: Sequence[str], outputs: Sequence[str], name: str | None = None,
+              **attrs: Any) -> NodeProto:
+    """onnx.helper.make_node, with each long list of a tree ensemble filled from an array at once."""
+    if op_type not in _TREE_OPS:
+        return _original_make_node(op_type, inputs, outputs, name=name, **attrs)
+    node = _original_make_node(op_type, inputs, outputs, name=name)
+    for key, value in sorted(attrs.items()):  # make_node's order: sorted by name, None left out
+        if value is None:
+            continue
+        array = np.asarray(value) if isinstance(value, list | np.ndarray) else None
+        kind = _LISTS.get(array.dtype.kind) if array is not None and array.ndim == 1 and len(array) else None
+        attribute = node.attribute.add()
+        if kind is None:
+            attribute.CopyFrom(helper.make_attribute(key, value))
+            continue
+        attribute.name, attribute.type = key, kind
+        if kind == AttributeProto.INTS:
+            attribute.ints.extend(array.astype(np.int64).tolist())
+        elif kind == AttributeProto.FLOATS:
+            attribute.floats.extend(array.tolist())
+        else:
+            attribute.strings.extend(np.char.encode(array, "utf-8").tolist())
+    return node
+
+
 if random_forest.add_tree_to_attribute_pairs is _original:
     random_forest.add_tree_to_attribute_pairs = add_tree_to_attribute_pairs
+if _container.make_node is _original_make_node:
+    _container.make_node = make_node
