@@ -31,7 +31,7 @@ from conveyor_cli import scenario
 from conveyor_cli.demo import run_scenario
 from conveyor_cli.narrator import Narrator
 from conveyor_cli.platform import SERVICES, Platform
-from conveyor_kernel import DATA_SCIENTIST, ArtifactStore, KafkaSettings, Kind
+from conveyor_kernel import DATA_SCIENTIST, KafkaSettings, Kind
 from conveyor_trainer.settings import TrainerSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -109,7 +109,7 @@ def overhead(estimators: list[str], rows: int, runs: int) -> dict[str, tuple[flo
     found = {}
     with tempfile.TemporaryDirectory() as root:
         settings = TrainerSettings(data_dir=Path(root))
-        store = ArtifactStore(settings.artifact_root)
+        store = settings.artifacts()
         for estimator in estimators:
             event = training.dataset(store, frame, estimator)
             platform, baseline, fit_only = [], [], []
