@@ -166,7 +166,11 @@ class Platform:
             self._spawn(service, [sys.executable, "-m", f"conveyor_{service}"], self.service_env(service))
         if self.console:
             self._spawn("console", [sys.executable, "-m", "conveyor_console"], self.console_env())
-        self.wait_ready(timeout)
+        try:
+            self.wait_ready(timeout)
+        except PlatformError:
+            self.stop()  # a half-started platform would hold its ports and consumer groups for the next try
+            raise
 
     def _start_observability(self) -> None:
         env = {**os.environ, **self.env}
@@ -204,7 +208,8 @@ class Platform:
             while pending:
                 for name in sorted(pending):
                     if self.pid_of(name) is None:
-                        raise PlatformError(f"{name} exited during start-up; see {self.log_dir}/{name}.log")
+                        raise PlatformError(f"{name} exited during start-up; see {self.log_dir}/{name}.log; "
+                                            f"it ends with:\n{self.log_tail(name)}")
                     try:
                         if client.get(f"{self.url(name)}{pending[name]}").status_code == 200:
                             del pending[name]
@@ -214,6 +219,16 @@ class Platform:
                     raise PlatformError(f"not ready after {timeout:.0f} s: {', '.join(sorted(pending))}")
                 if pending:
                     time.sleep(0.2)
+
+    def log_tail(self, service: str, lines: int = 12) -> str:
+        """The last lines of a service's log: why it stopped, for an error that outlives a temporary state dir."""
+        log = self.log_dir / f"{service}.log"
+        if not log.exists():
+            return "(no log)"
+        text = log.read_text(errors="replace").splitlines()
+        errors = [i for i, line in enumerate(text) if " ERROR " in line or line.startswith(("Traceback", "ERROR:"))]
+        start = errors[0] if errors else max(len(text) - lines, 0)  # the first error says why; the rest follows
+        return "\n".join(text[start:start + lines])
 
     def stop(self, grace: float = 15.0) -> list[str]:
         """Stop what runs, the console first and the tracing UI last (the services flush their spans to it)."""
