@@ -8,7 +8,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: demo test up down status kafka kafka-stop kafka-wipe venv lint chart contracts bench-loop clean console zipkin debian-tools
+.PHONY: demo test up down status kafka kafka-stop kafka-wipe venv lint chart contracts bench-loop clean console zipkin debian-tools debian-tools-try
 CONSOLE_WEB := tools/console/web
 CONSOLE_ASSETS := tools/console/src/conveyor_console/static/dist/app.js
 
@@ -40,6 +40,10 @@ zipkin:
 debian-tools:
 	deploy/local/debian-tools.sh install
 
+# up and demo try, and carry on without them: Prometheus and Zipkin are optional (npm is not: the console's build)
+debian-tools-try:
+	-@deploy/local/debian-tools.sh install
+
 kafka:
 	deploy/local/kafka.sh start
 
@@ -50,16 +54,14 @@ kafka-wipe:
 	deploy/local/kafka.sh wipe
 
 ## Start the platform and run the lifecycle scenario; leaves the platform running.
-demo: venv console zipkin kafka
-	-@deploy/local/debian-tools.sh install  # without Prometheus the platform still runs
+demo: venv debian-tools-try console zipkin kafka
 	$(VENV)/bin/conveyor demo
 
 ## Every test: unit, integration (real Kafka, real SQLite) and end-to-end (six processes).
-test: venv console zipkin debian-tools
+test: venv debian-tools console zipkin
 	scripts/test.sh
 
-up: venv console zipkin kafka
-	-@deploy/local/debian-tools.sh install  # without Prometheus the platform still runs
+up: venv debian-tools-try console zipkin kafka
 	$(VENV)/bin/conveyor up
 
 down:

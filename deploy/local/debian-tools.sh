@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# The Debian packages the platform's helpers and the browser test run: Prometheus (the metrics server `conveyor
-# up` starts) and Chromium (the console's browser test). Installs what is missing when run as root, as
+# The Debian packages the platform's helpers and the browser test run: npm (with Node: the console's build),
+# Prometheus (the metrics server `conveyor up` starts) and Chromium (the console's browser test). Installs what is missing when run as root, as
 # postgres.sh does for PostgreSQL; otherwise says which apt-get line would.
 # Usage: debian-tools.sh install | check
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 # command the package puts on PATH -> the package
-needs=("prometheus:prometheus" "chromium:chromium")
+needs=("npm:npm" "prometheus:prometheus" "chromium:chromium")
 
 missing() {
   local pair
