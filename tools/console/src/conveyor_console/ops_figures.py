@@ -47,8 +47,11 @@ def from_prometheus(url: str, jobs: list[str], client: httpx.Client) -> Figures:
             found = values[f"{key}_infer"].get(job) if job == "serving" else None
             value = found if found is not None else values[key].get(job)
             return None if value is None or value != value else value  # NaN: no requests in the window
-        rows.append({"process": job, "up": values["up"].get(job) == 1.0, "rate": pick("rate"), "p99": pick("p99"),
-                     "errors": pick("errors"), "lag": values["lag"].get(job)})
+        rate, errors = pick("rate"), pick("errors")
+        if errors is None and rate:  # traffic and no 5xx series at all: the ratio has no numerator, it is 0
+            errors = 0.0
+        rows.append({"process": job, "up": values["up"].get(job) == 1.0, "rate": rate, "p99": pick("p99"),
+                     "errors": errors, "lag": values["lag"].get(job)})
     return Figures("prometheus", f"Prometheus at {url}, over the last {WINDOW}", rows)
 
 
