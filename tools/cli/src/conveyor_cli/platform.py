@@ -42,7 +42,7 @@ CONSOLE_PORT = 8007
 EXTRA_PORTS: dict[str, int] = {"console": CONSOLE_PORT, "zipkin": observability.ZIPKIN_PORT,
                                "prometheus": observability.PROMETHEUS_PORT}
 ZIPKIN_ENDPOINT_ENV = "OTEL_EXPORTER_ZIPKIN_ENDPOINT"  # the OpenTelemetry name the kernel reads
-HELPER_WAIT_SECONDS = 60.0  # Zipkin must be up before the first span is exported; it starts in ~3 s
+HELPER_WAIT_SECONDS = 60.0  # Zipkin must be up before the platform's first request; it starts in ~3 s idle
 
 
 class PlatformError(RuntimeError):
@@ -171,6 +171,7 @@ class Platform:
         except PlatformError:
             self.stop()  # a half-started platform would hold its ports and consumer groups for the next try
             raise
+        self._wait_for_zipkin()
 
     def _start_observability(self) -> None:
         env = {**os.environ, **self.env}
@@ -180,12 +181,17 @@ class Platform:
         for helper in helpers:
             if helper is not None:
                 self._spawn(helper.name, helper.argv, env)
-        if self.pid_of("zipkin") is not None:
-            try:  # the services export spans from their first request on: wait until Zipkin takes them
-                self._wait_for({"zipkin": "/health"}, HELPER_WAIT_SECONDS)
-            except PlatformError as exc:
-                logger.warning("continuing without traces in Zipkin: %s", exc)
-                self._kill("zipkin")
+
+    def _wait_for_zipkin(self) -> None:
+        """Zipkin's JVM starts while the services do (waiting for it first cost a start-up its time); the
+        platform is ready for the first request once Zipkin takes spans too. Without it, nothing else breaks."""
+        if self.pid_of("zipkin") is None:
+            return
+        try:
+            self._wait_for({"zipkin": "/health"}, HELPER_WAIT_SECONDS)
+        except PlatformError as exc:
+            logger.warning("continuing without traces in Zipkin: %s", exc)
+            self._kill("zipkin")
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
         if self.pid_of(name) is not None:
