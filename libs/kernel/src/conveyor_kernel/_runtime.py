@@ -73,9 +73,10 @@ class _DeclaredPublisher:
 
 class EventRuntime:
     def __init__(self, settings: ServiceSettings, source: str, publishes: Iterable[type[Message]] = (),
-                 transport: InMemoryBus | None = None, reads: Iterable[str] = ()) -> None:
+                 transport: InMemoryBus | None = None, reads: Iterable[str] = (), writes: Iterable[str] = ()) -> None:
         """`reads`: base names of topics the service consumes with a reader of its own, outside any handler
-        table (the audit ledger's): counted in `subscribed`, so its Kafka grants include them."""
+        table (the audit ledger's): counted in `subscribed`, so its Kafka grants include them. `writes`: base
+        names of topics a client of its own produces to (OpenLineage's Kafka transport): granted and created."""
         self.kafka = settings.kafka
         self.source = source
         self.publishes = frozenset(publishes)
@@ -86,6 +87,7 @@ class EventRuntime:
         self.dead_letters = DeadLetters(self.publisher.send, self.topic(topics.DEAD_LETTER))
         self._subscriptions: list[_Subscription] = []
         self._elsewhere: set[str] = set(reads)  # topics the service's own loops consume
+        self.raw_writes: tuple[str, ...] = tuple(sorted(set(writes)))
         self._started = False
 
     def topic(self, topic: str | type[Message]) -> str:
@@ -124,7 +126,8 @@ class EventRuntime:
 
     def needed_topics(self) -> list[str]:
         """Base names of the topics this service touches: created at start, before anyone waits on them."""
-        return sorted({*(topics.TOPIC_OF[cls] for cls in self.publishes), *self.subscribed, topics.DEAD_LETTER})
+        return sorted({*(topics.TOPIC_OF[cls] for cls in self.publishes), *self.subscribed, *self.raw_writes,
+                       topics.DEAD_LETTER})
 
     async def start(self) -> None:
         self._started = True
