@@ -56,3 +56,13 @@ class ArtifactStore:
 
     def get_json(self, uri: str) -> Any:
         return json.loads(self.get(uri))
+
+    def delete(self, uri: str) -> bool:
+        """Remove an object for good (an erasure's old bytes); True if it was there. Content addressing makes
+        this safe: no other object can share the bytes under another name."""
+        path = self.path_of(uri)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True

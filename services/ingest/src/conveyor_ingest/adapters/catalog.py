@@ -30,6 +30,8 @@ _ADDED = (
     ("version", "INTEGER NOT NULL DEFAULT 1"),
     ("provenance_json", "TEXT NOT NULL DEFAULT '{}'"),
     ("dtypes_json", "TEXT NOT NULL DEFAULT '{}'"),
+    # the hash of the bytes as uploaded, when ingest stored others (subject ids replaced by references)
+    ("upload_sha256", "TEXT NOT NULL DEFAULT ''"),
 )
 _INDEX = "CREATE INDEX IF NOT EXISTS datasets_by_name ON datasets (name, version)"
 
@@ -51,6 +53,7 @@ class CatalogEntry:
     version: int = 1
     provenance_json: str = "{}"  # DatasetProvenance fields beyond the uploader (kind, model, window, ...)
     dtypes_json: str = "{}"  # feature -> how it was read ("float64" | "int64" | "string" | "bool")
+    upload_sha256: str = ""
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -109,6 +112,22 @@ class Catalog:
         with self._connect() as db:
             row = db.execute("SELECT * FROM datasets WHERE dataset_id = ?", (dataset_id,)).fetchone()
         return CatalogEntry(**dict(row)) if row else None
+
+    def by_upload(self, sha256: str) -> CatalogEntry | None:
+        """The version stored for these uploaded bytes, when the stored bytes differ from them."""
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM datasets WHERE upload_sha256 = ? ORDER BY rowid DESC LIMIT 1",
+                             (sha256,)).fetchone()
+        return CatalogEntry(**dict(row)) if row else None
+
+    def replace(self, old_id: str, entry: CatalogEntry) -> None:
+        """An erasure rewrote `old_id` as `entry` (same name and version number): one transaction."""
+        fields = asdict(entry)
+        columns = ", ".join(fields)
+        marks = ", ".join(f":{name}" for name in fields)
+        with self._connect() as db:
+            db.execute("DELETE FROM datasets WHERE dataset_id = ?", (old_id,))
+            db.execute(f"INSERT OR REPLACE INTO datasets ({columns}) VALUES ({marks})", fields)
 
     def next_version(self, name: str) -> int:
         """The number the next version of `name` gets; callers hold the one-writer lock around it and add()."""
