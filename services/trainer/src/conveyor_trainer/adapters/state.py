@@ -85,6 +85,16 @@ class TrainerState:
                  dataset.version),
             )
 
+    def replace_dataset(self, old_id: str, dataset: ev.DatasetArrived, model_name: str) -> None:
+        """An erasure rewrote a version: the new one takes its place (same name and number)."""
+        with self._connect() as db:
+            db.execute("DELETE FROM datasets WHERE dataset_id = ?", (old_id,))
+            db.execute(
+                "INSERT OR REPLACE INTO datasets (dataset_id, model_name, event, received_at, name, version)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (dataset.dataset_id, model_name, dataset.SerializeToString(), time.time(), dataset.name,
+                 dataset.version))
+
     def versions(self, name: str) -> list[ev.DatasetArrived]:
         """Every version of a dataset name seen so far, oldest first."""
         with self._connect() as db:
@@ -147,6 +157,12 @@ class TrainerState:
             row = db.execute("SELECT 1 FROM runs WHERE model_name = ? AND dataset_id = ? AND status = 'trained'",
                              (model_name, dataset_id)).fetchone()
         return row is not None
+
+    def newest_trained_run(self, model_name: str) -> str | None:
+        with self._connect() as db:
+            row = db.execute("SELECT run_id FROM runs WHERE model_name = ? AND status = 'trained' "
+                             "ORDER BY finished_at DESC LIMIT 1", (model_name,)).fetchone()
+        return row["run_id"] if row else None
 
     def run_failed(self, run_id: str, stage: str, reason: str) -> None:
         with self._connect() as db:
