@@ -12,15 +12,18 @@ from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import Component, EventRuntime, create_service_app, topics
 from conveyor_kernel.memory import InMemoryBus
 
-from . import api, proofs_api, reports_api
+from . import api, facts_api, proofs_api, reports_api
+from .adapters.report_store import ReportStore
 from .feed import LedgerFeed
 from .keeper import LedgerKeeper
 from .metrics import AuditMetrics
+from .report_desk import ReportDesk
 from .report_entries import ReportEntries
+from .report_schedule import MonthlySchedule
 from .settings import AuditSettings
 
 SERVICE = "audit"
-PUBLISHES = (ev.CheckpointIssued, ev.ReportPublished)
+PUBLISHES = (ev.CheckpointIssued, ev.ReportPublished, ev.FactsDeclared)
 
 
 def create_app(settings: AuditSettings, transport: InMemoryBus | None = None) -> FastAPI:
@@ -36,12 +39,17 @@ def create_app(settings: AuditSettings, transport: InMemoryBus | None = None) ->
     if not settings.read_only:
         components += [runtime, LedgerFeed(settings, keeper, runtime.dead_letters, metrics,
                                            read_kafka=transport is None)]
+    entries = ReportEntries(publisher)
+    desk = ReportDesk(keeper, ReportStore(settings.state_dir(SERVICE) / "reports.db"), entries, settings)
+    if settings.report_schedule and not settings.read_only:
+        components.append(MonthlySchedule(desk, settings.report_check_seconds))
     app = create_service_app("Conveyor audit", service=SERVICE, settings=settings,
                              components=components, registry=registry, errors=api.ERRORS)
     app.state.runtime = runtime
     app.state.handlers = {}  # no handler table: see the package docstring
     app.state.keeper = keeper
-    app.state.report_entries = ReportEntries(publisher)
-    for module in (api, proofs_api, reports_api):
+    app.state.report_entries = entries
+    app.state.desk = desk
+    for module in (api, facts_api, proofs_api, reports_api):
         app.include_router(module.router)
     return app

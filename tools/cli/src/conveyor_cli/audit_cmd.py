@@ -114,16 +114,57 @@ def verify(
 def monthly(
     month: str = typer.Option(..., help="YYYY-MM"),
     url: str = typer.Option(DEFAULT_URL, help="the audit service"),
-    out: Path = typer.Option(Path("."), help="directory for report-<month>.json and .html"),
+    out: Path = typer.Option(Path("."), help="directory for report-<month>.json, .html and .pdf"),
+    draft: bool = typer.Option(False, help="a month not over yet: drawn, neither stored nor ledgered"),
 ) -> None:
-    """Write the monthly compliance report (JSON + HTML) and record its hash in the ledger."""
+    """Write the monthly compliance report (JSON, HTML, PDF). Generates it if nobody has (recording its hash in
+    the ledger); a month already generated comes back as it was."""
     headers = auth_headers()
-    response = httpx.get(f"{url}/reports/monthly/{month}", params={"format": "json"}, timeout=60, headers=headers)
+    response = httpx.request("POST", f"{url}/reports/monthly", json={"month": month, "draft": draft},
+                             timeout=300, headers=headers)
     if response.status_code >= 400:
         raise _fail(f"{response.status_code}: {response.text}")
-    html = httpx.get(f"{url}/reports/monthly/{month}", params={"format": "html"}, timeout=60, headers=headers)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"report-{month}.json").write_bytes(response.content)
-    (out / f"report-{month}.html").write_bytes(html.content)
+    for fmt in ("html", "pdf"):
+        if draft:  # a draft is not stored: draw it again in this format
+            rendered = httpx.request("POST", f"{url}/reports/monthly", params={"format": fmt},
+                                     json={"month": month, "draft": True}, timeout=300, headers=headers)
+        else:
+            rendered = httpx.request("GET", f"{url}/reports/monthly/{month}", params={"format": fmt}, timeout=300,
+                                     headers=headers)
+        if rendered.status_code >= 400:
+            raise _fail(f"{fmt}: {rendered.status_code}: {rendered.text}")
+        (out / f"report-{month}.{fmt}").write_bytes(rendered.content)
     body = response.json()
-    console.print(f"report {month}: sha256 {body.get('sha256', '?')} -> {out / f'report-{month}.html'}")
+    console.print(f"report {month}: sha256 {body.get('sha256', '?')} -> {out}/report-{month}.{{json,html,pdf}}")
+
+
+@report_app.command("verify")
+def verify_report_file(
+    file: Path = typer.Argument(..., help="a report's JSON, as `conveyor report monthly` wrote it"),
+    key: str = typer.Option(..., help="the ledger's verifier key, or a file holding it: the only thing trusted"),
+) -> None:
+    """Check a report offline: its hash, its signature, the checkpoints, the consistency proof and the inclusion
+    proof of every entry it lists. Exits 1 on any mismatch."""
+    import json
+
+    from conveyor_audit.note import NoteError, parse_vkey
+    from conveyor_audit.report_verify import verify_report
+
+    try:
+        verifier = parse_vkey(Path(key).read_text().strip() if Path(key).is_file() else key)
+    except NoteError as exc:
+        raise _fail(f"--key: {exc}") from exc
+    try:
+        report = json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        raise _fail(f"{file}: not a report's JSON ({exc})") from exc
+    problems, checked = verify_report(report, verifier)
+    for problem in problems:
+        console.print(f"[red]FAILED[/red] {problem}")
+    if problems:
+        raise typer.Exit(1)
+    console.print(f"[green]ok[/green] {report.get('kind')} report {report.get('scope')}: hash, signature, "
+                  f"{checked['checkpoints']} checkpoint(s), consistency, {checked['entries']} inclusion proofs "
+                  f"({checked['cited']} cited entries) verified under {verifier.name}")
