@@ -163,6 +163,8 @@ def test_monthly_html_reads_as_tables_and_charts_and_prints_to_pdf(settings, sto
         generate(client)
         html = client.get("/reports/monthly/2025-06", params={"format": "html"}).text
         pdf = client.get("/reports/monthly/2025-06", params={"format": "pdf"})
+        kept = client.app.state.desk.store.rendering(client.get("/reports/monthly/2025-06").json()["sha256"], "pdf")
+    assert kept == pdf.content  # drawn once, then served as stored
     for heading in ("Summary", "What served when", "Promotion decisions", "Rollbacks", "Incidents and what followed",
                     "Fairness over time", "Coverage: EU AI Act Annex IV", "Coverage: model card", "Consent",
                     "Lineage completeness", "Role-binding changes", "Evidence"):
@@ -222,3 +224,27 @@ def test_cli_writes_json_html_and_pdf_and_verifies_them(settings, story, tmp_pat
     (tmp_path / "bad.json").write_text(json.dumps(tampered))
     failed = CliRunner().invoke(main_app, ["report", "verify", str(tmp_path / "bad.json"), "--key", key])
     assert failed.exit_code == 1 and "hash" in failed.stdout
+
+
+def test_the_schedule_generates_last_month_on_the_first_once_and_ledgers_it(settings, story) -> None:
+    from datetime import UTC, datetime
+
+    from conveyor_audit.report_schedule import MonthlySchedule
+    from conveyor_kernel import topics
+    from conveyor_kernel.memory import InMemoryBus
+
+    live = settings.model_copy(update={"read_only": False, "report_schedule": False})  # ticked by hand here
+    bus = InMemoryBus(source="audit")
+    with signed(TestClient(create_app(live, transport=bus))) as client:
+        desk = client.app.state.desk
+        schedule = MonthlySchedule(desk, check_seconds=300)
+        first = datetime(2025, 7, 1, 0, 10, tzinfo=UTC)
+        before_the_ledger = datetime(2025, 5, 1, 0, 10, tzinfo=UTC)  # April: the ledger began on May 30
+        assert client.portal.call(schedule.tick, before_the_ledger) is False
+        assert client.portal.call(schedule.tick, first) is True
+        assert client.portal.call(schedule.tick, first) is False  # idempotent: generated once
+        report = client.get("/reports/monthly/2025-06").json()
+        assert desk.store.rendering(report["sha256"], "pdf").startswith(b"%PDF")  # drawn ahead of its readers
+    published = [r for r in bus.records if r.topic == topics.REPORTS]
+    assert [r.key for r in published] == [b"2025-06"]
+    assert report["ledger_entry"].startswith("ReportPublished sent")

@@ -16,6 +16,8 @@ from .adapters.report_store import ReportStore
 from .keeper import LedgerKeeper
 from .monthly import monthly_report
 from .report_entries import ReportEntries
+from .report_html import monthly_html
+from .report_pdf import pdf_of
 from .settings import AuditSettings
 
 logger = logging.getLogger(__name__)
@@ -53,6 +55,15 @@ class ReportDesk:
             await asyncio.to_thread(self.store.put, "monthly", month, report)
             logger.info("monthly report %s generated: sha256 %s", month, report["sha256"])
             return report, True
+
+    async def stored_pdf(self, report: dict[str, Any]) -> bytes:
+        """The PDF of a stored report, drawn on the first request and kept (the report never changes)."""
+        cached = await asyncio.to_thread(self.store.rendering, report["sha256"], "pdf")
+        if cached is not None:
+            return cached
+        pdf = await pdf_of(monthly_html(report))
+        await asyncio.to_thread(self.store.put_rendering, report["sha256"], "pdf", pdf)
+        return pdf
 
     async def stored_monthly(self, month: str) -> dict[str, Any]:
         from .report_data import month_bounds

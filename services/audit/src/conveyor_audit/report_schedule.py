@@ -45,7 +45,9 @@ class MonthlySchedule:
         first = self.desk.keeper.ledger.entry(0)
         if first is None or first.time >= month_bounds(month)[1]:
             return False
-        _, generated = await self.desk.monthly(month, now=now)
+        report, generated = await self.desk.monthly(month, now=now)
+        if generated:
+            await self.desk.stored_pdf(report)  # drawn now, so the first reader does not wait for it
         return generated
 
     async def _loop(self) -> None:

@@ -43,7 +43,10 @@ async def generate_monthly(body: MonthlyRequest, desk: DeskDep,
 
 @router.get("/monthly/{month}", response_model=None, responses={400: {}, 404: {}})
 async def monthly(desk: DeskDep, month: str = Path(description="YYYY-MM"), format: Format = Query("json")) -> Response:
-    return await respond(await desk.stored_monthly(month), format, monthly_html)
+    report = await desk.stored_monthly(month)
+    if format == "pdf":
+        return Response(await desk.stored_pdf(report), media_type="application/pdf")
+    return await respond(report, format, monthly_html)
 
 
 @router.get("/model-card/{model}/{version}", response_model=None, responses={404: {}})
