@@ -248,3 +248,35 @@ def test_the_schedule_generates_last_month_on_the_first_once_and_ledgers_it(sett
     published = [r for r in bus.records if r.topic == topics.REPORTS]
     assert [r.key for r in published] == [b"2025-06"]
     assert report["ledger_entry"].startswith("ReportPublished sent")
+
+
+def test_cli_declares_a_fact_that_the_ledger_records(settings, tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from conveyor_cli import audit_cmd
+    from conveyor_cli.main import app as main_app
+    from conveyor_kernel import DATA_SCIENTIST
+    from conveyor_kernel.memory import InMemoryBus
+
+    bus = InMemoryBus(source="audit")
+    live = settings.model_copy(update={"read_only": False, "report_schedule": False})
+    with TestClient(create_app(live, transport=bus)) as client:
+        def request(method, url, **kw):  # type: ignore[no-untyped-def]
+            kw.pop("timeout", None)
+            return client.request(method, url.removeprefix("http://audit"), **kw)
+
+        monkeypatch.setattr(audit_cmd.httpx, "request", request)
+        owner = CliRunner(env={"CONVEYOR_TOKEN": token_for(client.app, "alice", DATA_SCIENTIST)})
+        ok = owner.invoke(main_app, ["report", "declare", "credit", "--section", "limitations",
+                                     "--text", "Not for applicants under 21.", "--url", "http://audit"])
+        wrong = owner.invoke(main_app, ["report", "declare", "credit", "--section", "vibes", "--text", "x",
+                                        "--url", "http://audit"])
+        auditor = CliRunner(env={"CONVEYOR_TOKEN": token_for(client.app, "ada", AUDITOR)}).invoke(
+            main_app, ["report", "declare", "credit", "--section", "limitations", "--text", "x",
+                       "--url", "http://audit"])
+    assert ok.exit_code == 0, ok.stdout
+    [declared] = bus.events(ev.FactsDeclared)
+    assert (declared.model_name, declared.section, declared.text, declared.principal.subject) == (
+        "credit", "limitations", "Not for applicants under 21.", "alice")
+    assert wrong.exit_code == 1 and "vibes" in wrong.stdout and "intended_use" in wrong.stdout
+    assert auditor.exit_code == 1 and "403" in auditor.stdout

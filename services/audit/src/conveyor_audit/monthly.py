@@ -6,17 +6,18 @@ Consent records are the bulk of a busy month (every upload gives one per subject
 their protobuf bytes, not listed, so the report stays readable and its generation linear and cheap.
 """
 
-import base64
+from binascii import a2b_base64
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from conveyor.events.v1 import events_pb2 as ev
 
 from . import report_models as per_model
 from .adapters.ledger_db import Ledger
-from .adapters.rows import Entry
 from .coverage import coverage
-from .leaf import parse_leaf
 from .note import Signer
 from .report_data import SHORT, Item, items_of, month_bounds, provenance_section
 from .report_evidence import end_checkpoint, evidence, sign_report
@@ -32,14 +33,11 @@ class MonthNotEnded(Exception):  # noqa: N818 - names what the client asked for
     """A final report for a month that has not ended yet."""
 
 
-def consent_counts(entries: list[Entry]) -> dict[str, int]:
-    counts = dict.fromkeys(STATE_NAMES.values(), 0)
-    for entry in entries:
-        event = ev.ConsentChanged.FromString(base64.b64decode(parse_leaf(entry.leaf_bytes)["data_base64"]))
-        name = STATE_NAMES.get(event.state)
-        if name:
-            counts[name] += 1
-    return counts
+def consent_counts(leaves: list[bytes]) -> dict[str, int]:
+    """Records by state. orjson and binascii, not json and base64: a busy month holds a million of them."""
+    by_state = Counter(ev.ConsentChanged.FromString(a2b_base64(orjson.loads(leaf)["data_base64"])).state
+                       for leaf in leaves)
+    return {name: by_state.get(state, 0) for state, name in STATE_NAMES.items()}
 
 
 def consent_section(items: list[Item], counts: dict[str, int]) -> dict[str, Any]:
@@ -78,7 +76,7 @@ def monthly_report(ledger: Ledger, month: str, signer: Signer, origin: str, *, d
                             "see it so far, or wait: the final report is generated on the 1st")
     entries = [e for e in ledger.between_types(start, end, (CONSENT,), include=False)
                if e.type != SHORT + "ReportPublished"]
-    consent_entries = ledger.between_types(start, end, (CONSENT,), include=True)
+    consent_leaves = ledger.leaves_between(start, end, CONSENT)
     items = items_of(entries)
     history = [e for e in ledger.find(None, SHORT + "ModelPromoted", 10_000_000, 0)[1] if e.time < start]
     before = items_of(history)
@@ -108,13 +106,13 @@ def monthly_report(ledger: Ledger, month: str, signer: Signer, origin: str, *, d
     debt = [{"model": m["model"], "version": f["version"], "ledger_index": f["ledger_index"]}
             for m in models for f in m["consent"]["flagged_versions"]
             if champions.get(m["model"]) == f["version"]]
-    counts = consent_counts(consent_entries)
+    counts = consent_counts(consent_leaves)
     summary = {
         "models_in_production": [{"model": m, "version": v} for m, v in sorted(champions.items())],
         "changes": sum(len(m["promotions"]) + len(m["rollbacks"]) + len(m["traffic_splits"]) for m in models),
         "incidents": sum(len(m["incidents"]) for m in models),
         "open_consent_debt": debt,
-        "ledger_entries": len(entries) + len(consent_entries),
+        "ledger_entries": len(entries) + len(consent_leaves),
     }
     report: dict[str, Any] = {
         "kind": "monthly", "scope": month, "month": month, "draft": draft,

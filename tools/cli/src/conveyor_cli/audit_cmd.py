@@ -168,3 +168,25 @@ def verify_report_file(
     console.print(f"[green]ok[/green] {report.get('kind')} report {report.get('scope')}: hash, signature, "
                   f"{checked['checkpoints']} checkpoint(s), consistency, {checked['entries']} inclusion proofs "
                   f"({checked['cited']} cited entries) verified under {verifier.name}")
+
+
+@report_app.command("declare")
+def declare_fact(
+    model: str = typer.Argument(..., help="the model (its name in the registry)"),
+    section: str = typer.Option(..., help="intended_use, out_of_scope_use, limitations, mitigations, "
+                                          "ethical_considerations, human_oversight, risk_management, standards, "
+                                          "declaration_of_conformity"),
+    text: str = typer.Option(None, help="what you declare"),
+    file: Path = typer.Option(None, help="... or a file holding it"),
+    url: str = typer.Option(DEFAULT_URL, help="the audit service"),
+) -> None:
+    """Declare, as the model's owner, what no event can evidence; the ledger records who and when, and the
+    reports mark that point 'declared' instead of 'missing'."""
+    if (text is None) == (file is None):
+        raise typer.BadParameter("give the declaration as --text or --file (one of them)")
+    body = text if text is not None else file.read_text()
+    response = httpx.request("POST", f"{url}/models/{model}/facts", json={"section": section, "text": body},
+                             timeout=30, headers=auth_headers())
+    if response.status_code >= 400:
+        raise _fail(f"{response.status_code}: {response.text}")
+    console.print(f"declared {section} for {model}: the ledger records it (who, when)")

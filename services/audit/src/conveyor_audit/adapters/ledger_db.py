@@ -206,6 +206,13 @@ class Ledger:
                 (start, end, *types)).fetchall()
         return [Entry(*row) for row in rows]
 
+    def leaves_between(self, start: str, end: str, type_: str) -> list[bytes]:
+        """Only the leaf bytes of one type's entries in [start, end): the bulk types are counted, not listed."""
+        with self._lock:
+            rows = self._conn.execute("SELECT leaf_bytes FROM entries WHERE time >= ? AND time < ? AND type = ?",
+                                      (start, end, type_)).fetchall()
+        return [row[0] for row in rows]
+
     def root_at(self, size: int) -> bytes:
         """MTH of the first `size` entries, from stored subtree hashes."""
         with self._lock:
