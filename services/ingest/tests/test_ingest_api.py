@@ -50,7 +50,7 @@ def csv_of(frame) -> bytes:
 
 
 def stored_files(settings) -> list[str]:
-    return sorted(p.name for p in settings.artifact_root.rglob("*") if p.is_file())
+    return sorted(p.name for p in (settings.data_dir / "artifacts").rglob("*") if p.is_file())
 
 
 def catalog_rows(settings) -> int:
@@ -65,7 +65,7 @@ def test_accepted_upload_is_stored_announced_and_catalogued(client, bus, setting
     assert response.status_code == 201, response.text
     body = response.json()
     # the subject ids were replaced by references before storing: the id is the hash of the stored bytes
-    stored = settings.artifact_root.joinpath("datasets", f"{body['dataset_id']}.csv").read_bytes()
+    stored = (settings.data_dir / "artifacts").joinpath("datasets", f"{body['dataset_id']}.csv").read_bytes()
     sha = hashlib.sha256(stored).hexdigest()
     assert (body["dataset_id"], body["rows"], body["duplicate"]) == (sha, 40, False)
     assert b"p0000" not in stored and stored.count(b"subj-") == 40

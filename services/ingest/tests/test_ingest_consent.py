@@ -114,7 +114,7 @@ def test_erasure_needs_approval_then_rewrites_every_version_and_destroys_the_map
     assert {e.old_dataset_id for e in erased} == {first["dataset_id"], second["dataset_id"]}
     assert {e.dataset.row_count for e in erased} == {39, 29}
     for e in erased:
-        assert not settings.artifact_root.joinpath("datasets", f"{e.old_dataset_id}.csv").exists()
+        assert not (settings.data_dir / "artifacts").joinpath("datasets", f"{e.old_dataset_id}.csv").exists()
         assert client.get(f"/datasets/{e.dataset.dataset_id}").json()["version"] == e.dataset.version
     [completed] = bus.events(ev.ErasureCompleted)
     assert completed.receipt_sha256 == receipt["sha256"]

@@ -4,7 +4,8 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, EventRuntime, create_service_app
+from conveyor_kernel import EventRuntime, create_service_app
+from conveyor_kernel.database import make_engine
 from conveyor_kernel.memory import InMemoryBus
 
 from .adapters.catalog import Catalog
@@ -31,8 +32,8 @@ def create_app(settings: IngestSettings, transport: InMemoryBus | None = None) -
     # The vault is a file of its own (held apart from the catalog and the consent records): see vault.py.
     book = ConsentBook(ConsentStore(state / "consent.db"), SubjectVault(settings.subjects_db or state / "subjects.db"),
                        runtime.publisher)
-    artifacts = ArtifactStore(settings.artifact_root)
-    catalog = Catalog(state / "catalog.db")
+    artifacts = settings.artifacts()
+    catalog = Catalog(make_engine(settings.database(SERVICE, "catalog.db"), schema=SERVICE))
     ingestor = Ingestor(
         store=artifacts,
         catalog=catalog,
