@@ -1,4 +1,4 @@
-"""Which model versions were trained on subject S?", at scale. Not a test: it asserts nothing, it prints.
+"""The question "which model versions were trained on subject S?" at scale. Not a test: it asserts nothing, it prints.
 
 Fills the trainer's consent state (SQLite) with R runs of S subjects each (default 200 × 5,000 = 1,000,000
 run-subject rows, 1,000 versions' worth of subjects overlapping), registers each run's version, then times
