@@ -74,7 +74,9 @@ class LineageEmitter:
                                                         flush=False))
                 self.transports.append(self.kafka)
             if configured_elsewhere():
-                self.transports.append(OpenLineageClient().transport)  # the standard resolution: HTTP (Marquez), ...
+                standard = OpenLineageClient().transport  # the standard resolution: HTTP (Marquez), ...
+                if standard.kind != "console":  # its fallback when the named configuration holds no transport
+                    self.transports.append(standard)
             return self.transports
 
     async def observe(self, event: Message, envelope: Envelope) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    delete,
     inspect,
     select,
     text,
@@ -103,13 +104,11 @@ class TrainerState:
 
     def replace_dataset(self, old_id: str, dataset: ev.DatasetArrived, model_name: str) -> None:
         """An erasure rewrote a version: the new one takes its place (same name and number)."""
-        with self._connect() as db:
-            db.execute("DELETE FROM datasets WHERE dataset_id = ?", (old_id,))
-            db.execute(
-                "INSERT OR REPLACE INTO datasets (dataset_id, model_name, event, received_at, name, version)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (dataset.dataset_id, model_name, dataset.SerializeToString(), time.time(), dataset.name,
-                 dataset.version))
+        with self.engine.begin() as db:
+            db.execute(delete(datasets).where(datasets.c.dataset_id == old_id))
+            db.execute(_upsert(self.engine, datasets, "dataset_id", {
+                "dataset_id": dataset.dataset_id, "model_name": model_name, "event": dataset.SerializeToString(),
+                "received_at": time.time(), "name": dataset.name, "version": dataset.version}))
 
     def versions(self, name: str) -> list[ev.DatasetArrived]:
         """Every version of a dataset name seen so far, oldest first."""
@@ -169,10 +168,10 @@ class TrainerState:
             return db.execute(query).first() is not None
 
     def newest_trained_run(self, model_name: str) -> str | None:
-        with self._connect() as db:
-            row = db.execute("SELECT run_id FROM runs WHERE model_name = ? AND status = 'trained' "
-                             "ORDER BY finished_at DESC LIMIT 1", (model_name,)).fetchone()
-        return row["run_id"] if row else None
+        query = select(runs.c.run_id).where(runs.c.model_name == model_name, runs.c.status == "trained") \
+            .order_by(runs.c.finished_at.desc()).limit(1)
+        with self.engine.connect() as db:
+            return db.execute(query).scalar()
 
     def run_failed(self, run_id: str, stage: str, reason: str) -> None:
         with self.engine.begin() as db:
