@@ -23,7 +23,8 @@ def test_subscribed_topics_derive_from_the_handler_table():
 def test_needed_topics_cover_what_is_published_consumed_and_dead_lettered():
     runtime = EventRuntime(ServiceSettings(), source="s", publishes=[ev.ModelTrained])
     runtime.subscribe({ev.RetrainRequested: _noop}, group="g")
-    assert runtime.needed_topics() == sorted([topics.MODELS, topics.RETRAIN, topics.DEAD_LETTER])
+    # ModelTrained is a lineage fact: its OpenLineage run event goes to conveyor.openlineage
+    assert runtime.needed_topics() == sorted([topics.MODELS, topics.RETRAIN, topics.DEAD_LETTER, topics.OPENLINEAGE])
 
 
 async def test_publishing_an_undeclared_event_is_a_configuration_error():

@@ -24,21 +24,21 @@ def wait_for(condition, what: str, seconds: float = 30):
 
 
 def test_report_hash_is_appended_to_the_ledger_once(kafka_settings, tmp_path) -> None:
-    # No checkpoint after the start-up one: a new checkpoint would change the open month's report (its end
-    # checkpoint), and a changed report is rightly recorded as a new entry.
+    # No timed checkpoint: the report's end checkpoint is the one the desk signs just before drawing it.
     settings = AuditSettings(data_dir=tmp_path, kafka=kafka_settings, checkpoint_every=10_000,
                              checkpoint_seconds=3600)
-    month = datetime.now(UTC).strftime("%Y-%m")
+    now = datetime.now(UTC)
+    month = f"{now.year - 1:04d}-{now.month:02d}"  # a month that has ended
     with signed(TestClient(create_app(settings))) as client:
         wait_for(lambda: client.get("/readyz").status_code == 200, "readiness")
-        first = client.get(f"/reports/monthly/{month}").json()
-        second = client.get(f"/reports/monthly/{month}", params={"format": "html"})
+        first = client.post("/reports/monthly", json={"month": month}).json()
+        second = client.post("/reports/monthly", json={"month": month}, params={"format": "html"})
         assert first["sha256"] in second.text and first["ledger_entry"].startswith("ReportPublished sent")
         entries = wait_for(lambda: client.get("/ledger", params={"type": "ReportPublished"}).json()["entries"],
                            "the ReportPublished entry")
         assert [(e["event"]["scope"], e["event"]["sha256"]) for e in entries] == [(month, first["sha256"])]
         checkpoint = client.get("/ledger/checkpoint").json()
-        assert first["checkpoints"]["end"]["note"] == checkpoint["note"]
+        assert first["evidence"]["end"]["note"] == checkpoint["note"]  # signed just before it was drawn
         vkey = client.get("/ledger/public-key").text
         assert client.get("/ledger", params={"type": "ReportPublished"}).json()["total"] == 1  # asked twice
     assert verify_checkpoint(checkpoint["note"], parse_vkey(vkey)).size == checkpoint["size"]

@@ -29,8 +29,8 @@ def test_upgrade_on_an_empty_database_creates_the_tables(empty_engine):
     migrate(empty_engine)
 
     tables = set(inspect(empty_engine).get_table_names())
-    assert {"model", "model_version", "alias", "decision", "alembic_version"} == tables
-    assert revision(empty_engine) == "0002"
+    assert {"model", "model_version", "alias", "decision", "consent_flag", "alembic_version"} == tables
+    assert revision(empty_engine) == "0003"
     with empty_engine.connect() as connection:
         # the migration and the models agree column for column
         assert compare_metadata(MigrationContext.configure(connection), RegistryTable.metadata) == []
@@ -43,7 +43,7 @@ def test_upgrading_twice_is_harmless_and_keeps_data(empty_engine):
         session.commit()
     migrate(empty_engine)
 
-    assert revision(empty_engine) == "0002"
+    assert revision(empty_engine) == "0003"
     with Session(empty_engine) as session:
         assert session.get(RegisteredModel, "churn") is not None
 
@@ -77,7 +77,7 @@ def test_a_version_registered_before_named_columns_upgrades_with_defaults(empty_
             " stage, created_at) VALUES ('churn', 1, 'r1', 'd1', 'file:///m.onnx', '', '{}', '[]', '{}', '', '[]',"
             " '[]', '[]', 'roc_auc', 'champion', '2025-01-01 00:00:00')")
     migrate(empty_engine)
-    assert revision(empty_engine) == "0002"
+    assert revision(empty_engine) == "0003"
     with Session(empty_engine) as session:
         row = session.get(ModelVersion, 1)
         assert row is not None

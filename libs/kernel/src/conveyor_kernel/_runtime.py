@@ -14,6 +14,7 @@ Consumers that are not a plain consumer group (faust in monitor, the ledger's ow
 `dispatcher()` and `dead_letters` from here and keep their own loop.
 """
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -24,8 +25,10 @@ from ._bus import DeadLetters, Dispatcher, HandlerTable, Record
 from ._envelope import Envelope
 from ._errors import ConfigurationError
 from ._identity import Principal, acting_principal
+from ._lineage_emit import LineageEmitter
 from ._settings import ServiceSettings
 from .kafka import KafkaConsumerLoop, KafkaPublisher, ensure_topics
+from .lineage import PRODUCES_LINEAGE
 from .memory import InMemoryBus
 
 
@@ -46,11 +49,13 @@ class _DeclaredPublisher:
     set itself (e.g. one published later from a stored record) keeps it.
     """
 
-    def __init__(self, transport: KafkaPublisher | InMemoryBus, source: str, declared: frozenset[type[Message]]):
+    def __init__(self, transport: KafkaPublisher | InMemoryBus, source: str, declared: frozenset[type[Message]],
+                 lineage: LineageEmitter | None = None):
         self.transport = transport
         self.source = source
         self.declared = declared
         self.own_account = Principal.service(source).as_event()
+        self.lineage = lineage  # lineage facts (lineage.PRODUCES_LINEAGE) also go out as OpenLineage run events
 
     async def publish(self, event: Message, subject: str, *, event_id: str | None = None,
                       time: str | None = None) -> Envelope:
@@ -64,8 +69,12 @@ class _DeclaredPublisher:
             event.principal.CopyFrom(  # type: ignore[attr-defined]
                 caller.as_event() if caller is not None else self.own_account)
         if isinstance(self.transport, InMemoryBus):
-            return await self.transport.publish(event, subject, event_id=event_id, time=time, source=self.source)
-        return await self.transport.publish(event, subject, event_id=event_id, time=time)
+            envelope = await self.transport.publish(event, subject, event_id=event_id, time=time, source=self.source)
+        else:
+            envelope = await self.transport.publish(event, subject, event_id=event_id, time=time)
+        if self.lineage is not None:
+            await self.lineage.observe(event, envelope)
+        return envelope
 
     async def send(self, record: Record) -> None:
         await self.transport.send(record)
@@ -73,19 +82,23 @@ class _DeclaredPublisher:
 
 class EventRuntime:
     def __init__(self, settings: ServiceSettings, source: str, publishes: Iterable[type[Message]] = (),
-                 transport: InMemoryBus | None = None, reads: Iterable[str] = ()) -> None:
+                 transport: InMemoryBus | None = None, reads: Iterable[str] = (), writes: Iterable[str] = ()) -> None:
         """`reads`: base names of topics the service consumes with a reader of its own, outside any handler
-        table (the audit ledger's): counted in `subscribed`, so its Kafka grants include them."""
+        table (the audit ledger's): counted in `subscribed`, so its Kafka grants include them. `writes`: base
+        names of topics a client of its own produces to (OpenLineage's Kafka transport): granted and created."""
         self.kafka = settings.kafka
         self.source = source
         self.publishes = frozenset(publishes)
         self.memory = transport
         self._kafka_publisher = KafkaPublisher(settings.kafka, source) if transport is None else None
+        lineage_facts = self.publishes & set(PRODUCES_LINEAGE)
+        self.lineage = LineageEmitter(settings.kafka, transport) if lineage_facts else None
         self.publisher = _DeclaredPublisher(transport or self._kafka_publisher, source,  # type: ignore[arg-type]
-                                            self.publishes)
+                                            self.publishes, self.lineage)
         self.dead_letters = DeadLetters(self.publisher.send, self.topic(topics.DEAD_LETTER))
         self._subscriptions: list[_Subscription] = []
         self._elsewhere: set[str] = set(reads)  # topics the service's own loops consume
+        self.raw_writes: tuple[str, ...] = tuple(sorted({*writes, *([topics.OPENLINEAGE] if self.lineage else [])}))
         self._started = False
 
     def topic(self, topic: str | type[Message]) -> str:
@@ -124,7 +137,8 @@ class EventRuntime:
 
     def needed_topics(self) -> list[str]:
         """Base names of the topics this service touches: created at start, before anyone waits on them."""
-        return sorted({*(topics.TOPIC_OF[cls] for cls in self.publishes), *self.subscribed, topics.DEAD_LETTER})
+        return sorted({*(topics.TOPIC_OF[cls] for cls in self.publishes), *self.subscribed, *self.raw_writes,
+                       topics.DEAD_LETTER})
 
     async def start(self) -> None:
         self._started = True
@@ -140,6 +154,8 @@ class EventRuntime:
             await loop.stop()
         if self._kafka_publisher is not None:
             await self._kafka_publisher.stop()
+        if self.lineage is not None:
+            await asyncio.to_thread(self.lineage.close)
         self._started = False
 
     def consumer_lag(self) -> dict[tuple[str, str, int], int]:

@@ -36,7 +36,7 @@ class KafkaGrants:
 
     @classmethod
     def of(cls, runtime: "EventRuntime") -> "KafkaGrants":
-        writes = {topics.TOPIC_OF[cls_] for cls_ in runtime.publishes} | {topics.DEAD_LETTER}
+        writes = {topics.TOPIC_OF[cls_] for cls_ in runtime.publishes} | {topics.DEAD_LETTER, *runtime.raw_writes}
         return cls(runtime.source, tuple(sorted(writes)), tuple(runtime.subscribed),
                    tuple(runtime.needed_topics()))
 

@@ -42,12 +42,19 @@ async def ensure_topics(settings: KafkaSettings, topics: Iterable[str | type[Mes
         if wanted:
             try:
                 await admin.create_topics(
-                    [NewTopic(name=t, num_partitions=partitions, replication_factor=1) for t in wanted]
+                    [NewTopic(name=t, num_partitions=partitions, replication_factor=1,
+                              topic_configs=_configs(settings, t)) for t in wanted]
                 )
             except TopicAlreadyExistsError:
                 pass  # a peer created it between our list and create
     finally:
         await admin.close()
+
+
+def _configs(settings: KafkaSettings, full_name: str) -> dict[str, str]:
+    from . import topics as routing  # the module name `topics` is a parameter here
+
+    return next((config for base, config in routing.CONFIGS.items() if settings.topic(base) == full_name), {})
 
 
 class KafkaPublisher:

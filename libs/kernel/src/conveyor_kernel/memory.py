@@ -5,6 +5,7 @@ Never for a test that claims a flow works: those run on the real broker. Topics 
 
 import asyncio
 from collections.abc import Iterable
+from typing import Any
 
 from google.protobuf.message import Message
 
@@ -19,6 +20,7 @@ class InMemoryBus:
     def __init__(self, source: str = "test") -> None:
         self.source = source
         self.records: list[Record] = []
+        self.lineage: list[dict[str, Any]] = []  # OpenLineage run events (JSON), as the Kafka transport sends them
         self._offsets: dict[str, int] = {}
 
     def topic(self, topic: str | type[Message]) -> str:

@@ -20,12 +20,19 @@ MONITORING = "conveyor.monitoring"
 RETRAIN = "conveyor.commands.retrain"
 FEEDBACK = "conveyor.feedback"
 DEAD_LETTER = "conveyor.deadletter"
+# Consent records, keyed "<subject_ref>/<purpose>" and compacted: what the topic retains is the current state.
+CONSENT = "conveyor.consent"
+# OpenLineage run events, written by OpenLineage's own Kafka transport (JSON, not protobuf): no event class
+# travels here, so it is granted per service by `EventRuntime(writes=...)`, and the ledger does not read it.
+OPENLINEAGE = "conveyor.openlineage"
 # The audit ledger's own output. Checkpoints are NOT a lifecycle topic: the ledger issues one every N
 # entries, so recording them would feed the ledger its own output forever. Report hashes are.
 CHECKPOINTS = "conveyor.audit.checkpoints"
 REPORTS = "conveyor.audit.reports"
 
-LIFECYCLE = (DATASETS, MODELS, REGISTRY, DEPLOYMENTS, MONITORING, RETRAIN, FEEDBACK, REPORTS)
+LIFECYCLE = (DATASETS, MODELS, REGISTRY, DEPLOYMENTS, MONITORING, RETRAIN, FEEDBACK, REPORTS, CONSENT)
+# Topic configuration beyond the broker's defaults, applied when a runtime creates the topic.
+CONFIGS: dict[str, dict[str, str]] = {CONSENT: {"cleanup.policy": "compact"}}
 
 TOPIC_OF: dict[type[Message], str] = {
     ev.DatasetArrived: DATASETS,
@@ -36,6 +43,12 @@ TOPIC_OF: dict[type[Message], str] = {
     ev.ModelPromoted: REGISTRY,
     ev.PromotionDeclined: REGISTRY,
     ev.TrafficSplitSet: REGISTRY,
+    ev.ModelVersionFlagged: REGISTRY,
+    ev.ConsentChanged: CONSENT,
+    ev.DatasetErased: DATASETS,
+    ev.ErasureCompleted: CONSENT,
+    ev.TrainingRunsFlagged: MODELS,
+    ev.FactsDeclared: REPORTS,
     ev.ModelDeployed: DEPLOYMENTS,
     ev.PredictionsLogged: PREDICTIONS,
     ev.DriftDetected: MONITORING,

@@ -13,8 +13,10 @@ from conveyor_kernel import ConveyorError
 
 from .adapters.rows import Entry
 from .deps import LedgerDep, SignerDep
+from .facts_api import Unrecordable
 from .integrity import verify_snapshot
 from .leaf import event_as_dict
+from .monthly import MonthNotEnded
 from .queries import (
     EntryNotFound,
     NoCheckpoint,
@@ -25,11 +27,13 @@ from .queries import (
     resolve_type,
 )
 from .report_data import MonthInvalid
+from .report_desk import ReportNotGenerated
 from .reports import NotFound
 
 ERRORS: dict[type[Exception], int] = {
     UnknownEventType: 400, ProofOutOfRange: 400, MonthInvalid: 400,
-    EntryNotFound: 404, NoCheckpoint: 404, NotFound: 404,
+    EntryNotFound: 404, NoCheckpoint: 404, NotFound: 404, ReportNotGenerated: 404, MonthNotEnded: 409,
+    Unrecordable: 503,
 }
 MAX_PAGE = 1000
 router = APIRouter(prefix="/ledger", tags=["ledger"])

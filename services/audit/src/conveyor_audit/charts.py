@@ -8,7 +8,7 @@ COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
 
 def line_chart(title: str, series: dict[str, list[float]], x_labels: list[str]) -> str:
     """`series` name -> y values aligned with `x_labels`; an empty chart says there is nothing to draw."""
-    values = [v for ys in series.values() for v in ys]
+    values = [v for ys in series.values() for v in ys if v == v]  # NaN marks "no value at this x"
     if not values or not x_labels:
         return f'<p class="empty">{escape(title)}: no data in this period.</p>'
     low, high = min(0.0, min(values)), max(values) or 1.0
@@ -29,8 +29,10 @@ def line_chart(title: str, series: dict[str, list[float]], x_labels: list[str]) 
                      f'text-anchor="middle">{escape(label)}</text>')
     for n, (name, ys) in enumerate(series.items()):
         colour = COLOURS[n % len(COLOURS)]
-        points = " ".join(point(i, y) for i, y in enumerate(ys))
+        points = " ".join(point(i, y) for i, y in enumerate(ys) if y == y)
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>')
+        parts += [f'<circle cx="{xy.split(",")[0]}" cy="{xy.split(",")[1]}" r="2.5" fill="{colour}"/>'
+                  for xy in points.split()]
         parts.append(f'<text x="{WIDTH - PAD}" y="{PAD + 12 * n}" font-size="10" fill="{colour}" '
                      f'text-anchor="end">{escape(name)}</text>')
     parts.append("</svg>")

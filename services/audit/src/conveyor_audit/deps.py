@@ -7,6 +7,7 @@ from fastapi import Depends, Request
 from .adapters.ledger_db import Ledger
 from .keeper import LedgerKeeper
 from .note import Signer
+from .report_desk import ReportDesk
 from .report_entries import ReportEntries
 
 
@@ -29,3 +30,10 @@ def _report_entries(request: Request) -> ReportEntries:
 LedgerDep = Annotated[Ledger, Depends(_ledger)]
 SignerDep = Annotated[Signer, Depends(_signer)]
 ReportEntriesDep = Annotated[ReportEntries, Depends(_report_entries)]
+
+
+def _desk(request: Request) -> ReportDesk:
+    return request.app.state.desk
+
+
+DeskDep = Annotated[ReportDesk, Depends(_desk)]

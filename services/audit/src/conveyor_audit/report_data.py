@@ -12,8 +12,6 @@ from .leaf import event_as_dict
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 SHORT = "conveyor.events.v1."
-NO_REVOCATIONS = ("The v1 event contracts carry no consent-revocation event yet; "
-                  "no revocations could be recorded or handled.")
 
 
 @dataclass(frozen=True)

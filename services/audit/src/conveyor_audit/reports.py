@@ -1,8 +1,8 @@
-"""The monthly compliance report and the per-version model card, assembled from the ledger.
+"""The per-version model card, assembled from the ledger, and the hash rule of every report.
 
 A report's identity is the SHA-256 of its canonical JSON (keys sorted, separators "," and ":", ASCII
-escapes) without the `sha256` and `ledger_entry` fields; that hash is appended to the ledger
-(ReportPublished). Reports are deterministic: asking again for a closed month gives the same hash.
+escapes) without the `sha256`, `signature` and `ledger_entry` fields; that hash is appended to the ledger
+(ReportPublished). The monthly report is `monthly.py`.
 """
 
 import hashlib
@@ -10,18 +10,10 @@ import json
 from typing import Any
 
 from .adapters.ledger_db import Ledger
-from .adapters.rows import StoredCheckpoint
-from .report_data import (
-    NO_REVOCATIONS,
-    drift_section,
-    fairness_section,
-    items_of,
-    models_section,
-    month_bounds,
-    provenance_section,
-)
+from .coverage import declared_facts
+from .report_data import items_of
 
-UNHASHED = ("sha256", "ledger_entry")
+UNHASHED = ("sha256", "ledger_entry", "signature")
 
 
 class NotFound(LookupError):
@@ -31,41 +23,6 @@ class NotFound(LookupError):
 def canonical_hash(report: dict[str, Any]) -> str:
     body = {k: v for k, v in report.items() if k not in UNHASHED}
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def _checkpoint_json(stored: StoredCheckpoint | None) -> dict[str, Any] | None:
-    if stored is None:
-        return None
-    return {"size": stored.size, "root": stored.root.hex(), "note": stored.note, "issued_at": stored.issued_at}
-
-
-def monthly_report(ledger: Ledger, month: str) -> dict[str, Any]:
-    start, end = month_bounds(month)  # MonthInvalid names the format
-    items = [i for i in items_of(ledger.between(start, end)) if i.type != "ReportPublished"]
-    opening = next(iter(ledger.checkpoints(issued_before=start)), None)
-    closing = next(iter(ledger.checkpoints(issued_before=end)), None)
-    proof = None
-    if closing is not None:
-        first = opening.size if opening is not None else 0
-        proof = {"first": first, "second": closing.size,
-                 "hashes": [h.hex() for h in ledger.consistency(first, closing.size)]}
-    models = models_section(items)
-    report: dict[str, Any] = {
-        "kind": "monthly", "month": month, "period": {"start": start + "Z", "end": end + "Z"},
-        "empty": not items,
-        "summary": (f"No lifecycle events were recorded in {month}." if not items else
-                    f"{len(items)} lifecycle events in {month}: {len(models['trained'])} trainings, "
-                    f"{len(models['promoted'])} promotions, {len(models['rolled_back'])} rollbacks, "
-                    f"{len(models['deployed'])} deployments, {len(drift_section(items))} drift incidents."),
-        "models": models, "drift_incidents": drift_section(items), "fairness": fairness_section(items),
-        "data_provenance": provenance_section(items),
-        "consent_revocations": {"events": [], "note": NO_REVOCATIONS},
-        "checkpoints": {"start": _checkpoint_json(opening), "end": _checkpoint_json(closing),
-                        "consistency_proof": proof,
-                        "note": "start = last checkpoint issued before the month, end = last issued before its end"},
-    }
-    report["sha256"] = canonical_hash(report)
-    return report
 
 
 def model_card(ledger: Ledger, model: str, version: int) -> dict[str, Any]:
@@ -105,13 +62,7 @@ def model_card(ledger: Ledger, model: str, version: int) -> dict[str, Any]:
             "performance_metrics": [{"type": k, "value": v} for k, v in sorted(reg.event.get("metrics", {}).items())],
             "fairness": train.get("fairness", []),
         },
-        "considerations": {
-            "use_cases": [{"description": "Intended use is not recorded in the ledger's v1 events; "
-                                          "the owner must state it."}],
-            "limitations": [], "ethical_considerations": [
-                {"name": f"sensitive attribute {a}", "mitigation_strategy": "fairness gaps measured at training"}
-                for a in train.get("sensitive_attributes", [])],
-        },
+        "considerations": considerations(declared_facts(items), train),
         "lineage": {"dataset_id": dataset_id, "run_id": run, "code_version": train.get("code_version", ""),
                     "training_ledger_index": trained.index if trained else None, "registered_ledger_index": reg.index},
         "deployment_history": [{"ledger_index": i.index, "time": i.time, "type": i.type,
@@ -122,3 +73,24 @@ def model_card(ledger: Ledger, model: str, version: int) -> dict[str, Any]:
     }
     card["sha256"] = canonical_hash(card)
     return card
+
+
+def considerations(facts: dict[str, dict[str, Any]], train: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The card's considerations are what the owner declared (who, when, ledger index); an undeclared one is
+    empty, never placeholder text."""
+
+    def declared(section: str) -> list[dict[str, Any]]:
+        fact = facts.get(section)
+        return [{"description": fact["text"], "declared_by": fact["declared_by"], "declared_at": fact["declared_at"],
+                 "ledger_index": fact["ledger_index"]}] if fact else []
+
+    mitigations = facts.get("mitigations")
+    return {
+        "use_cases": declared("intended_use"), "out_of_scope_uses": declared("out_of_scope_use"),
+        "limitations": declared("limitations"),
+        "ethical_considerations": [
+            {"name": f"sensitive attribute {a}", "measured": "fairness gaps at training (quantitative analysis)",
+             "mitigation_strategy": mitigations["text"] if mitigations else "",
+             "declared_by": mitigations["declared_by"] if mitigations else ""}
+            for a in train.get("sensitive_attributes", [])],
+    }

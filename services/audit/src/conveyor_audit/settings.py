@@ -22,6 +22,11 @@ class AuditSettings(ServiceSettings):
     origin: str = Field(default="conveyor.local/audit", description="the log's name: first line of checkpoints")
     checkpoint_every: int = Field(default=1000, ge=1, description="issue a checkpoint at least every N entries")
     checkpoint_seconds: float = Field(default=60.0, gt=0, description="... and at least every T seconds")
+    report_schedule: bool = Field(default=True, description="generate last month's report on the 1st")
+    report_check_seconds: float = Field(default=300.0, gt=0, description="how often the schedule looks")
+    report_fairness_threshold: float | None = Field(
+        default=0.2, description="the fairness gap the registry's policy allows (CONVEYOR_MAX_FAIRNESS_GAP there), "
+                                 "drawn as the threshold of the training-time fairness series")
 
 
 @lru_cache

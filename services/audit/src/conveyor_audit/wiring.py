@@ -13,15 +13,18 @@ from conveyor_kernel import Component, EventRuntime, create_service_app, topics
 from conveyor_kernel.lease import LeaderGate, WriterLease
 from conveyor_kernel.memory import InMemoryBus
 
-from . import api, proofs_api, reports_api
+from . import api, facts_api, proofs_api, reports_api
+from .adapters.report_store import ReportStore
 from .feed import LedgerFeed
 from .keeper import LedgerKeeper
 from .metrics import AuditMetrics
+from .report_desk import ReportDesk
 from .report_entries import ReportEntries
+from .report_schedule import MonthlySchedule
 from .settings import AuditSettings
 
 SERVICE = "audit"
-PUBLISHES = (ev.CheckpointIssued, ev.ReportPublished)
+PUBLISHES = (ev.CheckpointIssued, ev.ReportPublished, ev.FactsDeclared)
 
 
 def create_app(settings: AuditSettings, transport: InMemoryBus | None = None) -> FastAPI:
@@ -34,9 +37,13 @@ def create_app(settings: AuditSettings, transport: InMemoryBus | None = None) ->
     metrics = AuditMetrics.create(registry)
     keeper = LedgerKeeper(settings, metrics, publisher)
     components: list[Component] = [keeper]
+    entries = ReportEntries(publisher)
+    desk = ReportDesk(keeper, ReportStore(settings.state_dir(SERVICE) / "reports.db"), entries, settings)
     if not settings.read_only:
         components += [runtime, LedgerFeed(settings, keeper, runtime.dead_letters, metrics,
                                            read_kafka=transport is None)]
+        if settings.report_schedule:  # the leader generates: a standby's schedule waits behind the gate too
+            components.append(MonthlySchedule(desk, settings.report_check_seconds))
         # The ledger has one tip: one instance appends; a second one waits as a standby (see the package doc).
         lease = WriterLease(settings.database(SERVICE, "ledger.db"), "audit-ledger")
         components = [LeaderGate(lease, components, poll_seconds=settings.lease_poll_seconds)]
@@ -45,7 +52,8 @@ def create_app(settings: AuditSettings, transport: InMemoryBus | None = None) ->
     app.state.runtime = runtime
     app.state.handlers = {}  # no handler table: see the package docstring
     app.state.keeper = keeper
-    app.state.report_entries = ReportEntries(publisher)
-    for module in (api, proofs_api, reports_api):
+    app.state.report_entries = entries
+    app.state.desk = desk
+    for module in (api, facts_api, proofs_api, reports_api):
         app.include_router(module.router)
     return app

@@ -14,6 +14,8 @@ from starlette.datastructures import UploadFile
 
 from conveyor_kernel import PrincipalDep
 
+from .consent.book import ConsentPublishFailed, PurposeUnknown, SubjectUnknown
+from .consent.erasure import ErasureForbidden, ErasureNotFound, ErasureStopped
 from .deps import IngestorDep
 from .ingest import Accepted, DatasetNotFound, PublishFailed, SpecConflict, Upload
 from .problems import UploadInvalid, UploadTooLarge
@@ -34,7 +36,8 @@ class FormInvalid(Exception):  # noqa: N818 - names what the client sent
 
 ERRORS: dict[type[Exception], int] = {
     FormInvalid: 422, UploadInvalid: 422, UploadTooLarge: 413, SpecConflict: 409, DatasetNotFound: 404,
-    PublishFailed: 503,
+    PublishFailed: 503, SubjectUnknown: 404, PurposeUnknown: 422, ConsentPublishFailed: 503, ErasureNotFound: 404,
+    ErasureForbidden: 403, ErasureStopped: 503,
 }
 router = APIRouter(tags=["datasets"])
 _CHUNK = 1024 * 1024

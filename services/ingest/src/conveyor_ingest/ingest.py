@@ -32,6 +32,8 @@ from conveyor_kernel import ArtifactStore, Publisher, TransientError, tracer
 
 from . import events
 from .adapters.catalog import Catalog, CatalogEntry
+from .consent.book import ConsentBook
+from .consent.pseudonyms import pseudonymize
 from .metrics import IngestMetrics
 from .problems import FILE, ColumnProblem, UploadInvalid, UploadRejected, UploadTooLarge
 from .profile import profile
@@ -103,6 +105,7 @@ class Ingestor:
     metrics: IngestMetrics
     max_upload_bytes: int
     min_rows: int
+    consent: ConsentBook | None = None  # replaces subject ids by references and records the upload's consent
 
     def __post_init__(self) -> None:
         # One process announces a given table once, even when a client sends it twice at the same moment.
@@ -171,7 +174,12 @@ class Ingestor:
         if frame is None or problems:
             await self._reject(spec, candidate.sha256, candidate.uploader, UploadInvalid(
                 f"the dataset {spec.name!r} failed validation", problems))
-        dataset_id, uri = await asyncio.to_thread(self.store.put, KIND, candidate.data, FORMATS[candidate.fmt])
+        data, subjects = candidate.data, {}
+        if spec.subject_id_column and spec.subject_id_column in frame.columns and self.consent is not None:
+            pseudonymous = await asyncio.to_thread(pseudonymize, frame, spec.subject_id_column, candidate.fmt,
+                                                   self.consent.vault)
+            data, frame, subjects = pseudonymous.data, pseudonymous.frame, pseudonymous.rows_per_subject
+        dataset_id, uri = await asyncio.to_thread(self.store.put, KIND, data, FORMATS[candidate.fmt])
         stats = await asyncio.to_thread(profile, frame, spec)
         _, profile_uri = await asyncio.to_thread(self.store.put_json, KIND, stats)
         dtypes = dict(candidate.expected_dtypes or {
@@ -183,12 +191,15 @@ class Ingestor:
             consent_basis=spec.consent_basis, uploader=candidate.uploader,
             original_filename=candidate.filename, received_at=datetime.now(UTC).isoformat(),
             provenance_json=json.dumps(provenance, sort_keys=True), dtypes_json=json.dumps(dtypes, sort_keys=True),
+            upload_sha256=candidate.sha256 if data is not candidate.data else "",
         )
         ignored = [c for c in spec.ignore if c in frame.columns]
-        return await self._announce_and_record(spec, entry, candidate.provenance, stats["imputed_cells"], ignored)
+        return await self._announce_and_record(spec, entry, candidate.provenance, stats["imputed_cells"], ignored,
+                                               subjects)
 
     async def _known(self, upload: Upload) -> Accepted | None:
-        existing = await asyncio.to_thread(self.catalog.get, upload.sha256)
+        existing = await asyncio.to_thread(self.catalog.get, upload.sha256) \
+            or await asyncio.to_thread(self.catalog.by_upload, upload.sha256)
         if existing is None:
             return None
         if existing.spec_json != upload.spec_json():
@@ -201,7 +212,8 @@ class Ingestor:
         return Accepted(existing, duplicate=True)
 
     async def _announce_and_record(self, spec: DatasetSpec, entry: CatalogEntry, provenance: ev.DatasetProvenance,
-                                   imputed_cells: int, ignored: list[str]) -> Accepted:
+                                   imputed_cells: int, ignored: list[str],
+                                   subjects: Mapping[str, int] | None = None) -> Accepted:
         async with self._announce:
             existing = await asyncio.to_thread(self.catalog.get, entry.dataset_id)
             if existing is not None:  # a twin of this table won the race while we validated
@@ -217,6 +229,9 @@ class Ingestor:
                 source_format=entry.source_format, version=version, dtypes=entry.dtypes,
                 imputed_cells=imputed_cells, ignored_columns=ignored,
             )
+            if subjects and self.consent is not None:  # before the arrival, so training finds the records given
+                await self.consent.given_with_upload(entry.dataset_id, subjects, spec.consent_basis)
+                await asyncio.to_thread(self.consent.store.index_dataset, entry.dataset_id, dict(subjects))
             await self._publish(events.dataset_arrived(spec, stored, stamped), entry.dataset_id)
             await asyncio.to_thread(self.catalog.add, entry)
         self.metrics.accepted.inc()

@@ -1,4 +1,5 @@
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field
 
@@ -9,6 +10,8 @@ class IngestSettings(ServiceSettings):
     port: int = 8001
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0, description="largest accepted file part")
     min_rows: int = Field(default=20, ge=1, description="fewer rows cannot be split for training")
+    subjects_db: Path | None = Field(default=None, description="the subject vault (raw id -> reference), kept "
+                                                                 "apart; default <state>/ingest/subjects.db")
 
 
 @lru_cache

@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import InvalidMessage, Publisher, TransientError
 
-from . import mapping, traffic
+from . import consent_rule, mapping, traffic
 from .errors import ChangeNotMade, Conflict, NotFound
 from .metrics import RegistryMetrics
 from .policy import Limits, evaluate
@@ -89,25 +89,30 @@ class Registry:
                 session.add(row)
                 session.flush()
                 champion = champion_of(session, row.model_name)
-                verdict = evaluate(
-                    row.primary_metric,
-                    mapping.contender(row),
-                    None if champion is None else mapping.contender(champion),
-                    self.limits,
-                )
+                flagged = consent_rule.flagged_subjects(session, row.run_id)
+                champion_flagged = champion is not None and consent_rule.flagged_subjects(session, champion.run_id) > 0
+                if champion is not None and champion_flagged:
+                    verdict = consent_rule.judged_on_gates(row.primary_metric, mapping.contender(row), champion,
+                                                           self.limits)
+                else:
+                    verdict = evaluate(row.primary_metric, mapping.contender(row),
+                                       None if champion is None else mapping.contender(champion), self.limits)
                 reasons = list(verdict.reasons)
+                if flagged:
+                    reasons = [consent_rule.refusal(row, flagged)]
                 outcome: ev.ModelPromoted | ev.PromotionDeclined
-                if verdict.promote:
+                if verdict.promote and not flagged:
                     decision = self._crown(session, row, champion, Action.PROMOTE, POLICY, reasons)
                     outcome = mapping.promoted_event(model, row, decision.previous_version, Action.PROMOTE,
                                                      POLICY, reasons)
                 else:
-                    assert champion is not None  # the policy always promotes when there is none
+                    assert champion is not None or flagged  # the policy always promotes when there is none
+                    previous = None if champion is None else champion.version
                     row.stage = Stage.DECLINED
                     decision = Decision(model_name=row.model_name, version=row.version, action=Action.DECLINE,
-                                        previous_version=champion.version, reasons=reasons, decided_by=POLICY)
+                                        previous_version=previous, reasons=reasons, decided_by=POLICY)
                     session.add(decision)
-                    outcome = mapping.declined_event(row, champion.version, reasons)
+                    outcome = mapping.declined_event(row, previous or 0, reasons)
                 session.flush()
                 await self.publisher.publish(mapping.registered_event(row), row.model_name)
                 await self.publisher.publish(outcome, row.model_name)
@@ -118,10 +123,25 @@ class Registry:
                     "; ".join(reasons))
         return row
 
+    async def flag(self, event: ev.TrainingRunsFlagged) -> list[ev.ModelVersionFlagged]:
+        """Record which runs learned from a subject without valid consent; announce the versions newly flagged."""
+        async with self._lock:
+            with Session(self.engine, expire_on_commit=False) as session:
+                announced = [consent_rule.flagged_event(version, champion, event.subject_ref, event.state)
+                             for version, champion in consent_rule.record(session, event)]
+                session.flush()
+                for flagged in announced:
+                    await self.publisher.publish(flagged, flagged.model_name)
+                session.commit()
+        for flagged in announced:
+            logger.info("%s v%d flagged: %s", flagged.model_name, flagged.version, flagged.reason)
+        return announced
+
     async def promote(self, model_name: str, version: int, user: str, reason: str) -> Decision:
-        """A person makes `version` the champion, whatever the policy said."""
+        """A person makes `version` the champion, whatever the policy said (but never a flagged version)."""
         async with self._change() as session:
             model, target = self._locate(session, model_name, version)
+            self._refuse_flagged(session, target)
             champion = champion_of(session, model_name)
             if champion is not None and champion.version == version:
                 raise Conflict(f"{model_name} v{version} is already the champion")
@@ -147,6 +167,7 @@ class Registry:
                 raise Conflict(f"{model_name} has no previous champion to roll back to")
             champion = champion_of(session, model_name)
             _, target = self._locate(session, model_name, lineage[-2])
+            self._refuse_flagged(session, target)
             reasons = [f"rollback by {user} from v{lineage[-1]} to v{target.version}: {reason}"]
             decision = await self._crown_and_announce(
                 session, model, target, champion, Action.ROLLBACK, Action.ROLLBACK, user, reasons
@@ -201,6 +222,12 @@ class Registry:
         )
         session.commit()
         return decision
+
+    @staticmethod
+    def _refuse_flagged(session: Session, target: ModelVersion) -> None:
+        subjects = consent_rule.flagged_subjects(session, target.run_id)
+        if subjects:
+            raise Conflict(consent_rule.refusal(target, subjects))
 
     @staticmethod
     def _locate(session: Session, model_name: str, version: int) -> tuple[RegisteredModel, ModelVersion]:

@@ -18,4 +18,10 @@ def handlers(registry: Registry) -> HandlerTable:
             # a locked or unreachable database may recover; nothing was committed, so a retry is safe
             raise TransientError(f"registry database unavailable: {exc}") from exc
 
-    return {ev.ModelTrained: on_model_trained}
+    async def on_runs_flagged(event: ev.TrainingRunsFlagged, envelope: Envelope) -> None:
+        try:
+            await registry.flag(event)
+        except OperationalError as exc:
+            raise TransientError(f"registry database unavailable: {exc}") from exc
+
+    return {ev.ModelTrained: on_model_trained, ev.TrainingRunsFlagged: on_runs_flagged}

@@ -141,3 +141,15 @@ class Decision(RegistryTable, DecisionBase, table=True):
         ),
     )
     id: int | None = Field(default=None, primary_key=True)
+
+
+class ConsentFlag(RegistryTable, table=True):
+    """A run learned from a subject whose consent for training is no longer valid (withdrawn, expired,
+    erased). Keyed by run, so a flag that arrives before its run is registered still holds the version."""
+
+    __tablename__ = "consent_flag"
+    run_id: str = Field(primary_key=True)
+    subject_ref: str = Field(primary_key=True)
+    model_name: str = Field(index=True)
+    state: str = Field(description="withdrawn | expired | erased")
+    at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

@@ -17,7 +17,7 @@ from .policy import Limits
 from .settings import RegistrySettings
 
 SERVICE = "registry"
-PUBLISHES = (ev.ModelRegistered, ev.ModelPromoted, ev.PromotionDeclined, ev.TrafficSplitSet)
+PUBLISHES = (ev.ModelRegistered, ev.ModelPromoted, ev.PromotionDeclined, ev.TrafficSplitSet, ev.ModelVersionFlagged)
 
 
 def create_app(settings: RegistrySettings, transport: InMemoryBus | None = None) -> FastAPI:

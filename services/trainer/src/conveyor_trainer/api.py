@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, File, Form, UploadFile
 from google.protobuf.json_format import MessageToDict
 
-from .deps import IntakeDep, RunsDep
+from .deps import IntakeDep, PortsDep, RunsDep
 from .intake import PublishFailed
 from .notebook import DatasetUnknown, ModelRefused, NotAnOnnxModel, NotebookUpload
 from .runs import RunNotFound
@@ -31,6 +31,17 @@ MAX_MODEL_BYTES = 200 * 1024 * 1024
 async def list_runs(runs: RunsDep) -> list[dict[str, Any]]:
     """The most recent runs, newest first, with status (running | trained | failed) and metrics."""
     return runs.latest()
+
+
+@router.get("/subjects/{subject_ref}/models")
+async def models_of_subject(subject_ref: str, ports: PortsDep) -> dict[str, Any]:
+    """Which model versions were trained on this subject (by its pseudonymous reference; ingest's POST
+    /subjects/resolve turns a raw id into one). From the rows each run actually learned from."""
+    runs = [r for r in (ports.state.run(run_id) for run_id in ports.consent.runs_of(subject_ref)) if r]
+    versions = ports.consent.versions_of(r["run_id"] for r in runs)
+    return {"subject_ref": subject_ref, "models": [
+        {"model_name": r["model_name"], "version": versions.get(r["run_id"]), "run_id": r["run_id"],
+         "dataset_id": r["dataset_id"], "status": r["status"], "trigger": r["trigger"]} for r in runs]}
 
 
 @router.get("/runs/{run_id}", responses={404: {}})

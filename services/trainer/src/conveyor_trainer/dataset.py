@@ -27,10 +27,15 @@ class Table:
     x: pd.DataFrame
     y: np.ndarray  # classification: canonical label text (see `label_text`); regression: float64
     sensitive: pd.DataFrame
+    subjects: np.ndarray | None = None  # the subject reference of each row, when the dataset has the column
 
     def rows(self, start: int, stop: int | None = None) -> "Table":
         return Table(self.dataset_id, self.x.iloc[start:stop].reset_index(drop=True), self.y[start:stop],
-                     self.sensitive.iloc[start:stop].reset_index(drop=True))
+                     self.sensitive.iloc[start:stop].reset_index(drop=True),
+                     None if self.subjects is None else self.subjects[start:stop])
+
+    def where(self, keep: np.ndarray) -> "Table":
+        return _take(self, np.flatnonzero(keep))
 
 
 def read_frame(store: ArtifactStore, dataset: ev.DatasetArrived) -> pd.DataFrame:
@@ -84,7 +89,9 @@ def load_table(store: ArtifactStore, dataset: ev.DatasetArrived, columns: list[C
             raise TrainingFailure("load", f"regression target {dataset.target!r} must be numeric")
         y = numbers.to_numpy(dtype=np.float64)
     sensitive = frame[list(dataset.sensitive_attributes)].astype(str)
-    return Table(dataset.dataset_id, model_frame(frame, columns), y, sensitive)
+    column = dataset.subject_id_column
+    subjects = frame[column].astype(str).to_numpy(dtype=object) if column and column in frame.columns else None
+    return Table(dataset.dataset_id, model_frame(frame, columns), y, sensitive, subjects)
 
 
 def label_text(value: Any) -> str:
@@ -109,6 +116,8 @@ def concat(tables: list[Table]) -> Table:
         x=pd.concat([t.x for t in tables], ignore_index=True),
         y=np.concatenate([t.y for t in tables]),
         sensitive=pd.concat([t.sensitive for t in tables], ignore_index=True),
+        subjects=np.concatenate([t.subjects if t.subjects is not None else np.full(len(t.y), "", dtype=object)
+                                 for t in tables]),
     )
 
 
@@ -126,4 +135,5 @@ def seeded_split(table: Table, holdout_fraction: float, seed: int, classificatio
 
 def _take(table: Table, index: np.ndarray) -> Table:
     return Table(table.dataset_id, table.x.iloc[index].reset_index(drop=True), table.y[index],
-                 table.sensitive.iloc[index].reset_index(drop=True))
+                 table.sensitive.iloc[index].reset_index(drop=True),
+                 None if table.subjects is None else table.subjects[index])

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from .handlers import TrainerPorts
 from .intake import NotebookIntake
 from .runs import RunHistory
 
@@ -16,5 +17,10 @@ def _intake(request: Request) -> NotebookIntake:
     return request.app.state.intake
 
 
+def _ports(request: Request) -> TrainerPorts:
+    return request.app.state.ports
+
+
+PortsDep = Annotated[TrainerPorts, Depends(_ports)]
 RunsDep = Annotated[RunHistory, Depends(_runs)]
 IntakeDep = Annotated[NotebookIntake, Depends(_intake)]

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import ArtifactStore, Envelope, HandlerTable, InvalidMessage, Publisher
 
+from .adapters.consent_state import ConsentState
 from .adapters.state import TrainerState
 from .composition import is_feedback
+from .consent_gate import ConsentGate
 from .metrics import TrainerMetrics
 from .runs import run_details
 from .settings import TrainerSettings
@@ -27,6 +29,7 @@ class TrainerPorts:
     publisher: Publisher
     settings: TrainerSettings
     metrics: TrainerMetrics
+    consent: ConsentState
 
 
 def run_id_for(envelope: Envelope) -> str:
@@ -42,6 +45,9 @@ async def run_training(ports: TrainerPorts, request: RunRequest) -> None:
     same outcome instead of training a second, differently named model.
     """
     request = request.with_run_id()
+    if request.gate is None:
+        request = RunRequest(request.dataset, request.trigger, request.run_id, request.versions,
+                             ConsentGate(ports.consent.states))
     earlier = ports.state.outcome(request.run_id)
     if earlier is not None:
         logger.info("run %s already finished; publishing its outcome again", request.run_id)
@@ -61,6 +67,7 @@ async def run_training(ports: TrainerPorts, request: RunRequest) -> None:
         return
     finally:
         ports.metrics.training_seconds.observe(time.perf_counter() - started)
+    ports.consent.record_run(request.run_id, request.gate.included if request.gate else [])
     ports.state.run_trained(request.run_id, dict(trained.metrics), trained.artifact_uri, run_details(trained))
     ports.state.record_outcome(request.run_id, trained)
     ports.metrics.runs.labels(outcome="trained").inc()
@@ -76,6 +83,12 @@ async def publish_failure(ports: TrainerPorts, run_id: str, model_name: str, dat
                                     reason=failure.reason)
     ports.state.record_outcome(run_id, failed)
     await ports.publisher.publish(failed, subject=model_name)
+
+
+def consent_handlers(ports: TrainerPorts) -> HandlerTable:
+    from .withdrawals import handlers as withdrawal_handlers  # they train through run_training, defined here
+
+    return withdrawal_handlers(ports)
 
 
 def _check_dataset(dataset: ev.DatasetArrived) -> None:
@@ -122,4 +135,5 @@ def handlers(ports: TrainerPorts) -> HandlerTable:
             return
         await run_training(ports, request_for(newest, Trigger.RETRAIN_REQUESTED, envelope))
 
-    return {ev.DatasetArrived: on_dataset_arrived, ev.RetrainRequested: on_retrain_requested}
+    return {ev.DatasetArrived: on_dataset_arrived, ev.RetrainRequested: on_retrain_requested,
+            **consent_handlers(ports)}

@@ -40,6 +40,8 @@ def run_details(trained: ev.ModelTrained) -> dict[str, Any]:
         "parity_max_abs_diff": trained.parity_max_abs_diff,
         "trials": [MessageToDict(t, preserving_proto_field_name=True) for t in trained.trials],
     }
+    if trained.HasField("consent"):
+        details["consent"] = MessageToDict(trained.consent, preserving_proto_field_name=True)
     if trained.HasField("comparison"):
         details["comparison"] = MessageToDict(trained.comparison, preserving_proto_field_name=True)
     return details

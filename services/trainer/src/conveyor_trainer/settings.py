@@ -32,6 +32,9 @@ class TrainerSettings(ServiceSettings):
         description="CONVEYOR_CODE_VERSION (e.g. the git sha) is appended to the package version",
     )
     recent_runs: int = Field(default=50, ge=1, description="how many runs GET /runs lists")
+    consent_settle_seconds: float = Field(
+        default=1.0, ge=0, description="a withdrawal's retrain waits until no withdrawal for the model arrived "
+                                       "for this long, so a bulk withdrawal retrains once")
 
     @model_validator(mode="after")
     def _stamp_code_version(self) -> "TrainerSettings":

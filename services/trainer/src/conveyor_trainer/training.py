@@ -16,6 +16,7 @@ from conveyor_kernel import ArtifactStore, tracer
 from .columns import columns_of
 from .comparison import compare
 from .composition import Rows, compose
+from .consent_gate import ConsentGate
 from .dataset import Table, class_array, load_table
 from .failures import TrainingFailure
 from .holdout import fairness_gaps, metrics_of, predictions_of
@@ -35,6 +36,7 @@ class Trigger(StrEnum):
     RETRAIN_REQUESTED = "retrain_requested"
     PRODUCTION_FEEDBACK = "production_feedback"
     NOTEBOOK = "notebook"
+    CONSENT_WITHDRAWN = "consent_withdrawn"  # retrained without the rows of subjects who withdrew or were erased
 
 
 @dataclass(frozen=True)
@@ -43,11 +45,12 @@ class RunRequest:
     trigger: Trigger
     run_id: str = ""
     versions: tuple[ev.DatasetArrived, ...] = field(default=())  # the name's other versions, for the window
+    gate: ConsentGate | None = None  # leaves out rows without valid consent; None: every row (tests)
 
     def with_run_id(self) -> "RunRequest":
         if self.run_id:
             return self
-        return RunRequest(self.dataset, self.trigger, uuid.uuid4().hex, self.versions)
+        return RunRequest(self.dataset, self.trigger, uuid.uuid4().hex, self.versions, self.gate)
 
 
 def model_name_of(dataset: ev.DatasetArrived) -> str:
@@ -64,8 +67,10 @@ def train(request: RunRequest, store: ArtifactStore, settings: TrainerSettings) 
     spec = resolve_spec(dataset.training, task, dataset.name)
     columns = columns_of(list(dataset.features))
     classification = task == ev.TASK_CLASSIFICATION
-    rows = compose(dataset, request.versions, lambda d: load_table(store, d, columns), spec.holdout_fraction,
-                   int(spec.seed), classification)
+    gate = request.gate
+    rows = compose(dataset, request.versions,
+                   lambda d: gate.admit(load_table(store, d, columns)) if gate else load_table(store, d, columns),
+                   spec.holdout_fraction, int(spec.seed), classification)
     y_train, y_holdout = _labels(rows, classification)
     trials: list[ev.SearchTrial] = []
     with tracer.start_as_current_span("train") as span:
@@ -129,6 +134,7 @@ def train(request: RunRequest, store: ArtifactStore, settings: TrainerSettings) 
         training_dataset_ids=rows.dataset_ids,
         training_rows=len(y_train),
         source="platform",
+        consent=gate.snapshot() if gate else None,
     )
 
 

@@ -8,6 +8,7 @@ from conveyor_kernel import EventRuntime, create_service_app
 from conveyor_kernel.database import make_engine
 from conveyor_kernel.memory import InMemoryBus
 
+from .adapters.consent_state import ConsentState
 from .adapters.state import TrainerState
 from .api import ERRORS, router
 from .handlers import TrainerPorts, handlers
@@ -15,9 +16,10 @@ from .intake import NotebookIntake
 from .metrics import TrainerMetrics
 from .runs import RunHistory
 from .settings import TrainerSettings, package_version
+from .withdrawals import Retrainer
 
 SERVICE = "trainer"
-PUBLISHES = (ev.ModelTrained, ev.ModelTrainingFailed)
+PUBLISHES = (ev.ModelTrained, ev.ModelTrainingFailed, ev.TrainingRunsFlagged)
 
 
 def create_app(settings: TrainerSettings, transport: InMemoryBus | None = None) -> FastAPI:
@@ -30,13 +32,16 @@ def create_app(settings: TrainerSettings, transport: InMemoryBus | None = None) 
         publisher=runtime.publisher,
         settings=settings,
         metrics=TrainerMetrics.create(registry),
+        consent=ConsentState(settings.state_dir(SERVICE) / "consent.db"),
     )
     table = handlers(ports)
     runtime.subscribe(table, group=SERVICE)
+    retrainer = Retrainer(ports, settings.consent_settle_seconds)
     app = create_service_app("Conveyor trainer", service=SERVICE, settings=settings,
-                             components=[runtime], registry=registry,
+                             components=[runtime, retrainer], registry=registry,
                              version=package_version(), errors=ERRORS)
     app.state.runtime, app.state.handlers, app.state.ports = runtime, table, ports
+    app.state.retrainer = retrainer
     app.state.runs = RunHistory(ports.state, settings.recent_runs)
     app.state.intake = NotebookIntake(ports)
     app.include_router(router)

@@ -120,21 +120,31 @@ def verify(
 def monthly(
     month: str = typer.Option(..., help="YYYY-MM"),
     url: str = URL,
-    out: Path = typer.Option(Path("."), help="directory for report-<month>.json and .html"),
+    out: Path = typer.Option(Path("."), help="directory for report-<month>.json, .html and .pdf"),
+    draft: bool = typer.Option(False, help="a month not over yet: drawn, neither stored nor ledgered"),
 ) -> None:
-    """Write the monthly compliance report (JSON + HTML) and record its hash in the ledger."""
+    """Write the monthly compliance report (JSON, HTML, PDF). Generates it if nobody has (recording its hash in
+    the ledger); a month already generated comes back as it was."""
     url = _audit_url(url)
     headers = auth_headers()
-    response = httpx.get(f"{url}/reports/monthly/{month}", params={"format": "json"}, timeout=60, headers=headers)
+    response = httpx.request("POST", f"{url}/reports/monthly", json={"month": month, "draft": draft},
+                             timeout=300, headers=headers)
     if response.status_code >= 400:
         raise _fail(f"{response.status_code}: {response.text}")
-    html = httpx.get(f"{url}/reports/monthly/{month}", params={"format": "html"}, timeout=60, headers=headers)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"report-{month}.json").write_bytes(response.content)
-    (out / f"report-{month}.html").write_bytes(html.content)
+    for fmt in ("html", "pdf"):
+        if draft:  # a draft is not stored: draw it again in this format
+            rendered = httpx.request("POST", f"{url}/reports/monthly", params={"format": fmt},
+                                     json={"month": month, "draft": True}, timeout=300, headers=headers)
+        else:
+            rendered = httpx.request("GET", f"{url}/reports/monthly/{month}", params={"format": fmt}, timeout=300,
+                                     headers=headers)
+        if rendered.status_code >= 400:
+            raise _fail(f"{fmt}: {rendered.status_code}: {rendered.text}")
+        (out / f"report-{month}.{fmt}").write_bytes(rendered.content)
     body = response.json()
-    console.print(f"report {month}: sha256 {body.get('sha256', '?')} -> {out / f'report-{month}.html'}")
-
+    console.print(f"report {month}: sha256 {body.get('sha256', '?')} -> {out}/report-{month}.{{json,html,pdf}}")
 
 @ledger_app.command("verify")
 def ledger_verify(
@@ -161,8 +171,8 @@ def _public_key(url: str) -> str:
 @report_app.command("generate")
 def generate(month: str = typer.Option(..., help="YYYY-MM"), url: str = URL) -> None:
     """Produce the month's report on the audit service (its hash goes into the ledger); print the hash."""
-    response = httpx.get(f"{_audit_url(url)}/reports/monthly/{month}", params={"format": "json"}, timeout=120,
-                         headers=auth_headers())
+    response = httpx.request("POST", f"{_audit_url(url)}/reports/monthly", json={"month": month}, timeout=300,
+                             headers=auth_headers())
     if response.status_code >= 400:
         raise _fail(f"{response.status_code}: {response.text}")
     body = response.json()
@@ -171,28 +181,58 @@ def generate(month: str = typer.Option(..., help="YYYY-MM"), url: str = URL) -> 
 
 @report_app.command("download")
 def download(month: str = typer.Option(..., help="YYYY-MM"), url: str = URL,
-             out: Path = typer.Option(Path("."), help="directory for report-<month>.json and .html")) -> None:
-    """Write the month's report as JSON and HTML into a directory."""
-    monthly(month=month, url=url, out=out)
+             out: Path = typer.Option(Path("."), help="directory for report-<month>.json, .html and .pdf")) -> None:
+    """Write the month's report as JSON, HTML and PDF into a directory (= `report monthly`)."""
+    monthly(month=month, url=url, out=out, draft=False)
 
 
 @report_app.command("verify")
-def verify_report(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="a report-<month>.json"),
-                  url: str = URL) -> None:
-    """Recompute the report's hash, then find the ReportPublished entry that recorded it in the ledger."""
+def verify_report_file(
+    file: Path = typer.Argument(..., help="a report's JSON, as `conveyor report monthly` wrote it"),
+    key: str = typer.Option(..., help="the ledger's verifier key, or a file holding it: the only thing trusted"),
+) -> None:
+    """Check a report offline: its hash, its signature, the checkpoints, the consistency proof and the inclusion
+    proof of every entry it lists. Exits 1 on any mismatch."""
     import json
 
-    from conveyor_audit.reports import canonical_hash
+    from conveyor_audit.note import NoteError, parse_vkey
+    from conveyor_audit.report_verify import verify_report
 
-    report = json.loads(file.read_text())
-    digest = canonical_hash(report)
-    if digest != report.get("sha256"):
-        raise _fail(f"FAILED: the file hashes to {digest}, not the sha256 it states ({report.get('sha256')}): "
-                    "it was changed after it was produced")
-    console.print(f"[green]ok[/green] {file.name} hashes to its stated sha256 {digest[:16]}...")
-    get = _getter(_audit_url(url))
-    page = get("/ledger", {"type": "ReportPublished", "limit": 1000})
-    match = next((e for e in page["entries"] if (e.get("event") or {}).get("sha256") == digest), None)
-    if match is None:
-        raise _fail("FAILED: no ReportPublished entry in the ledger records this hash")
-    console.print(f"[green]ok[/green] recorded in the ledger at index {match['index']} ({match['time']})")
+    try:
+        verifier = parse_vkey(Path(key).read_text().strip() if Path(key).is_file() else key)
+    except NoteError as exc:
+        raise _fail(f"--key: {exc}") from exc
+    try:
+        report = json.loads(file.read_text())
+    except (OSError, ValueError) as exc:
+        raise _fail(f"{file}: not a report's JSON ({exc})") from exc
+    problems, checked = verify_report(report, verifier)
+    for problem in problems:
+        console.print(f"[red]FAILED[/red] {problem}")
+    if problems:
+        raise typer.Exit(1)
+    console.print(f"[green]ok[/green] {report.get('kind')} report {report.get('scope')}: hash, signature, "
+                  f"{checked['checkpoints']} checkpoint(s), consistency, {checked['entries']} inclusion proofs "
+                  f"({checked['cited']} cited entries) verified under {verifier.name}")
+
+
+@report_app.command("declare")
+def declare_fact(
+    model: str = typer.Argument(..., help="the model (its name in the registry)"),
+    section: str = typer.Option(..., help="intended_use, out_of_scope_use, limitations, mitigations, "
+                                          "ethical_considerations, human_oversight, risk_management, standards, "
+                                          "declaration_of_conformity"),
+    text: str = typer.Option(None, help="what you declare"),
+    file: Path = typer.Option(None, help="... or a file holding it"),
+    url: str = URL,
+) -> None:
+    """Declare, as the model's owner, what no event can evidence; the ledger records who and when, and the
+    reports mark that point 'declared' instead of 'missing'."""
+    if (text is None) == (file is None):
+        raise typer.BadParameter("give the declaration as --text or --file (one of them)")
+    body = text if text is not None else file.read_text()
+    response = httpx.request("POST", f"{_audit_url(url)}/models/{model}/facts", json={"section": section, "text": body},
+                             timeout=30, headers=auth_headers())
+    if response.status_code >= 400:
+        raise _fail(f"{response.status_code}: {response.text}")
+    console.print(f"declared {section} for {model}: the ledger records it (who, when)")

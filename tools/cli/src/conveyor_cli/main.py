@@ -16,6 +16,7 @@ from conveyor_kernel import DATA_SCIENTIST, Kind
 from .audit_cmd import audit_app, ledger_app, report_app
 from .auth_cmd import current_token, login, token
 from .config_cmd import config_app
+from .consent_cmd import consent_app
 from .datasets_cmd import datasets_app, runs_app
 from .models_cmd import canary_app, labels, models_app, promotion_app, shadow_app
 from .platform import Platform, PlatformError
@@ -26,7 +27,8 @@ app = typer.Typer(help="Conveyor: the event-driven ML lifecycle platform.", no_a
 console = Console()
 for group, name in [(datasets_app, "datasets"), (runs_app, "runs"), (models_app, "models"),
                     (promotion_app, "promotion"), (canary_app, "canary"), (shadow_app, "shadow"),
-                    (ledger_app, "ledger"), (audit_app, "audit"), (report_app, "report"), (config_app, "config")]:
+                    (ledger_app, "ledger"), (audit_app, "audit"), (report_app, "report"), (config_app, "config"),
+                    (consent_app, "consent")]:
     app.add_typer(group, name=name)
 # issue 14 spells the group `reports`; `report` is how it was first named (kept: scripts may call it)
 app.add_typer(report_app, name="reports", help="Compliance reports: generate, download, verify (= `report`).")

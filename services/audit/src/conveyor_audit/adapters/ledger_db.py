@@ -196,6 +196,30 @@ class Ledger:
             ).fetchall()
         return [StoredCheckpoint(*row) for row in rows]
 
+    def checkpoints_from(self, issued_from: str) -> list[StoredCheckpoint]:
+        """Checkpoints issued at or after an ISO time, smallest first."""
+        with self._lock:
+            rows = self._conn.execute("SELECT size, root, note, issued_at FROM checkpoint WHERE issued_at >= ? "
+                                      "ORDER BY size", (issued_from,)).fetchall()
+        return [StoredCheckpoint(*row) for row in rows]
+
+    def between_types(self, start: str, end: str, types: Sequence[str], include: bool) -> list[Entry]:
+        """Entries in [start, end) of these types (include) or of every other type (not include)."""
+        marks = ",".join("?" * len(types))
+        clause = f"type {'IN' if include else 'NOT IN'} ({marks})"
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {ENTRY_COLUMNS} FROM entries WHERE time >= ? AND time < ? AND {clause} ORDER BY idx",
+                (start, end, *types)).fetchall()
+        return [Entry(*row) for row in rows]
+
+    def leaves_between(self, start: str, end: str, type_: str) -> list[bytes]:
+        """Only the leaf bytes of one type's entries in [start, end): the bulk types are counted, not listed."""
+        with self._lock:
+            rows = self._conn.execute("SELECT leaf_bytes FROM entries WHERE time >= ? AND time < ? AND type = ?",
+                                      (start, end, type_)).fetchall()
+        return [row[0] for row in rows]
+
     def root_at(self, size: int) -> bytes:
         """MTH of the first `size` entries, from stored subtree hashes."""
         with self._lock:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    delete,
     func,
     insert,
     inspect,
@@ -48,6 +49,8 @@ datasets = Table(
     Column("version", Integer, nullable=False, server_default="1"),
     Column("provenance_json", Text, nullable=False, server_default="{}"),
     Column("dtypes_json", Text, nullable=False, server_default="{}"),
+    # the hash of the bytes as uploaded, when ingest stored others (subject ids replaced by references)
+    Column("upload_sha256", Text, nullable=False, server_default=""),
     Index("datasets_by_name", "name", "version"),
 )
 # A version number, once claimed by a dataset id, is that dataset's (announced or about to be).
@@ -63,10 +66,12 @@ _ADDED = (
     ("version", "INTEGER NOT NULL DEFAULT 1"),
     ("provenance_json", "TEXT NOT NULL DEFAULT '{}'"),
     ("dtypes_json", "TEXT NOT NULL DEFAULT '{}'"),
+    # the hash of the bytes as uploaded, when ingest stored others (subject ids replaced by references)
+    ("upload_sha256", "TEXT NOT NULL DEFAULT ''"),
 )
 _ORDER = ("dataset_id", "name", "uri", "profile_uri", "rows", "source_format", "spec_json", "owner",
           "consent_basis", "uploader", "original_filename", "received_at", "version", "provenance_json",
-          "dtypes_json")
+          "dtypes_json", "upload_sha256")
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ class CatalogEntry:
     version: int = 1
     provenance_json: str = "{}"  # DatasetProvenance fields beyond the uploader (kind, model, window, ...)
     dtypes_json: str = "{}"  # feature -> how it was read ("float64" | "int64" | "string" | "bool")
+    upload_sha256: str = ""
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -134,6 +140,22 @@ class Catalog:
         with self.engine.connect() as db:
             row = db.execute(select(datasets).where(datasets.c.dataset_id == dataset_id)).mappings().first()
         return _entry(row) if row else None
+
+    def by_upload(self, sha256: str) -> CatalogEntry | None:
+        """The version stored for these uploaded bytes, when the stored bytes differ from them."""
+        query = select(datasets).where(datasets.c.upload_sha256 == sha256).order_by(datasets.c.received_at.desc())
+        with self.engine.connect() as db:
+            row = db.execute(query.limit(1)).mappings().first()
+        return _entry(row) if row else None
+
+    def replace(self, old_id: str, entry: CatalogEntry) -> None:
+        """An erasure rewrote `old_id` as `entry` (same name and version number): one transaction, and the
+        version's claim moves to the new id so the number stays that version's."""
+        with self.engine.begin() as db:
+            db.execute(delete(datasets).where(datasets.c.dataset_id.in_([old_id, entry.dataset_id])))
+            db.execute(insert(datasets).values(**asdict(entry)))
+            db.execute(delete(claims).where(claims.c.dataset_id.in_([old_id, entry.dataset_id])))
+            db.execute(insert(claims).values(dataset_id=entry.dataset_id, name=entry.name, version=entry.version))
 
     def claim_version(self, name: str, dataset_id: str) -> int:
         """The version `dataset_id` gets as a version of `name`: the one it claimed before, else the next free."""

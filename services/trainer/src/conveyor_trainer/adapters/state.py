@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    delete,
     inspect,
     select,
     text,
@@ -101,6 +102,14 @@ class TrainerState:
                 "dataset_id": dataset.dataset_id, "model_name": model_name, "event": dataset.SerializeToString(),
                 "received_at": time.time(), "name": dataset.name, "version": dataset.version}))
 
+    def replace_dataset(self, old_id: str, dataset: ev.DatasetArrived, model_name: str) -> None:
+        """An erasure rewrote a version: the new one takes its place (same name and number)."""
+        with self.engine.begin() as db:
+            db.execute(delete(datasets).where(datasets.c.dataset_id == old_id))
+            db.execute(_upsert(self.engine, datasets, "dataset_id", {
+                "dataset_id": dataset.dataset_id, "model_name": model_name, "event": dataset.SerializeToString(),
+                "received_at": time.time(), "name": dataset.name, "version": dataset.version}))
+
     def versions(self, name: str) -> list[ev.DatasetArrived]:
         """Every version of a dataset name seen so far, oldest first."""
         query = select(datasets.c.event).where(datasets.c.name == name).order_by(datasets.c.version,
@@ -157,6 +166,12 @@ class TrainerState:
                                             runs.c.status == "trained").limit(1)
         with self.engine.connect() as db:
             return db.execute(query).first() is not None
+
+    def newest_trained_run(self, model_name: str) -> str | None:
+        query = select(runs.c.run_id).where(runs.c.model_name == model_name, runs.c.status == "trained") \
+            .order_by(runs.c.finished_at.desc()).limit(1)
+        with self.engine.connect() as db:
+            return db.execute(query).scalar()
 
     def run_failed(self, run_id: str, stage: str, reason: str) -> None:
         with self.engine.begin() as db:

@@ -144,6 +144,32 @@ TASK_CLASSIFICATION: Task.ValueType  # 1
 TASK_REGRESSION: Task.ValueType  # 2
 Global___Task: _TypeAlias = Task  # noqa: Y015
 
+class _ConsentState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ConsentStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ConsentState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CONSENT_STATE_UNSPECIFIED: _ConsentState.ValueType  # 0
+    CONSENT_STATE_GIVEN: _ConsentState.ValueType  # 1
+    CONSENT_STATE_WITHDRAWN: _ConsentState.ValueType  # 2
+    CONSENT_STATE_EXPIRED: _ConsentState.ValueType  # 3
+    CONSENT_STATE_ERASED: _ConsentState.ValueType  # 4
+
+class ConsentState(_ConsentState, metaclass=_ConsentStateEnumTypeWrapper):
+    """--- consent: shared parts --------------------------------------------------------------------
+
+    The state of one consent record (ISO/IEC TS 27560, W3C DPV: dpv:ConsentGiven, dpv:ConsentWithdrawn,
+    dpv:ConsentExpired). ERASED: the subject was erased (GDPR Art. 17); the reference now names nobody.
+    """
+
+CONSENT_STATE_UNSPECIFIED: ConsentState.ValueType  # 0
+CONSENT_STATE_GIVEN: ConsentState.ValueType  # 1
+CONSENT_STATE_WITHDRAWN: ConsentState.ValueType  # 2
+CONSENT_STATE_EXPIRED: ConsentState.ValueType  # 3
+CONSENT_STATE_ERASED: ConsentState.ValueType  # 4
+Global___ConsentState: _TypeAlias = ConsentState  # noqa: Y015
+
 @_typing.final
 class Principal(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -660,6 +686,74 @@ class FairnessGap(_message.Message):
 Global___FairnessGap: _TypeAlias = FairnessGap  # noqa: Y015
 
 @_typing.final
+class ConsentSnapshot(_message.Message):
+    """What a training run knew of consent when it chose its rows: enough to recompute, no subject named."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    DIGEST_FIELD_NUMBER: _builtins.int
+    SUBJECTS_FIELD_NUMBER: _builtins.int
+    INCLUDED_ROWS_FIELD_NUMBER: _builtins.int
+    EXCLUDED_ROWS_FIELD_NUMBER: _builtins.int
+    EXCLUDED_SUBJECTS_FIELD_NUMBER: _builtins.int
+    AS_OF_MS_FIELD_NUMBER: _builtins.int
+    purpose: _builtins.str
+    """the purpose the rows needed consent for: "training" """
+    digest: _builtins.str
+    """sha256 over the sorted "ref state" lines of the subjects in the data"""
+    subjects: _builtins.int
+    """distinct subjects in the rows the run read"""
+    included_rows: _builtins.int
+    excluded_rows: _builtins.int
+    """rows left out: their subject lacks valid consent for the purpose"""
+    excluded_subjects: _builtins.int
+    as_of_ms: _builtins.int
+    """the consent state's time (the newest record the trainer had applied)"""
+    def __init__(
+        self,
+        *,
+        purpose: _builtins.str = ...,
+        digest: _builtins.str = ...,
+        subjects: _builtins.int = ...,
+        included_rows: _builtins.int = ...,
+        excluded_rows: _builtins.int = ...,
+        excluded_subjects: _builtins.int = ...,
+        as_of_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of_ms", b"as_of_ms", "digest", b"digest", "excluded_rows", b"excluded_rows", "excluded_subjects", b"excluded_subjects", "included_rows", b"included_rows", "purpose", b"purpose", "subjects", b"subjects"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConsentSnapshot: _TypeAlias = ConsentSnapshot  # noqa: Y015
+
+@_typing.final
+class RunRef(_message.Message):
+    """One training run of one model (the registry maps the run to its version)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_NAME_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    model_name: _builtins.str
+    run_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        model_name: _builtins.str = ...,
+        run_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["model_name", b"model_name", "run_id", b"run_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunRef: _TypeAlias = RunRef  # noqa: Y015
+
+@_typing.final
 class DatasetArrived(_message.Message):
     """--- ingest -------------------------------------------------------------------------------------"""
 
@@ -833,6 +927,7 @@ class ModelTrained(_message.Message):
     TRAINING_DATASET_IDS_FIELD_NUMBER: _builtins.int
     TRAINING_ROWS_FIELD_NUMBER: _builtins.int
     SOURCE_FIELD_NUMBER: _builtins.int
+    CONSENT_FIELD_NUMBER: _builtins.int
     PRINCIPAL_FIELD_NUMBER: _builtins.int
     model_name: _builtins.str
     run_id: _builtins.str
@@ -879,6 +974,10 @@ class ModelTrained(_message.Message):
         """every dataset version the training rows came from"""
 
     @_builtins.property
+    def consent(self) -> Global___ConsentSnapshot:
+        """which subjects' rows the run was allowed to learn from"""
+
+    @_builtins.property
     def principal(self) -> Global___Principal:
         """who caused it: the verified caller, or the service itself"""
 
@@ -906,11 +1005,12 @@ class ModelTrained(_message.Message):
         training_dataset_ids: _abc.Iterable[_builtins.str] | None = ...,
         training_rows: _builtins.int = ...,
         source: _builtins.str = ...,
+        consent: Global___ConsentSnapshot | None = ...,
         principal: Global___Principal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["comparison", b"comparison", "principal", b"principal", "training", b"training"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["comparison", b"comparison", "consent", b"consent", "principal", b"principal", "training", b"training"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_uri", b"artifact_uri", "class_labels", b"class_labels", "code_version", b"code_version", "comparison", b"comparison", "dataset_id", b"dataset_id", "fairness", b"fairness", "feature_names", b"feature_names", "inputs", b"inputs", "metrics", b"metrics", "model_name", b"model_name", "parity_max_abs_diff", b"parity_max_abs_diff", "principal", b"principal", "reference_uri", b"reference_uri", "run_id", b"run_id", "sensitive_attributes", b"sensitive_attributes", "source", b"source", "task", b"task", "training", b"training", "training_dataset_ids", b"training_dataset_ids", "training_rows", b"training_rows", "trials", b"trials", "trigger", b"trigger"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_uri", b"artifact_uri", "class_labels", b"class_labels", "code_version", b"code_version", "comparison", b"comparison", "consent", b"consent", "dataset_id", b"dataset_id", "fairness", b"fairness", "feature_names", b"feature_names", "inputs", b"inputs", "metrics", b"metrics", "model_name", b"model_name", "parity_max_abs_diff", b"parity_max_abs_diff", "principal", b"principal", "reference_uri", b"reference_uri", "run_id", b"run_id", "sensitive_attributes", b"sensitive_attributes", "source", b"source", "task", b"task", "training", b"training", "training_dataset_ids", b"training_dataset_ids", "training_rows", b"training_rows", "trials", b"trials", "trigger", b"trigger"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -952,9 +1052,260 @@ class ModelTrainingFailed(_message.Message):
 Global___ModelTrainingFailed: _TypeAlias = ModelTrainingFailed  # noqa: Y015
 
 @_typing.final
-class ModelRegistered(_message.Message):
-    """--- registry -----------------------------------------------------------------------------------"""
+class ConsentChanged(_message.Message):
+    """A subject's consent for a purpose changed. Travels on a compacted topic keyed "<subject_ref>/<purpose>",
+    so the topic's retained records are the current state. Never carries the raw subject id.
+    """
 
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORD_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_REF_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    BASIS_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    RECORDED_AT_MS_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_MS_FIELD_NUMBER: _builtins.int
+    DATASET_ID_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    record_id: _builtins.str
+    """the consent record (a uuid); a change of state is a new record"""
+    subject_ref: _builtins.str
+    """the platform's random reference for the subject ("subj-" + 32 hex)"""
+    purpose: _builtins.str
+    """dpv purpose: "training", "monitoring", ..."""
+    state: Global___ConsentState.ValueType
+    basis: _builtins.str
+    """GDPR Art. 6 legal basis: "consent", "contract", "public_task", ..."""
+    source: _builtins.str
+    """how it was collected: "dataset upload", "rest", "cli", "bulk file" """
+    recorded_at_ms: _builtins.int
+    expires_at_ms: _builtins.int
+    """0: no expiry"""
+    dataset_id: _builtins.str
+    """for a record given with an upload, that dataset version"""
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
+    def __init__(
+        self,
+        *,
+        record_id: _builtins.str = ...,
+        subject_ref: _builtins.str = ...,
+        purpose: _builtins.str = ...,
+        state: Global___ConsentState.ValueType = ...,
+        basis: _builtins.str = ...,
+        source: _builtins.str = ...,
+        recorded_at_ms: _builtins.int = ...,
+        expires_at_ms: _builtins.int = ...,
+        dataset_id: _builtins.str = ...,
+        principal: Global___Principal | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["basis", b"basis", "dataset_id", b"dataset_id", "expires_at_ms", b"expires_at_ms", "principal", b"principal", "purpose", b"purpose", "record_id", b"record_id", "recorded_at_ms", b"recorded_at_ms", "source", b"source", "state", b"state", "subject_ref", b"subject_ref"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConsentChanged: _TypeAlias = ConsentChanged  # noqa: Y015
+
+@_typing.final
+class DatasetErased(_message.Message):
+    """A dataset version was rewritten without an erased subject's rows (GDPR Art. 17): `dataset` is the new,
+    content-addressed version (same name and version number, new id and uri); the old bytes are deleted.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ERASURE_ID_FIELD_NUMBER: _builtins.int
+    OLD_DATASET_ID_FIELD_NUMBER: _builtins.int
+    DATASET_FIELD_NUMBER: _builtins.int
+    ROWS_REMOVED_FIELD_NUMBER: _builtins.int
+    SUBJECT_REFS_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    erasure_id: _builtins.str
+    old_dataset_id: _builtins.str
+    rows_removed: _builtins.int
+    @_builtins.property
+    def dataset(self) -> Global___DatasetArrived: ...
+    @_builtins.property
+    def subject_refs(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """the erased references (they name nobody once the mapping is gone)"""
+
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
+    def __init__(
+        self,
+        *,
+        erasure_id: _builtins.str = ...,
+        old_dataset_id: _builtins.str = ...,
+        dataset: Global___DatasetArrived | None = ...,
+        rows_removed: _builtins.int = ...,
+        subject_refs: _abc.Iterable[_builtins.str] | None = ...,
+        principal: Global___Principal | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["dataset", b"dataset", "principal", b"principal"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dataset", b"dataset", "erasure_id", b"erasure_id", "old_dataset_id", b"old_dataset_id", "principal", b"principal", "rows_removed", b"rows_removed", "subject_refs", b"subject_refs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DatasetErased: _TypeAlias = DatasetErased  # noqa: Y015
+
+@_typing.final
+class ErasureCompleted(_message.Message):
+    """The receipt of a completed erasure: what was removed, by whose request and approval. No personal data."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ERASURE_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_REF_FIELD_NUMBER: _builtins.int
+    REQUESTED_BY_FIELD_NUMBER: _builtins.int
+    APPROVED_BY_FIELD_NUMBER: _builtins.int
+    REPLACED_DATASET_IDS_FIELD_NUMBER: _builtins.int
+    ROWS_REMOVED_FIELD_NUMBER: _builtins.int
+    MAPPING_DESTROYED_FIELD_NUMBER: _builtins.int
+    RECEIPT_SHA256_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    erasure_id: _builtins.str
+    subject_ref: _builtins.str
+    requested_by: _builtins.str
+    approved_by: _builtins.str
+    rows_removed: _builtins.int
+    mapping_destroyed: _builtins.bool
+    receipt_sha256: _builtins.str
+    """of the receipt's canonical JSON (GET /erasures/{id}/receipt)"""
+    @_builtins.property
+    def replaced_dataset_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """"old_id>new_id" per rewritten version"""
+
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
+    def __init__(
+        self,
+        *,
+        erasure_id: _builtins.str = ...,
+        subject_ref: _builtins.str = ...,
+        requested_by: _builtins.str = ...,
+        approved_by: _builtins.str = ...,
+        replaced_dataset_ids: _abc.Iterable[_builtins.str] | None = ...,
+        rows_removed: _builtins.int = ...,
+        mapping_destroyed: _builtins.bool = ...,
+        receipt_sha256: _builtins.str = ...,
+        principal: Global___Principal | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["approved_by", b"approved_by", "erasure_id", b"erasure_id", "mapping_destroyed", b"mapping_destroyed", "principal", b"principal", "receipt_sha256", b"receipt_sha256", "replaced_dataset_ids", b"replaced_dataset_ids", "requested_by", b"requested_by", "rows_removed", b"rows_removed", "subject_ref", b"subject_ref"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ErasureCompleted: _TypeAlias = ErasureCompleted  # noqa: Y015
+
+@_typing.final
+class TrainingRunsFlagged(_message.Message):
+    """--- trainer: consent ---------------------------------------------------------------------------
+
+    Runs that learned from a subject whose consent was withdrawn, expired or erased. The registry flags their
+    versions; the trainer has requested a retrain without those rows.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBJECT_REF_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    RUNS_FIELD_NUMBER: _builtins.int
+    RETRAIN_MODELS_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    subject_ref: _builtins.str
+    purpose: _builtins.str
+    state: Global___ConsentState.ValueType
+    @_builtins.property
+    def runs(self) -> _containers.RepeatedCompositeFieldContainer[Global___RunRef]: ...
+    @_builtins.property
+    def retrain_models(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """model names whose retrain without those rows has started"""
+
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
+    def __init__(
+        self,
+        *,
+        subject_ref: _builtins.str = ...,
+        purpose: _builtins.str = ...,
+        state: Global___ConsentState.ValueType = ...,
+        runs: _abc.Iterable[Global___RunRef] | None = ...,
+        retrain_models: _abc.Iterable[_builtins.str] | None = ...,
+        principal: Global___Principal | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal", "purpose", b"purpose", "retrain_models", b"retrain_models", "runs", b"runs", "state", b"state", "subject_ref", b"subject_ref"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TrainingRunsFlagged: _TypeAlias = TrainingRunsFlagged  # noqa: Y015
+
+@_typing.final
+class ModelVersionFlagged(_message.Message):
+    """--- registry -----------------------------------------------------------------------------------
+
+    A version was trained on a subject without valid consent: the promotion policy never newly promotes it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_NAME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    SUBJECT_REF_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    CHAMPION_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    model_name: _builtins.str
+    version: _builtins.int
+    run_id: _builtins.str
+    reason: _builtins.str
+    subject_ref: _builtins.str
+    state: Global___ConsentState.ValueType
+    champion: _builtins.bool
+    """it serves now: it is replaced once the retrain passes its gates"""
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
+    def __init__(
+        self,
+        *,
+        model_name: _builtins.str = ...,
+        version: _builtins.int = ...,
+        run_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        subject_ref: _builtins.str = ...,
+        state: Global___ConsentState.ValueType = ...,
+        champion: _builtins.bool = ...,
+        principal: Global___Principal | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["champion", b"champion", "model_name", b"model_name", "principal", b"principal", "reason", b"reason", "run_id", b"run_id", "state", b"state", "subject_ref", b"subject_ref", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ModelVersionFlagged: _TypeAlias = ModelVersionFlagged  # noqa: Y015
+
+@_typing.final
+class ModelRegistered(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     @_typing.final
@@ -1792,6 +2143,42 @@ class ReportPublished(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReportPublished: _TypeAlias = ReportPublished  # noqa: Y015
+
+@_typing.final
+class FactsDeclared(_message.Message):
+    """A person declared a fact about a model that no event can evidence (a model card's intended use,
+    limitations, mitigations, ...). Ledgered like any event, so a report cites it with its index.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_NAME_FIELD_NUMBER: _builtins.int
+    SECTION_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    model_name: _builtins.str
+    section: _builtins.str
+    """"intended_use" | "out_of_scope_use" | "limitations" | "mitigations" | ..."""
+    text: _builtins.str
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who declared it (the report's "declared by ... at ...")"""
+
+    def __init__(
+        self,
+        *,
+        model_name: _builtins.str = ...,
+        section: _builtins.str = ...,
+        text: _builtins.str = ...,
+        principal: Global___Principal | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["model_name", b"model_name", "principal", b"principal", "section", b"section", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FactsDeclared: _TypeAlias = FactsDeclared  # noqa: Y015
 
 @_typing.final
 class FairnessDegraded(_message.Message):
