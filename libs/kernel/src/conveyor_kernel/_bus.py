@@ -3,8 +3,9 @@ transport (Kafka, faust, the audit ledger's own reader, and the in-memory bus of
 
 A handler is `async def handle(event, envelope) -> None`. The consumer loop owns every decision about
 failure: InvalidMessage → dead letter at once; TransientError → bounded retries, then dead letter;
-anything else is a bug and is dead-lettered with its type and text, so the stream keeps moving and
-nothing is lost silently.
+BrokerUnavailable → raised to the loop, which waits for the broker and hands it the record again (the
+broker being away is not the record's fault); anything else is a bug and is dead-lettered with its type
+and text, so the stream keeps moving and nothing is lost silently.
 """
 
 import logging
@@ -14,10 +15,10 @@ from typing import Any, Protocol
 
 from google.protobuf.message import Message
 from opentelemetry import trace
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from ._envelope import Envelope, Headers, decode_event
-from ._errors import InvalidMessage, TransientError
+from ._errors import BrokerUnavailable, InvalidMessage, TransientError
 from ._telemetry import context_of, current_trace_headers, tracer
 from .topics import DEAD_LETTER, named, type_name
 
@@ -104,6 +105,10 @@ class DeadLetters:
         await self.send(letter)
 
 
+def _retried(exc: BaseException) -> bool:
+    return isinstance(exc, TransientError) and not isinstance(exc, BrokerUnavailable)
+
+
 @dataclass
 class Dispatcher:
     """Decodes one record, finds its handler, runs it under the failure rules above."""
@@ -122,7 +127,8 @@ class Dispatcher:
         return dead_letter(record, reason, self.group, self.dead_letter_topic)
 
     async def dispatch(self, record: Record) -> Record | None:
-        """Handle the record; return a dead-letter record if it must go to the dead-letter topic."""
+        """Handle the record; return a dead-letter record if it must go to the dead-letter topic. Raises
+        BrokerUnavailable when the handler could not publish: the caller waits and dispatches it again."""
         try:
             envelope = Envelope.from_headers(record.headers)
         except InvalidMessage as exc:
@@ -143,13 +149,16 @@ class Dispatcher:
             span.set_attribute("cloudevents.event_subject", envelope.subject)
             try:
                 async for attempt in AsyncRetrying(
-                    retry=retry_if_exception_type(TransientError),
+                    retry=retry_if_exception(_retried),
                     stop=stop_after_attempt(self.max_retries + 1),
                     wait=wait_exponential(multiplier=self.retry_wait, max=5),
                     reraise=True,
                 ):
                     with attempt:
                         await handler(event, envelope)
+            except BrokerUnavailable as exc:
+                span.set_status(trace.StatusCode.ERROR, str(exc))
+                raise
             except InvalidMessage as exc:
                 span.set_status(trace.StatusCode.ERROR, str(exc))
                 return self._refuse(record, str(exc))

@@ -21,6 +21,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from ._errors import BrokerUnavailable
 from ._security import install_access
 from ._settings import ServiceSettings
 
@@ -100,7 +101,8 @@ def create_service_app(
     async def metrics() -> Response:
         return Response(generate_latest(metrics_registry), media_type=CONTENT_TYPE_LATEST)
 
-    map_errors(app, errors or {}, error_body)
+    # a publish the broker could not take: 503 with Retry-After, whatever the service maps
+    map_errors(app, {BrokerUnavailable: 503, **(errors or {})}, error_body)
     install_access(app, service, settings, error_body)
     return app
 

@@ -1,31 +1,56 @@
-"""The Kafka edge of the bus, on aiokafka: the publisher, the consumer loop, topic creation.
+"""The Kafka edge of the bus, on aiokafka: topic creation, the publisher, the consumer loops.
 
 Services reach these through `EventRuntime`; benchmarks and integration tests use them directly.
+
+What a publish promises (issue 15): it returns once the broker has the record (acks=all), or it raises
+BrokerUnavailable within `publish_timeout` seconds and the record is never sent later. So a REST call that
+publishes answers 503 in time and a retry is safe, and a state change whose publish failed (the registry rolls
+its transaction back) is never announced behind the caller's back. Three settings make that true:
+- the producer is NOT idempotent: aiokafka's idempotent producer retries a batch forever (a promote that
+  failed for the caller was applied 92 s later when the broker came back) and, after one refused batch,
+  fails every later one with OutOfOrderSequenceNumber (one oversized prediction log blinded the monitor);
+- `request_timeout_ms` is the publish timeout, which is also how long a batch may live in the producer:
+  aiokafka fails a batch that was not acknowledged within it instead of retrying it;
+- a probe asks the broker for metadata every `probe_interval` seconds; while it gets no answer, a publish
+  fails at once without touching the producer, and /readyz says "kafka broker unreachable".
+The price of no idempotence: a batch the broker wrote but whose acknowledgement was lost is sent again (a
+duplicate with the same ce_id); consumers are idempotent by event id or by the state they keep.
 """
 
 import asyncio
+import logging
+import time
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError, TopicAlreadyExistsError
 from google.protobuf.message import Message
 from opentelemetry import trace
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from ._bus import DeadLetters, Dispatcher, Record, build_record
+from ._bus import Record, build_record
 from ._envelope import Envelope
-from ._errors import TransientError
+from ._errors import BrokerUnavailable, InvalidMessage, TransientError
+from ._kafka_consume import KafkaConsumerLoop, KafkaReplayLoop
 from ._settings import KafkaSettings
 from ._tasks import cancel_task
 from ._telemetry import tracer
 
-__all__ = ["KafkaConsumerLoop", "KafkaPublisher", "ensure_topics"]
+__all__ = ["KafkaConsumerLoop", "KafkaPublisher", "KafkaReplayLoop", "ensure_topics"]
+
+logger = logging.getLogger(__name__)
 
 
-async def ensure_topics(settings: KafkaSettings, topics: Iterable[str | type[Message]], partitions: int = 1) -> None:
-    """Create the topics (base names or event classes) that do not exist yet: consumers must not wait
-    for a producer to auto-create them, and a broker with auto-creation off must not lose a first event."""
+async def ensure_topics(settings: KafkaSettings, topics: Iterable[str | type[Message]]) -> None:
+    """Create the topics (base names or event classes) that do not exist yet, with the partitions, replicas
+    and retention of `settings` (`KafkaSettings.topic_config`): consumers must not wait for a producer to
+    auto-create them, and an auto-created topic would get the broker's defaults (7 days) instead.
+
+    A topic that exists keeps its configuration: changing retention is an operator's decision (the Helm
+    chart's KafkaTopic resources, or kafka-configs), and the services' principals may not alter configs."""
+    from . import topics as topic_map
+
     admin = AIOKafkaAdminClient(**settings.client_options())
     async for attempt in AsyncRetrying(
         retry=retry_if_exception_type(KafkaError), stop=stop_after_delay(60), wait=wait_exponential(max=2)
@@ -34,12 +59,14 @@ async def ensure_topics(settings: KafkaSettings, topics: Iterable[str | type[Mes
             await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [t for t in dict.fromkeys(settings.topic(t) for t in topics) if t not in existing]
+        names = {settings.topic(t): t if isinstance(t, str) else topic_map.TOPIC_OF[t] for t in topics}
+        wanted = [NewTopic(name=full, num_partitions=settings.partitions,
+                           replication_factor=settings.replication_factor,
+                           topic_configs=settings.topic_config(base))
+                  for full, base in names.items() if full not in existing]
         if wanted:
             try:
-                await admin.create_topics(
-                    [NewTopic(name=t, num_partitions=partitions, replication_factor=1) for t in wanted]
-                )
+                await admin.create_topics(wanted)
             except TopicAlreadyExistsError:
                 pass  # a peer created it between our list and create
     finally:
@@ -47,21 +74,27 @@ async def ensure_topics(settings: KafkaSettings, topics: Iterable[str | type[Mes
 
 
 class KafkaPublisher:
-    """Idempotent producer (acks=all): a send returns once the broker has the record."""
+    """acks=all, bounded: a send returns once the broker has the record or raises BrokerUnavailable within
+    `publish_timeout` (see the module docstring)."""
 
     def __init__(self, settings: KafkaSettings, source: str) -> None:
         self.settings = settings
         self.source = source
         self._producer: AIOKafkaProducer | None = None
+        self._probe: asyncio.Task[None] | None = None
+        self._unreachable_since: float | None = None  # monotonic; None while the broker answers
+        self._reachable = asyncio.Event()
 
     async def start(self) -> None:
         producer = AIOKafkaProducer(
             **self.settings.client_options(),
             client_id=f"{self.settings.client_id}-{self.source}",
             acks="all",
-            enable_idempotence=True,
+            enable_idempotence=False,
             linger_ms=5,
-            max_request_size=8 * 1024 * 1024,
+            max_request_size=self.settings.max_message_bytes,
+            request_timeout_ms=int(self.settings.publish_timeout * 1000),
+            retry_backoff_ms=100,
         )
         try:
             async for attempt in AsyncRetrying(
@@ -73,8 +106,12 @@ class KafkaPublisher:
             await producer.stop()  # never leave a half-started client behind
             raise
         self._producer = producer
+        self._mark(reachable=True)
+        self._probe = asyncio.create_task(self._watch(producer), name=f"kafka-probe-{self.source}")
 
     async def stop(self) -> None:
+        await cancel_task(self._probe)
+        self._probe = None
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
@@ -82,6 +119,37 @@ class KafkaPublisher:
     @property
     def started(self) -> bool:
         return self._producer is not None
+
+    @property
+    def reachable(self) -> bool:
+        return self._producer is not None and self._unreachable_since is None
+
+    async def wait_reachable(self) -> None:
+        """Return once the broker answers the probe again."""
+        await self._reachable.wait()
+
+    def _mark(self, reachable: bool) -> None:
+        if reachable:
+            if self._unreachable_since is not None:
+                logger.warning("kafka broker %s reachable again after %.1f s", self.settings.bootstrap_servers,
+                               time.monotonic() - self._unreachable_since)
+            self._unreachable_since = None
+            self._reachable.set()
+        elif self._unreachable_since is None:
+            logger.warning("kafka broker %s unreachable: publishes fail at once until it answers",
+                           self.settings.bootstrap_servers)
+            self._unreachable_since = time.monotonic()
+            self._reachable.clear()
+
+    async def _watch(self, producer: AIOKafkaProducer) -> None:
+        interval = self.settings.probe_interval
+        while True:
+            try:
+                await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout=max(interval, 1.0))
+                self._mark(reachable=True)
+            except (KafkaError, TimeoutError, OSError):
+                self._mark(reachable=False)
+            await asyncio.sleep(interval)
 
     async def publish(self, event: Message, subject: str, *, event_id: str | None = None,
                       time: str | None = None) -> Envelope:
@@ -96,75 +164,20 @@ class KafkaPublisher:
 
     async def send(self, record: Record) -> None:
         if self._producer is None:
-            raise TransientError("publisher is not started")
+            raise BrokerUnavailable("publisher is not started")
+        if self._unreachable_since is not None:
+            raise BrokerUnavailable(
+                f"Kafka ({self.settings.bootstrap_servers}) unreachable for "
+                f"{time.monotonic() - self._unreachable_since:.0f} s; nothing was published to {record.topic}")
         try:
             await self._producer.send_and_wait(
                 record.topic, value=record.value, key=record.key, headers=list(record.headers)
             )
+        except MessageSizeTooLargeError as exc:
+            raise InvalidMessage(f"record for {record.topic} is larger than the {self.settings.max_message_bytes}"
+                                 f" bytes a record may have (CONVEYOR_KAFKA__MAX_MESSAGE_BYTES): {exc}") from exc
         except KafkaError as exc:
+            if exc.retriable or isinstance(exc, KafkaTimeoutError):
+                raise BrokerUnavailable(f"Kafka did not take the record for {record.topic} within "
+                                        f"{self.settings.publish_timeout} s: {exc}") from exc
             raise TransientError(f"could not publish to {record.topic}: {exc}") from exc
-
-
-class KafkaConsumerLoop:
-    """Consumes topics in a group and commits an offset only after its record was handled (or refused
-    and forwarded to the dead-letter topic)."""
-
-    def __init__(self, settings: KafkaSettings, topics: Iterable[str], dispatcher: Dispatcher,
-                 dead_letters: DeadLetters) -> None:
-        self.settings = settings
-        self.topics = [settings.topic(t) for t in topics]
-        self.group = settings.group(dispatcher.group)
-        self.dispatcher = dispatcher
-        self.dead_letters = dead_letters
-        self.assigned = asyncio.Event()
-        self.handled = 0  # records fully processed and committed
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._consumer = AIOKafkaConsumer(
-            *self.topics,
-            **self.settings.client_options(),
-            group_id=self.group,
-            client_id=f"{self.settings.client_id}-{self.group}",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-            max_poll_interval_ms=600_000,
-        )
-        await self._consumer.start()
-        self._task = asyncio.create_task(self._run(), name=f"consume-{self.group}")
-
-    async def stop(self) -> None:
-        await cancel_task(self._task)
-        self._task = None
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
-
-    @property
-    def running(self) -> bool:
-        return self._task is not None and not self._task.done()
-
-    async def _run(self) -> None:
-        assert self._consumer is not None
-        consumer = self._consumer
-        while True:
-            batches = await consumer.getmany(timeout_ms=200, max_records=100)
-            if consumer.assignment():
-                self.assigned.set()
-            for tp, messages in batches.items():
-                for message in messages:
-                    record = Record(
-                        topic=message.topic,
-                        key=message.key,
-                        value=message.value,
-                        headers=list(message.headers or ()),
-                        partition=message.partition,
-                        offset=message.offset,
-                    )
-                    failed = await self.dispatcher.dispatch(record)
-                    if failed is not None:
-                        await self.dead_letters.forward(failed)
-                    await consumer.commit({TopicPartition(tp.topic, tp.partition): message.offset + 1})
-                    self.handled += 1

@@ -1,0 +1,209 @@
+"""The Kafka consumer loops: a consumer group that commits after each record, and a replay that reads
+topics from their beginning at every start, in no group.
+
+Both survive the broker going away. A handler whose publish found the broker down (BrokerUnavailable) is
+not dead-lettered: the loop waits until the broker answers and handles the same record again, so a broker
+restart costs time, never records. A commit that fails is retried the same way; one refused because the
+group rebalanced leaves the record to its partition's new owner (at least once: handlers are idempotent).
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Protocol
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+
+from ._bus import DeadLetters, Dispatcher, Record
+from ._errors import BrokerUnavailable
+from ._settings import KafkaSettings
+from ._tasks import cancel_task
+
+logger = logging.getLogger(__name__)
+_BACKOFF = 0.5  # seconds between attempts while the broker is away
+
+
+class Broker(Protocol):
+    """What the loops ask of the publisher: is the broker there, and wait until it is."""
+
+    @property
+    def reachable(self) -> bool: ...
+
+    async def wait_reachable(self) -> None: ...
+
+
+def _record(message: ConsumerRecord) -> Record:
+    return Record(topic=message.topic, key=message.key, value=message.value, headers=list(message.headers or ()),
+                  partition=message.partition, offset=message.offset)
+
+
+class _Loop:
+    def __init__(self, settings: KafkaSettings, topics: Iterable[str], dispatcher: Dispatcher,
+                 dead_letters: DeadLetters, broker: Broker | None = None) -> None:
+        self.settings = settings
+        self.topics = [settings.topic(t) for t in topics]
+        self.dispatcher = dispatcher
+        self.dead_letters = dead_letters
+        self.broker = broker
+        self.assigned = asyncio.Event()
+        self.handled = 0  # records fully processed (and, in a group, committed)
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def stop(self) -> None:
+        await cancel_task(self._task)
+        self._task = None
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+    async def _handle(self, record: Record) -> None:
+        """Dispatch until the outcome is final: handled, or refused and forwarded to the dead-letter topic."""
+        while True:
+            try:
+                failed = await self.dispatcher.dispatch(record)
+                if failed is not None:
+                    await self.dead_letters.forward(failed)
+                return
+            except BrokerUnavailable as exc:
+                logger.warning("%s@%d waits for the broker: %s", record.topic, record.offset, exc)
+                await self._wait_for_broker()
+
+    async def _wait_for_broker(self) -> None:
+        if self.broker is not None and not self.broker.reachable:
+            await self.broker.wait_reachable()
+        else:  # no probe to wait on, or the probe has not noticed yet
+            await asyncio.sleep(_BACKOFF)
+
+    async def _fetch(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[ConsumerRecord]]:
+        try:
+            return await consumer.getmany(timeout_ms=200, max_records=100)
+        except KafkaError as exc:  # the client reconnects by itself; the loop must not die meanwhile
+            logger.warning("kafka fetch failed, retrying: %s", exc)
+            await asyncio.sleep(_BACKOFF)
+            return {}
+
+
+class KafkaConsumerLoop(_Loop):
+    """Consumes topics in a group and commits an offset only after its record was handled (or refused
+    and forwarded to the dead-letter topic)."""
+
+    def __init__(self, settings: KafkaSettings, topics: Iterable[str], dispatcher: Dispatcher,
+                 dead_letters: DeadLetters, broker: Broker | None = None) -> None:
+        super().__init__(settings, topics, dispatcher, dead_letters, broker)
+        self.group = settings.group(dispatcher.group)
+
+    async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(
+            *self.topics,
+            **self.settings.client_options(),
+            group_id=self.group,
+            client_id=f"{self.settings.client_id}-{self.group}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_interval_ms=600_000,
+        )
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run(), name=f"consume-{self.group}")
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        consumer = self._consumer
+        while True:
+            batches = await self._fetch(consumer)
+            if consumer.assignment():
+                self.assigned.set()
+            for tp, messages in batches.items():
+                for message in messages:
+                    await self._handle(_record(message))
+                    if not await self._commit(consumer, tp, message.offset + 1):
+                        break  # the partition moved to another member: it goes on from the committed offset
+                    self.handled += 1
+
+    async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> bool:
+        """Commit, retrying while the broker is away; False when the group took the partition elsewhere."""
+        while True:
+            try:
+                await consumer.commit({TopicPartition(tp.topic, tp.partition): offset})
+                return True
+            except (CommitFailedError, IllegalStateError) as exc:
+                logger.warning("commit of %s[%d]@%d refused after a rebalance: %s", tp.topic, tp.partition,
+                               offset, exc)
+                return False
+            except KafkaError as exc:
+                logger.warning("commit of %s[%d]@%d failed, retrying: %s", tp.topic, tp.partition, offset, exc)
+                await self._wait_for_broker()
+
+
+class KafkaReplayLoop(_Loop):
+    """Reads every partition of its topics from the beginning at each start, in no consumer group: nothing
+    is committed, so nothing is left behind as lag when the process goes away. For a service whose state IS
+    those topics (serving's champions: conveyor.registry). `caught_up` is awaited once every record that
+    existed at start was handled; readiness waits for it (`replayed`), live records follow."""
+
+    def __init__(self, settings: KafkaSettings, topics: Iterable[str], dispatcher: Dispatcher,
+                 dead_letters: DeadLetters, broker: Broker | None = None,
+                 caught_up: Callable[[], Awaitable[None]] | None = None) -> None:
+        super().__init__(settings, topics, dispatcher, dead_letters, broker)
+        self.caught_up = caught_up
+        self.replayed = asyncio.Event()
+        self._end: dict[TopicPartition, int] = {}
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(**self.settings.client_options(), group_id=None,
+                                    client_id=f"{self.settings.client_id}-{self.dispatcher.group}-replay",
+                                    enable_auto_commit=False, auto_offset_reset="earliest",
+                                    isolation_level="read_committed")
+        await consumer.start()
+        self._consumer = consumer
+        partitions = await self._partitions(consumer)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        self._end = await consumer.end_offsets(partitions)
+        self.assigned.set()
+        self._task = asyncio.create_task(self._run(), name=f"replay-{self.dispatcher.group}")
+
+    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        """Every partition of the topics, once the metadata names them all (a topic created just now may
+        take a moment to appear)."""
+        admin = AIOKafkaAdminClient(**self.settings.client_options())
+        await admin.start()
+        try:
+            for _ in range(300):
+                found = {d["topic"]: [p["partition"] for p in d["partitions"]]
+                         for d in await admin.describe_topics(self.topics)}
+                if all(found.get(t) for t in self.topics):
+                    return [TopicPartition(t, p) for t in self.topics for p in sorted(found[t])]
+                await asyncio.sleep(0.1)
+        finally:
+            await admin.close()
+        raise KafkaError(f"no partitions known for {self.topics} after 30 s")
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        consumer = self._consumer
+        await self._check_caught_up(consumer)
+        while True:
+            batches = await self._fetch(consumer)
+            for messages in batches.values():
+                for message in messages:
+                    await self._handle(_record(message))
+                    self.handled += 1
+            if not self.replayed.is_set():
+                await self._check_caught_up(consumer)
+
+    async def _check_caught_up(self, consumer: AIOKafkaConsumer) -> None:
+        for tp, end in self._end.items():
+            if await consumer.position(tp) < end:
+                return
+        if self.caught_up is not None:
+            await self.caught_up()
+        logger.info("replayed %d records of %s", self.handled, ", ".join(self.topics))
+        self.replayed.set()
