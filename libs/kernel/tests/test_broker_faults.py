@@ -49,7 +49,8 @@ async def test_topics_are_created_with_the_partitions_replicas_and_retention_of_
     names = [kafka.topic(t) for t in (topics.REGISTRY, topics.PREDICTIONS, topics.DEAD_LETTER)]
     assert len(admin.list_topics(names[0], timeout=10).topics[names[0]].partitions) == 2
     futures = admin.describe_configs([ConfigResource("topic", n) for n in names])
-    configs = {resource.name: {k: v.value for k, v in future.result(10).items()} for resource, future in futures.items()}
+    configs = {resource.name: {k: v.value for k, v in future.result(10).items()}
+               for resource, future in futures.items()}
     registry, predictions, dead = (configs[n] for n in names)
     assert registry["retention.ms"] == "-1" and registry["cleanup.policy"] == "delete"  # serving replays it all
     assert predictions["retention.ms"] == str(5 * 3_600_000)

@@ -11,7 +11,7 @@ Failure, one tree (see `_errors`): ConveyorError > InvalidMessage | TransientErr
     ConfigurationError
 Settings: ServiceSettings (CONVEYOR_* variables), KafkaSettings, AuthSettings
 The HTTP shell and the process: create_service_app (ops routes, component lifespan, error mapping, the
-    access guard), Component, serve, configure_process
+    access guard), Component, serve, configure_process, BIGINT_MAX (the bound of every integer a route takes)
 Identity (see docs/security.md): who acts, from a verified bearer token or as the service itself
     Principal, PrincipalDep (a route's verified caller), acting_principal, Kind, ROLES and the role names,
     AccessTable (access.toml: every route of every service), DevIssuer (dev-mode tokens), TokenVerifier,
@@ -34,7 +34,7 @@ from ._envelope import Envelope, decode_event, new_event_id
 from ._errors import BrokerUnavailable, ConfigurationError, ConveyorError, InvalidMessage, TransientError
 from ._guard import PrincipalDep
 from ._heap import settle_heap
-from ._http import Component, create_service_app
+from ._http import BIGINT_MAX, Component, create_service_app
 from ._identity import (
     ADMIN,
     AUDITOR,
@@ -98,6 +98,7 @@ __all__ = [
     "KafkaSettings",
     "ServiceSettings",
     # the HTTP shell and the process
+    "BIGINT_MAX",
     "Component",
     "configure_process",
     "create_service_app",

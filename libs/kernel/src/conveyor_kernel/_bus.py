@@ -20,7 +20,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from ._envelope import Envelope, Headers, decode_event
 from ._errors import BrokerUnavailable, InvalidMessage, TransientError
 from ._telemetry import context_of, current_trace_headers, tracer
-from .topics import DEAD_LETTER, named, type_name
+from .topics import DEAD_LETTER, EVENT_TYPES, named, type_name
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +118,7 @@ class Dispatcher:
     max_retries: int = 3
     retry_wait: float = 0.2
     dead_letter_topic: str = DEAD_LETTER
+    prefix: str = ""  # the topic prefix, to tell whether a record's type belongs on its topic
     _by_type: dict[str, Handler] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -125,6 +126,16 @@ class Dispatcher:
 
     def _refuse(self, record: Record, reason: str) -> Record:
         return dead_letter(record, reason, self.group, self.dead_letter_topic)
+
+    def _misplaced(self, record: Record, type_: str) -> Record | None:
+        """A type this table does not handle: another consumer's event on a shared topic is skipped; a type no
+        contract defines, or one that travels on another topic, is refused (a silent skip hides a bad producer)."""
+        cls = EVENT_TYPES.get(type_)
+        if cls is None:
+            return self._refuse(record, f"unknown event type {type_!r}: no contract in conveyor.events.v1 has it")
+        if named(cls, self.prefix) != record.topic:
+            return self._refuse(record, f"{type_} belongs on {named(cls, self.prefix)}, not on {record.topic}")
+        return None
 
     async def dispatch(self, record: Record) -> Record | None:
         """Handle the record; return a dead-letter record if it must go to the dead-letter topic. Raises
@@ -135,7 +146,7 @@ class Dispatcher:
             return self._refuse(record, f"invalid envelope: {exc}")
         handler = self._by_type.get(envelope.type)
         if handler is None:
-            return None  # another consumer's event on a shared topic
+            return self._misplaced(record, envelope.type)
         try:
             event = decode_event(envelope, record.value)
         except InvalidMessage as exc:

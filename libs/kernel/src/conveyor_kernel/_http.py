@@ -26,6 +26,9 @@ from ._security import install_access
 from ._settings import ServiceSettings
 
 RETRY_AFTER_SECONDS = "5"
+# The largest integer a database column holds (SQLite INTEGER, PostgreSQL BIGINT): every integer a route takes
+# for a version, an index or an offset is bounded by it, so 2**63 is a 422 naming the bound, never a 500.
+BIGINT_MAX = 2**63 - 1
 
 
 class Component(Protocol):

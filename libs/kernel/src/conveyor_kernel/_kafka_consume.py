@@ -203,7 +203,12 @@ class KafkaReplayLoop(_Loop):
         for tp, end in self._end.items():
             if await consumer.position(tp) < end:
                 return
-        if self.caught_up is not None:
-            await self.caught_up()
+        while self.caught_up is not None:
+            try:
+                await self.caught_up()
+                break
+            except BrokerUnavailable as exc:  # it may publish (serving announces what nobody announced yet)
+                logger.warning("catching up waits for the broker: %s", exc)
+                await self._wait_for_broker()
         logger.info("replayed %d records of %s", self.handled, ", ".join(self.topics))
         self.replayed.set()

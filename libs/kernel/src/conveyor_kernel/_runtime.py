@@ -102,7 +102,8 @@ class EventRuntime:
     def _dispatcher(self, handlers: HandlerTable, group: str) -> Dispatcher:
         return Dispatcher(handlers, group=group, max_retries=self.kafka.max_retries,
                           retry_wait=self.kafka.retry_wait,
-                          dead_letter_topic=self.topic(topics.DEAD_LETTER))
+                          dead_letter_topic=self.topic(topics.DEAD_LETTER),
+                          prefix="" if self.memory is not None else self.kafka.topic_prefix)
 
     def subscribe(self, handlers: HandlerTable, group: str) -> None:
         """Consume the topics `handlers` needs in consumer group `group` (prefixed like topics)."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Path, Query
 
-from conveyor_kernel import ConveyorError
+from conveyor_kernel import BIGINT_MAX, ConveyorError
 
 from .adapters.rows import Entry
 from .deps import LedgerDep, SignerDep
@@ -56,7 +56,7 @@ def list_entries(
     subject: str | None = Query(None, description="only events about this subject"),
     type: str | None = Query(None, description="only this event type (full or short name)"),
     limit: int = Query(100, ge=1, le=MAX_PAGE, description=f"page size, 1..{MAX_PAGE}"),
-    offset: int = Query(0, ge=0, description="entries to skip (>= 0)"),
+    offset: int = Query(0, ge=0, le=BIGINT_MAX, description="entries to skip (>= 0)"),
 ) -> dict[str, Any]:
     total, entries = ledger.find(subject, resolve_type(type), limit, offset)
     return {"total": total, "limit": limit, "offset": offset, "entries": [entry_json(e) for e in entries]}
@@ -74,15 +74,16 @@ def root(ledger: LedgerDep) -> dict[str, object]:
 
 
 @router.get("/entries/{index}", responses={404: {}})
-def entry(ledger: LedgerDep, index: int = Path(ge=0, description="0-based leaf index")) -> dict[str, Any]:
+def entry(ledger: LedgerDep,
+          index: int = Path(ge=0, le=BIGINT_MAX, description="0-based leaf index")) -> dict[str, Any]:
     return entry_json(entry_at(ledger, index))
 
 
 @router.get("/entries/{index}/proof", responses={400: {}})
 def proof(
     ledger: LedgerDep,
-    index: int = Path(ge=0, description="0-based leaf index"),
-    size: int | None = Query(None, ge=1, description="tree size to prove against; default: current"),
+    index: int = Path(ge=0, le=BIGINT_MAX, description="0-based leaf index"),
+    size: int | None = Query(None, ge=1, le=BIGINT_MAX, description="tree size to prove against; default: current"),
 ) -> dict[str, Any]:
     tree_size = ledger.size if size is None else size
     check_inclusion(ledger, index, tree_size, size_name="size")

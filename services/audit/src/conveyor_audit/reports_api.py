@@ -9,6 +9,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from conveyor_kernel import BIGINT_MAX
+
 from .deps import LedgerDep, ReportEntriesDep
 from .report_html import card_html, monthly_html
 from .reports import model_card, monthly_report
@@ -37,7 +39,7 @@ async def card(
     ledger: LedgerDep,
     entries: ReportEntriesDep,
     model: str,
-    version: int = Path(ge=1, description="registered version, >= 1"),
+    version: int = Path(ge=1, le=BIGINT_MAX, description="registered version, >= 1"),
     format: Literal["json", "html"] = Query("json", description="json or html"),
 ) -> HTMLResponse | JSONResponse:
     report = model_card(ledger, model, version)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import PrincipalDep, tracer
+from conveyor_kernel import BIGINT_MAX, PrincipalDep, tracer
 
 from . import queries
 from .deps import DbSession, RegistryDep
@@ -20,7 +20,7 @@ ERRORS: dict[type[Exception], int] = {NotFound: 404, Conflict: 409, ChangeNotMad
 router = APIRouter(prefix="/models", tags=["registry"])
 
 ModelName = Annotated[str, Path(min_length=1, max_length=200, description="registered model name")]
-Version = Annotated[int, Path(ge=1, description="version number, 1 and up")]
+Version = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="version number, 1 and up")]
 
 
 @router.get("", response_model=list[ModelPublic])
