@@ -76,9 +76,9 @@ class _Loop:
                 await self._wait_for_broker()
 
     async def _wait_for_broker(self) -> None:
-        if self.broker is not None and not self.broker.reachable:
+        if self.broker is not None:
             await self.broker.wait_reachable()
-        else:  # no probe to wait on, or the probe has not noticed yet
+        else:
             await asyncio.sleep(_BACKOFF)
 
     async def _fetch(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[ConsumerRecord]]:

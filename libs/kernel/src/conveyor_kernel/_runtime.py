@@ -131,6 +131,12 @@ class EventRuntime:
         self._subscriptions.append(subscription)
 
     @property
+    def broker(self) -> KafkaPublisher | None:
+        """The Kafka publisher, for a loop of the service's own that must wait out a broker outage (its
+        `reachable` and `wait_reachable()`); None on the in-memory bus."""
+        return self._kafka_publisher
+
+    @property
     def subscribed(self) -> tuple[str, ...]:
         """Base names of every topic this runtime consumes."""
         return tuple(sorted({*self._elsewhere, *(t for s in self._subscriptions for t in s.topics)}))

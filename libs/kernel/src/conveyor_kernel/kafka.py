@@ -125,8 +125,9 @@ class KafkaPublisher:
         return self._producer is not None and self._unreachable_since is None
 
     async def wait_reachable(self) -> None:
-        """Return once the broker answers the probe again."""
-        await self._reachable.wait()
+        """Return once the broker answers the probe, and not sooner than half a second from now: a caller whose
+        publish just failed may be ahead of the probe, and must not spin."""
+        await asyncio.gather(self._reachable.wait(), asyncio.sleep(0.5))
 
     def _mark(self, reachable: bool) -> None:
         if reachable:

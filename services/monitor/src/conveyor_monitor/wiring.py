@@ -14,6 +14,7 @@ from conveyor_kernel.memory import InMemoryBus
 from .adapters.faust_app import create_faust_app
 from .adapters.stream import FaustStream
 from .adapters.tables import create_champions_table, create_windows_table
+from .adapters.throttle_db import ThrottleStore
 from .alerting import Alerting
 from .api import ERRORS, router
 from .confirm import DriftConfirmation
@@ -40,6 +41,7 @@ def build_monitor(
     store = ArtifactStore(settings.artifact_root)
     labels = LabelJoin(settings.state_dir(SERVICE) / "labels.db", settings.label_window_size)
     feedback = Feedback(store, labels, publisher, settings.feedback_min_labels)
+    throttle = ThrottleStore(settings.state_dir(SERVICE) / "throttle.db")  # cooldowns and caps survive a restart
     return Monitor(
         store=store,
         champions=champions,
@@ -49,8 +51,8 @@ def build_monitor(
         alerting=Alerting(
             publisher=publisher,
             feedback=feedback,
-            policy=RetrainPolicy(settings.retrain_cooldown_seconds, settings.retrain_max_per_hour),
-            gate=CooldownGate(settings.retrain_cooldown_seconds),
+            policy=RetrainPolicy(settings.retrain_cooldown_seconds, settings.retrain_max_per_hour, store=throttle),
+            gate=CooldownGate(settings.retrain_cooldown_seconds, store=throttle),
             metrics=metrics,
         ),
         evaluator=Evaluator(
@@ -85,7 +87,9 @@ def create_app(settings: MonitorSettings, transport: InMemoryBus | None = None) 
         runtime.subscribe(table, group=SERVICE)
     else:
         dispatcher = runtime.dispatcher(table, group=SERVICE)
-        stream = FaustStream(faust_app, settings.kafka, runtime.subscribed, dispatcher, runtime.dead_letters.forward)
+        broker = runtime.broker
+        stream = FaustStream(faust_app, settings.kafka, runtime.subscribed, dispatcher, runtime.dead_letters.forward,
+                             broker.wait_reachable if broker is not None else None)
         components.append(stream)
     app = create_service_app("Conveyor monitor", service=SERVICE, settings=settings,
                              components=components, registry=registry, errors=ERRORS)
