@@ -12,8 +12,7 @@ from fastapi import APIRouter, Path, Query
 from conveyor_kernel import BIGINT_MAX, ConveyorError
 
 from .adapters.rows import Entry
-from .deps import LedgerDep, SignerDep
-from .integrity import verify_snapshot
+from .deps import KeeperDep, LedgerDep
 from .leaf import event_as_dict
 from .queries import (
     EntryNotFound,
@@ -63,8 +62,8 @@ def list_entries(
 
 
 @router.get("/verify")
-def verify(ledger: LedgerDep, signer: SignerDep) -> dict[str, object]:
-    return verify_snapshot(ledger.snapshot(), signer.verifier).as_dict()
+def verify(keeper: KeeperDep) -> dict[str, object]:
+    return keeper.verify().as_dict()
 
 
 @router.get("/root")
