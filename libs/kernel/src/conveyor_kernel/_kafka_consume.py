@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
@@ -37,6 +37,17 @@ class Broker(Protocol):
 def _record(message: ConsumerRecord) -> Record:
     return Record(topic=message.topic, key=message.key, value=message.value, headers=list(message.headers or ()),
                   partition=message.partition, offset=message.offset)
+
+
+class _Joined(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, joined: asyncio.Event) -> None:
+        self.joined = joined
+
+    async def on_partitions_revoked(self, revoked: object) -> None:
+        pass
+
+    async def on_partitions_assigned(self, assigned: object) -> None:
+        self.joined.set()
 
 
 class _Loop:
@@ -101,7 +112,6 @@ class KafkaConsumerLoop(_Loop):
 
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
-            *self.topics,
             **self.settings.client_options(),
             group_id=self.group,
             client_id=f"{self.settings.client_id}-{self.group}",
@@ -110,6 +120,9 @@ class KafkaConsumerLoop(_Loop):
             isolation_level="read_committed",
             max_poll_interval_ms=600_000,
         )
+        # Ready once the group has assigned this member its share, even none: with more instances than
+        # partitions the spare ones stand by in the group and take over a partition when its owner dies.
+        self._consumer.subscribe(self.topics, listener=_Joined(self.assigned))
         await self._consumer.start()
         self._task = asyncio.create_task(self._run(), name=f"consume-{self.group}")
 
@@ -118,8 +131,6 @@ class KafkaConsumerLoop(_Loop):
         consumer = self._consumer
         while True:
             batches = await self._fetch(consumer)
-            if consumer.assignment():
-                self.assigned.set()
             for tp, messages in batches.items():
                 for message in messages:
                     await self._handle(_record(message))

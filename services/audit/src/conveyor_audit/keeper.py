@@ -38,7 +38,7 @@ class LedgerKeeper:
         settings = self.settings
         self._signer = load_signer(settings)  # before opening anything: production needs a real key
         self.verifiers = trusted_verifiers(settings, self._signer)
-        ledger = open_ledger(settings.state_dir("audit"))
+        ledger = open_ledger(settings.state_dir("audit"), settings.database_url)
         try:
             self._verify(ledger)
         except BaseException:
