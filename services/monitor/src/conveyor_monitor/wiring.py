@@ -44,7 +44,7 @@ def build_monitor(
     engine = make_engine(settings.database(SERVICE, "labels.db"), schema=SERVICE, sqlite_synchronous="NORMAL")
     labels = LabelJoin(engine, settings.label_window_size)
     feedback = Feedback(store, labels, publisher, settings.feedback_min_labels)
-    throttle = ThrottleStore(settings.state_dir(SERVICE) / "throttle.db")  # cooldowns and caps survive a restart
+    throttle = ThrottleStore(engine)  # cooldowns and caps survive a restart, in the label store's database
     return Monitor(
         store=store,
         champions=champions,

@@ -1,54 +1,55 @@
-"""The alarm cooldowns and retrain grants in SQLite, so that a restart forgets neither (issue 15, finding 8:
-a restarted monitor could alarm again at once and exceed its hourly retrain cap).
+"""The alarm cooldowns and retrain grants in the monitor's database (SQLite in the state dir, or the platform's
+PostgreSQL, schema `monitor`), so that a restart forgets neither (issue 15, finding 8: a restarted monitor
+could alarm again at once and exceed its hourly retrain cap).
 
 Times are wall-clock seconds (time.time): a monotonic clock restarts with the process. Every change is one
-autocommitted statement; the tables are tiny (a row per alarm key, a row per retrain grant in the last hour).
+short transaction; the tables are tiny (a row per alarm key, a row per retrain grant in the last hour).
 """
 
-import sqlite3
-import threading
-from pathlib import Path
+from sqlalchemy import Column, Engine, Float, Index, MetaData, Table, Text, delete, insert, select
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS alarm_fired (key TEXT PRIMARY KEY, at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS retrain_granted (model TEXT NOT NULL, at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS retrain_granted_model ON retrain_granted (model, at);
-"""
+metadata = MetaData()
+alarm_fired = Table("alarm_fired", metadata, Column("key", Text, primary_key=True), Column("at", Float, nullable=False))
+retrain_granted = Table("retrain_granted", metadata, Column("model", Text, nullable=False),
+                        Column("at", Float, nullable=False), Index("retrain_granted_model", "model", "at"))
 
 
 class ThrottleStore:
-    def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.executescript(SCHEMA)
-        self._lock = threading.Lock()
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        metadata.create_all(engine)
 
     def fired(self) -> dict[str, float]:
-        with self._lock:
-            return dict(self._db.execute("SELECT key, at FROM alarm_fired").fetchall())
+        with self._engine.connect() as connection:
+            return {key: at for key, at in connection.execute(select(alarm_fired.c.key, alarm_fired.c.at))}
 
     def fire(self, key: str, at: float) -> None:
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO alarm_fired (key, at) VALUES (?, ?)", (key, at))
+        with self._engine.begin() as connection:  # an upsert both dialects speak: delete, then insert
+            connection.execute(delete(alarm_fired).where(alarm_fired.c.key == key))
+            connection.execute(insert(alarm_fired).values(key=key, at=at))
 
     def forget(self, keys: list[str]) -> None:
-        with self._lock:
-            self._db.executemany("DELETE FROM alarm_fired WHERE key = ?", [(k,) for k in keys])
+        with self._engine.begin() as connection:
+            connection.execute(delete(alarm_fired).where(alarm_fired.c.key.in_(keys)))
 
     def grants(self, since: float) -> dict[str, list[float]]:
         found: dict[str, list[float]] = {}
-        with self._lock:
-            self._db.execute("DELETE FROM retrain_granted WHERE at < ?", (since,))
-            for model, at in self._db.execute("SELECT model, at FROM retrain_granted ORDER BY at"):
+        with self._engine.begin() as connection:
+            connection.execute(delete(retrain_granted).where(retrain_granted.c.at < since))
+            rows = connection.execute(select(retrain_granted.c.model, retrain_granted.c.at)
+                                      .order_by(retrain_granted.c.at))
+            for model, at in rows:
                 found.setdefault(model, []).append(at)
         return found
 
     def grant(self, model: str, at: float) -> None:
-        with self._lock:
-            self._db.execute("INSERT INTO retrain_granted (model, at) VALUES (?, ?)", (model, at))
+        with self._engine.begin() as connection:
+            connection.execute(insert(retrain_granted).values(model=model, at=at))
 
     def revoke(self, model: str, at: float) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM retrain_granted WHERE model = ? AND at = ?", (model, at))
+        with self._engine.begin() as connection:
+            connection.execute(delete(retrain_granted).where(retrain_granted.c.model == model,
+                                                             retrain_granted.c.at == at))
 
     def close(self) -> None:
-        self._db.close()
+        """The engine is the label store's too; whoever made it disposes of it."""
