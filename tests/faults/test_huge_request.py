@@ -11,14 +11,9 @@ import time
 from contextlib import AsyncExitStack
 
 import httpx
-import numpy as np
 import pytest
-from skl2onnx import to_onnx
-from skl2onnx.common.data_types import FloatTensorType
-from sklearn.linear_model import LogisticRegression
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import FileStore
 from conveyor_kernel.callers import AllowedCaller
 from conveyor_kernel.kafka import KafkaPublisher, ensure_topics
 from conveyor_monitor.settings import MonitorSettings
@@ -27,25 +22,6 @@ from conveyor_serving.settings import ServingSettings
 from conveyor_serving.wiring import create_app as create_serving
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
-FEATURES = ["x", "y", "z"]
-
-
-def _model_and_reference(store: FileStore) -> tuple[str, str, np.ndarray]:
-    rng = np.random.default_rng(15)
-    X = rng.normal(size=(400, 3)).astype(np.float32)
-    y = (X[:, 0] > 0).astype(int)
-    model = to_onnx(LogisticRegression().fit(X, y), initial_types=[("input", FloatTensorType([None, 3]))],
-                    options={"zipmap": False}, target_opset=17)
-    for node in model.graph.node:  # serving's contract names the outputs label and probabilities
-        node.output[:] = [{"output_label": "label", "output_probability": "probabilities"}.get(o, o)
-                          for o in node.output]
-    for output in model.graph.output:
-        output.name = {"output_label": "label", "output_probability": "probabilities"}.get(output.name, output.name)
-    model_uri = store.put("models", model.SerializeToString(), ".onnx")[1]
-    reference = {"feature_names": FEATURES, "kinds": dict.fromkeys(FEATURES, "numeric"),
-                 "columns": {name: X[:, i].tolist() for i, name in enumerate(FEATURES)},
-                 "predictions": y.tolist(), "task": "classification", "class_labels": ["0", "1"]}
-    return model_uri, store.put_json("references", reference)[1], X
 
 
 async def _until(check, what: str, seconds: float = 90) -> None:
@@ -55,7 +31,7 @@ async def _until(check, what: str, seconds: float = 90) -> None:
         await asyncio.sleep(0.1)
 
 
-def _infer_body(rows: np.ndarray, request_id: str, **parameters) -> dict:
+def _infer_body(rows, request_id: str, **parameters) -> dict:
     body = {"id": request_id, "inputs": [{"name": "input", "shape": list(rows.shape), "datatype": "FP32",
                                           "data": rows.flatten().tolist()}]}
     if parameters:
@@ -63,16 +39,13 @@ def _infer_body(rows: np.ndarray, request_id: str, **parameters) -> dict:
     return body
 
 
-async def test_a_huge_request_does_not_blind_the_monitor(kafka_settings, tmp_path):
-    store = FileStore(tmp_path / "artifacts")
-    model_uri, reference_uri, X = _model_and_reference(store)
+async def test_a_huge_request_does_not_blind_the_monitor(kafka_settings, tmp_path, champion):
+    X = champion.X
     await ensure_topics(kafka_settings, [ev.ModelPromoted, ev.ModelDeployed, ev.PredictionsLogged])
     registry = KafkaPublisher(kafka_settings, source="registry")
     await registry.start()
     try:
-        await registry.publish(ev.ModelPromoted(
-            model_name="m", version=1, artifact_uri=model_uri, reference_uri=reference_uri, action="promote",
-            feature_names=FEATURES, task=ev.TASK_CLASSIFICATION), "m")
+        await registry.publish(champion.promoted("m"), "m")
     finally:
         await registry.stop()
     serving = create_serving(ServingSettings(data_dir=tmp_path, kafka=kafka_settings, grpc_port=0,
