@@ -69,8 +69,25 @@ async def ensure_topics(settings: KafkaSettings, topics: Iterable[str | type[Mes
                 await admin.create_topics(wanted)
             except TopicAlreadyExistsError:
                 pass  # a peer created it between our list and create
+            await _until_led(admin, [t.name for t in wanted])
     finally:
         await admin.close()
+
+
+async def _until_led(admin: AIOKafkaAdminClient, names: list[str], seconds: float = 30) -> None:
+    """Until the broker's metadata gives every partition of the new topics a leader. Creation returns once the
+    controller decided; a loaded broker learns of it later, and a publish in that gap would spend its whole
+    publish timeout (2 s) on UnknownTopicOrPartition and fail."""
+    deadline = time.monotonic() + seconds
+    while True:
+        described = await admin.describe_topics(names)
+        if all(d["error_code"] == 0 and d["partitions"] and all(p["leader"] >= 0 for p in d["partitions"])
+               for d in described):
+            return
+        if time.monotonic() > deadline:
+            logger.warning("topics %s have no leader after %.0f s; publishing to them may fail", names, seconds)
+            return
+        await asyncio.sleep(0.1)
 
 
 class KafkaPublisher:
