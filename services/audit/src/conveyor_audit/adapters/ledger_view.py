@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from ..merkle import Position
 from .rows import Entry, StoredCheckpoint
@@ -18,8 +19,11 @@ PAGE = 4096  # entries per query
 
 
 class StoredView:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    """Over a sqlite3 connection, or the PostgreSQL ledger's `_Connection` (which speaks the same calls)."""
+
+    def __init__(self, conn: sqlite3.Connection | Any, postgres: bool = False) -> None:
         self._conn = conn
+        self._indexes = "string_agg(idx::text, ',')" if postgres else "group_concat(idx)"
 
     def entries(self) -> Iterator[Entry]:
         after = -1
@@ -55,7 +59,7 @@ class StoredView:
 
     def repeated_ids(self) -> list[tuple[str, list[int]]]:
         """Event ids stored more than once (only possible if the unique index was dropped), with their indexes."""
-        rows = self._conn.execute("SELECT event_id, group_concat(idx) FROM entries GROUP BY event_id "
+        rows = self._conn.execute(f"SELECT event_id, {self._indexes} FROM entries GROUP BY event_id "
                                   "HAVING COUNT(*) > 1 ORDER BY MIN(idx) LIMIT 100").fetchall()
         return [(event_id, sorted(int(i) for i in indexes.split(","))) for event_id, indexes in rows]
 
