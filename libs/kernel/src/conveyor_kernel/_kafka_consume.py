@@ -18,11 +18,13 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from ._bus import DeadLetters, Dispatcher, Record
 from ._errors import BrokerUnavailable
+from ._ops_metrics import lag_of
 from ._settings import KafkaSettings
 from ._tasks import cancel_task
 
 logger = logging.getLogger(__name__)
 _BACKOFF = 0.5  # seconds between attempts while the broker is away
+LAG_REFRESH_SECONDS = 2.0
 
 
 class Broker(Protocol):
@@ -109,6 +111,9 @@ class KafkaConsumerLoop(_Loop):
                  dead_letters: DeadLetters, broker: Broker | None = None) -> None:
         super().__init__(settings, topics, dispatcher, dead_letters, broker)
         self.group = settings.group(dispatcher.group)
+        self._positions: dict[TopicPartition, int] = {}  # next offset to handle, per assigned partition
+        self._ends: dict[TopicPartition, int] = {}  # high watermarks, asked for every LAG_REFRESH_SECONDS
+        self._lag_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
@@ -125,18 +130,62 @@ class KafkaConsumerLoop(_Loop):
         self._consumer.subscribe(self.topics, listener=_Joined(self.assigned))
         await self._consumer.start()
         self._task = asyncio.create_task(self._run(), name=f"consume-{self.group}")
+        self._lag_task = asyncio.create_task(self._refresh_ends(), name=f"lag-{self.group}")
+
+    async def stop(self) -> None:
+        await cancel_task(self._lag_task)
+        self._lag_task = None
+        await super().stop()
 
     async def _run(self) -> None:
         assert self._consumer is not None
         consumer = self._consumer
         while True:
             batches = await self._fetch(consumer)
+            await self._note_positions(consumer)
             for tp, messages in batches.items():
+                if messages:  # fetched is not handled: the lag counts from the first record still to handle
+                    self._positions[TopicPartition(tp.topic, tp.partition)] = messages[0].offset
                 for message in messages:
                     await self._handle(_record(message))
                     if not await self._commit(consumer, tp, message.offset + 1):
                         break  # the partition moved to another member: it goes on from the committed offset
+                    self._positions[TopicPartition(tp.topic, tp.partition)] = message.offset + 1
                     self.handled += 1
+
+    async def _note_positions(self, consumer: AIOKafkaConsumer) -> None:
+        """Where each assigned partition stands, for consumer_lag(); known locally once fetching began."""
+        assigned = consumer.assignment()
+        for tp in list(self._positions):
+            if tp not in assigned:
+                del self._positions[tp]
+        for tp in assigned:
+            if tp not in self._positions:
+                try:
+                    self._positions[tp] = await consumer.position(tp)
+                except (IllegalStateError, KafkaError) as exc:  # revoked meanwhile, or the broker away
+                    logger.debug("position of %s unavailable: %s", tp, exc)
+
+    async def _refresh_ends(self) -> None:
+        """The fetcher learns a high watermark only when it fetches, and a handler that is slow (the case lag is
+        for) stops the fetching: so ask the broker on a timer, off the consumer loop."""
+        assert self._consumer is not None
+        while True:
+            assigned = list(self._consumer.assignment())
+            if assigned:
+                try:
+                    self._ends = await self._consumer.end_offsets(assigned)
+                except KafkaError as exc:
+                    logger.debug("end offsets of %s unavailable: %s", self.group, exc)
+            await asyncio.sleep(LAG_REFRESH_SECONDS)
+
+    def consumer_lag(self) -> dict[tuple[str, str, int], int]:
+        """Records behind each assigned partition's high watermark (the newest of the fetcher's and the broker's)."""
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        return lag_of((self.group, tp.topic, tp.partition, _newest(consumer.highwater(tp), self._ends.get(tp)),
+                       position) for tp, position in list(self._positions.items()))
 
     async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> bool:
         """Commit, retrying while the broker is away; False when the group took the partition elsewhere."""
@@ -151,6 +200,11 @@ class KafkaConsumerLoop(_Loop):
             except KafkaError as exc:
                 logger.warning("commit of %s[%d]@%d failed, retrying: %s", tp.topic, tp.partition, offset, exc)
                 await self._wait_for_broker()
+
+
+def _newest(*offsets: int | None) -> int | None:
+    known = [o for o in offsets if o is not None]
+    return max(known) if known else None
 
 
 class KafkaReplayLoop(_Loop):
@@ -180,6 +234,10 @@ class KafkaReplayLoop(_Loop):
         self._end = await consumer.end_offsets(partitions)
         self.assigned.set()
         self._task = asyncio.create_task(self._run(), name=f"replay-{self.dispatcher.group}")
+
+    def consumer_lag(self) -> dict[tuple[str, str, int], int]:
+        """None: a replay is in no consumer group, and its topic (the registry's history) is small."""
+        return {}
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         """Every partition of the topics, once the metadata names them all (a topic created just now may

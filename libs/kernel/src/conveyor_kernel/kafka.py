@@ -42,7 +42,8 @@ __all__ = ["KafkaConsumerLoop", "KafkaPublisher", "KafkaReplayLoop", "ensure_top
 logger = logging.getLogger(__name__)
 
 
-async def ensure_topics(settings: KafkaSettings, topics: Iterable[str | type[Message]]) -> None:
+async def ensure_topics(settings: KafkaSettings, topics: Iterable[str | type[Message]],
+                        partitions: int | None = None) -> None:
     """Create the topics (base names or event classes) that do not exist yet, with the partitions, replicas
     and retention of `settings` (`KafkaSettings.topic_config`): consumers must not wait for a producer to
     auto-create them, and an auto-created topic would get the broker's defaults (7 days) instead.
@@ -60,7 +61,7 @@ async def ensure_topics(settings: KafkaSettings, topics: Iterable[str | type[Mes
     try:
         existing = set(await admin.list_topics())
         names = {settings.topic(t): t if isinstance(t, str) else topic_map.TOPIC_OF[t] for t in topics}
-        wanted = [NewTopic(name=full, num_partitions=settings.partitions,
+        wanted = [NewTopic(name=full, num_partitions=partitions or settings.partitions,
                            replication_factor=settings.replication_factor,
                            topic_configs=settings.topic_config(base))
                   for full, base in names.items() if full not in existing]

@@ -13,6 +13,7 @@ from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import ArtifactStore, Envelope, HandlerTable, InvalidMessage, Publisher, tracer
 
 from .adapters.onnx_model import CLASSIFICATION, REGRESSION, LoadedModel, ModelRefused, load_model
+from .first_predictions import FirstPredictions
 from .metrics import ServingMetrics
 from .replay import Replay
 from .repository import CANARY, SHADOW, ModelNotFound, ModelRepository, TrafficSplit
@@ -29,6 +30,7 @@ class ServingPorts:
     metrics: ServingMetrics
     instance: str
     publisher: Publisher  # announces ModelDeployed
+    first_predictions: FirstPredictions = field(default_factory=FirstPredictions)  # the log continues the trace
     # The promotion event each model last applied: a redelivery (same ce_id) is not a new deployment.
     applied: dict[str, str] = field(default_factory=dict)
     replay: Replay = field(default_factory=Replay)
@@ -85,6 +87,7 @@ async def deploy(ports: ServingPorts, event: ev.ModelPromoted, envelope: Envelop
                 subject=model.name,
             )
         ports.applied[event.model_name] = envelope.id
+        ports.first_predictions.deployed(model.name, model.version, span.get_span_context())
 
 
 def _check_split(event: ev.TrafficSplitSet) -> None:
