@@ -1,8 +1,10 @@
 """Fixtures shared by every test folder: the real broker, unique topic prefixes, temp data dirs."""
 
 import os
+import signal
 import socket
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -44,6 +46,68 @@ def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
     from conveyor_cli.kafka_accounts import kafka_settings as local_settings
 
     return local_settings(kafka_bootstrap, f"t{uuid.uuid4().hex[:12]}.").model_copy(update={"max_retries": 1})
+
+
+class PrivateBroker:
+    """A Kafka broker of a test's own (deploy/local/kafka.sh on free ports, its own data dir), for faults that
+    stop or kill the broker: the shared one on 9092 is never touched. SASL/SCRAM like the local one."""
+
+    def __init__(self, data: Path) -> None:
+        self.data = data
+        self.port, self.controller_port = _free_port(), _free_port()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        self.env = {**{k: v for k, v in os.environ.items() if k != "CONVEYOR_KAFKA__BOOTSTRAP_SERVERS"},
+                    "CONVEYOR_KAFKA_PORT": str(self.port), "CONVEYOR_KAFKA_CONTROLLER_PORT": str(self.controller_port),
+                    "CONVEYOR_KAFKA_DATA": str(data)}
+
+    def _script(self, verb: str) -> None:
+        subprocess.run([str(ROOT / "deploy/local/kafka.sh"), verb], check=True, env=self.env,
+                       stdout=subprocess.DEVNULL)
+
+    def start(self) -> None:
+        self._script("start")
+
+    def stop(self) -> None:
+        self._script("stop")
+
+    def kill(self) -> None:
+        """kill -9: no clean shutdown, as a crash or a lost machine."""
+        pid = int((self.data / "kafka.pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while _port_open(self.bootstrap) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (self.data / "kafka.pid").unlink(missing_ok=True)
+
+    def settings(self, prefix: str = "") -> KafkaSettings:
+        from conveyor_cli.kafka_accounts import broker_admin
+
+        admin = broker_admin(self.bootstrap, prefix, self.data / "admin.json")
+        assert admin is not None, f"no admin.json under {self.data}"
+        return admin
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def private_broker(tmp_path_factory) -> "PrivateBroker":
+    """A broker this session may stop, kill and restart (started once; each test leaves it running)."""
+    broker = PrivateBroker(tmp_path_factory.mktemp("private-kafka"))
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def private_kafka(private_broker: PrivateBroker) -> KafkaSettings:
+    """Super-user settings on the private broker with topics unique to this test; the broker is running."""
+    if not _port_open(private_broker.bootstrap):
+        private_broker.start()
+    return private_broker.settings(f"t{uuid.uuid4().hex[:12]}.").model_copy(update={"max_retries": 1})
 
 
 # --- where state lives: SQLite files and a folder (embedded), or PostgreSQL and an S3 bucket (distributed) ---

@@ -4,9 +4,10 @@ its contract port with its probes and settings, Strimzi/KEDA/HPA when asked, and
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conveyor_cli.platform import SERVICES
-from conveyor_kernel import topics
+from conveyor_kernel import KafkaSettings, topics
 
 pytestmark = pytest.mark.timeout(900)  # the first use builds helm (about 2 minutes with cold Go caches)
 
@@ -130,13 +131,37 @@ def test_production_runs_kafka_on_strimzi_with_every_kernel_topic(production):
     assert set(chart_topics) == {f"prod.{name}" for name in kernel_topics}
     for topic in chart_topics.values():
         assert topic["apiVersion"] == STRIMZI and topic["metadata"]["labels"]["strimzi.io/cluster"] == cluster
-        assert topic["spec"]["replicas"] == 3
+        assert (topic["spec"]["partitions"], topic["spec"]["replicas"]) == (6, 3)
     # docs/topics.md: production keeps what serving replays and what verifiers copy
     assert chart_topics["prod.conveyor.registry"]["spec"]["config"]["retention.ms"] == "-1"
     assert chart_topics["prod.conveyor.audit.checkpoints"]["spec"]["config"]["retention.ms"] == "-1"
     users = by_kind(production, "KafkaUser")
     assert set(users) == {f"conveyor-{name}" for name in SERVICES}
     assert all(u["spec"]["authentication"]["type"] == "scram-sha-512" for u in users.values())
+
+
+def _kernel_settings(values: dict) -> KafkaSettings:
+    kafka = values["kafka"]
+    return KafkaSettings(partitions=kafka["partitions"], replication_factor=kafka["replicationFactor"],
+                         predictions_retention_hours=kafka["predictionsRetentionHours"],
+                         predictions_retention_bytes=kafka["predictionsRetentionBytes"])
+
+
+def test_every_kafka_topic_has_the_config_the_kernel_creates_it_with(production):
+    """The chart's KafkaTopics and the services' own ensure_topics agree on partitions, replicas and retention."""
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    values["kafka"].update(yaml.safe_load(PRODUCTION.read_text())["kafka"])
+    kernel = _kernel_settings(values)
+    for topic in by_kind(production, "KafkaTopic").values():
+        base = topic["spec"]["topicName"].removeprefix("prod.")
+        assert topic["spec"]["config"] == kernel.topic_config(base), base
+        assert (topic["spec"]["partitions"], topic["spec"]["replicas"]) == (kernel.partitions,
+                                                                              kernel.replication_factor)
+    for name in SERVICES:  # and a service creating a topic itself creates it the same way
+        env = env_of(production, name)
+        assert env["CONVEYOR_KAFKA__PARTITIONS"]["value"] == str(kernel.partitions)
+        assert env["CONVEYOR_KAFKA__REPLICATION_FACTOR"]["value"] == str(kernel.replication_factor)
+        assert env["CONVEYOR_KAFKA__PREDICTIONS_RETENTION_BYTES"]["value"] == str(kernel.predictions_retention_bytes)
 
 
 def test_production_scales_consumers_on_lag_and_serving_on_cpu(production):

@@ -100,6 +100,20 @@ class BusContract:
         assert seen == ["d"]
         assert await bus.dead_letters() == []
 
+    async def test_an_unknown_type_and_a_type_on_the_wrong_topic_are_dead_lettered(self, bus):
+        """Finding 7: the registry skipped them silently. Either hides a broken or hostile producer."""
+        unknown = Envelope(type="conveyor.events.v1.ModelBaked", source="x", subject="m").to_headers()
+        await bus.send_raw(Record(bus.topic(topics.DATASETS), b"m", b"", unknown))
+        misplaced = Envelope(type="conveyor.events.v1.ModelPromoted", source="x", subject="m").to_headers()
+        await bus.send_raw(Record(bus.topic(topics.DATASETS), b"m", ev.ModelPromoted().SerializeToString(),
+                                  misplaced))
+        await bus.consume({ev.DatasetArrived: _ignore}, [topics.DATASETS], count=2)
+        reasons = [dict(d.headers)["dlq_reason"].decode() for d in await bus.dead_letters()]
+        assert reasons[0] == "unknown event type 'conveyor.events.v1.ModelBaked': no contract in " \
+                             "conveyor.events.v1 has it"
+        assert reasons[1] == (f"conveyor.events.v1.ModelPromoted belongs on {bus.topic(topics.REGISTRY)}, "
+                              f"not on {bus.topic(topics.DATASETS)}")
+
 
 async def _ignore(event, envelope):
     pytest.fail("handler must not run for an invalid record")

@@ -46,12 +46,22 @@ def test_listing_filters_and_decodes_events(settings, filled) -> None:
     ({"limit": 0}, 422, "limit"),
     ({"limit": 5000}, 422, "limit"),
     ({"offset": -1}, 422, "offset"),
+    ({"offset": 2**63}, 422, "less than or equal to 9223372036854775807"),  # finding 5: was a 500
 ])
 def test_bad_query_parameters_are_named(settings, filled, params, status, names) -> None:
     with signed(TestClient(create_app(settings))) as client:
         response = client.get("/ledger", params=params)
     assert response.status_code == status
     assert names in response.text
+
+
+@pytest.mark.parametrize("path", ["/ledger/entries/9223372036854775808", "/ledger/entries/9223372036854775808/proof",
+                                  "/ledger/proof/inclusion?index=0&tree_size=9223372036854775808"])
+def test_an_index_past_the_largest_integer_is_422_naming_the_bound(settings, filled, path) -> None:
+    with signed(TestClient(create_app(settings))) as client:
+        response = client.get(path)
+    assert response.status_code == 422, response.text
+    assert "less than or equal to 9223372036854775807" in response.text
 
 
 def test_entry_root_proof_and_verify(settings, filled) -> None:

@@ -174,12 +174,13 @@ async def test_cooldown_and_the_hourly_cap_still_hold(bus, tmp_path):
 
 async def test_a_new_champion_ends_the_wait_and_a_restart_keeps_it(bus, tmp_path):
     rng = np.random.default_rng(7)
-    monitor = make_monitor(bus, tmp_path)
+    # no cooldown: the restart keeps cooldowns now (finding 8), and this test is about the waiting retrain
+    monitor = make_monitor(bus, tmp_path, retrain_cooldown_seconds=0)
     await promote(monitor, reference(rng))
     batches = await drifted_windows(monitor, rng, "a")
     assert len(monitor.labels.waiting()) == 1
     monitor.labels.close()
-    restarted = make_monitor(bus, tmp_path)  # the same label store file
+    restarted = make_monitor(bus, tmp_path, retrain_cooldown_seconds=0)  # the same label store file
     restarted.champions.update(monitor.champions)
     assert [w.needed for w in restarted.labels.waiting()] == [NEEDED]
     await restarted.on_labels(labels_for(batches, NEEDED))

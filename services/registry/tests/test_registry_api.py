@@ -55,6 +55,20 @@ async def test_reads_show_models_versions_and_decisions(client, seed):
     assert decisions[1]["reasons"][0] == "roc_auc 0.800 < champion v1 0.900 - 0.01"
 
 
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("GET", "/models/churn/versions/9223372036854775808", None),
+    ("POST", "/models/churn/versions/9223372036854775808/promote", ALICE),
+    ("POST", "/models/churn/traffic", {**ALICE, "mode": "canary", "version": 2**63, "weight": 0.1}),
+])
+async def test_a_version_past_the_largest_integer_is_422_naming_the_bound(client, seed, method, path, body):
+    """Finding 5: these were 500s (SQLite cannot bind an integer >= 2**63)."""
+    await seed(0.9)
+    response = await client.request(method, path, json=body)
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert error["loc"][-1] == "version" and "less than or equal to 9223372036854775807" in error["msg"]
+
+
 @pytest.mark.parametrize(
     ("path", "detail"),
     [

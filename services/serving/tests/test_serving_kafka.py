@@ -59,10 +59,10 @@ def test_promotion_on_kafka_is_served_and_logged(kafka_settings, models):
 
     with signed(TestClient(create_app(settings))) as client:
         deadline = time.monotonic() + 60
-        while client.get("/v2/models/cancer/ready").status_code != 200 and time.monotonic() < deadline:
+        while client.get("/v2/health/ready").json() != {"ready": True} and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert client.get("/v2/models/cancer/ready").status_code == 200
         assert client.get("/v2/health/ready").json() == {"ready": True}
+        assert client.get("/v2/models/cancer/ready").status_code == 200  # ready means the champion is back
         response = client.post("/v2/models/cancer/infer", json={"id": "kafka-1", "inputs": [
             {"name": "input", "shape": [4, 30], "datatype": "FP32", "data": rows.tolist()}]})
         assert response.status_code == 200, response.text

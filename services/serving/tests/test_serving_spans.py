@@ -21,6 +21,7 @@ async def test_load_and_swap_spans_are_children_of_the_consumer_span(models, mon
     bus = InMemoryBus(source="serving")
     app = create_app(ServingSettings(data_dir=models.data_dir, grpc_port=0), transport=bus)
     handle = app.state.handlers[ev.ModelPromoted]
+    app.state.serving.ports.replay.finish()  # the past is read (the runtime does this at start on this bus)
     promotion = ev.ModelPromoted(model_name="cancer", version=1, artifact_uri=models.v1_uri)
 
     with tracer.start_as_current_span("consume ModelPromoted") as consumer_span:

@@ -20,6 +20,14 @@ object-store work will read (see the chart's README). Call with (dict "root" $ "
 {{- end }}
 - name: CONVEYOR_KAFKA__MAX_RETRIES
   value: {{ $root.Values.kafka.maxRetries | quote }}
+- name: CONVEYOR_KAFKA__PARTITIONS
+  value: {{ $root.Values.kafka.partitions | quote }}
+- name: CONVEYOR_KAFKA__REPLICATION_FACTOR
+  value: {{ $root.Values.kafka.replicationFactor | quote }}
+- name: CONVEYOR_KAFKA__PREDICTIONS_RETENTION_HOURS
+  value: {{ $root.Values.kafka.predictionsRetentionHours | quote }}
+- name: CONVEYOR_KAFKA__PREDICTIONS_RETENTION_BYTES
+  value: {{ $root.Values.kafka.predictionsRetentionBytes | int64 | quote }}
 - name: CONVEYOR_TELEMETRY__SERVICE_NAME
   value: conveyor-{{ $name }}
 - name: OTEL_SERVICE_NAME

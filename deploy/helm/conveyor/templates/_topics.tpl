@@ -3,3 +3,22 @@ with libs/kernel's topics.py, so a topic added there fails the chart's test unti
 {{- define "conveyor.topics" -}}
 conveyor.datasets,conveyor.models,conveyor.registry,conveyor.deployments,conveyor.predictions,conveyor.monitoring,conveyor.commands.retrain,conveyor.feedback,conveyor.deadletter,conveyor.audit.checkpoints,conveyor.audit.reports,conveyor.consent,conveyor.openlineage
 {{- end }}
+
+{{/* A topic's config as the kernel creates it (KafkaSettings.topic_config, topics.RETENTION): lifecycle
+topics and checkpoints kept forever, predictions bounded by time and size, dead letters a month. Call with
+(dict "root" $ "base" "conveyor.registry"); a test renders every topic and compares with the kernel. */}}
+{{- define "conveyor.topicConfig" -}}
+{{- $k := .root.Values.kafka }}
+{{- $config := dict "cleanup.policy" "delete" }}
+{{- if eq .base "conveyor.predictions" }}
+{{- $_ := set $config "retention.ms" (printf "%d" (mul (int64 $k.predictionsRetentionHours) 3600000)) }}
+{{- $_ := set $config "retention.bytes" (printf "%d" (int64 $k.predictionsRetentionBytes)) }}
+{{- else if eq .base "conveyor.deadletter" }}
+{{- $_ := set $config "retention.ms" "2592000000" }}
+{{- else }}
+{{- $_ := set $config "retention.ms" "-1" }}
+{{- $_ := set $config "retention.bytes" "-1" }}
+{{- end }}
+{{- $_ := set $config "min.insync.replicas" (printf "%d" (max 1 (min 2 (sub (int64 $k.replicationFactor) 1)))) }}
+{{- toYaml (merge (dict) (index .root.Values.strimzi.topics.config .base | default dict) $config) }}
+{{- end }}

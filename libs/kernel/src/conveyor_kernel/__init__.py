@@ -7,10 +7,11 @@ Topics: which topic carries which event, in the submodule `topics` (base names; 
 The bus: a service builds one EventRuntime from its settings, takes its publisher for the ports that
     publish, and subscribes one handler table; the consumed topics derive from that table.
     EventRuntime, Publisher, Handler, HandlerTable, Record, Dispatcher, DeadLetters
-Failure, one tree (see `_errors`): ConveyorError > InvalidMessage | TransientError | ConfigurationError
+Failure, one tree (see `_errors`): ConveyorError > InvalidMessage | TransientError (> BrokerUnavailable) |
+    ConfigurationError
 Settings: ServiceSettings (CONVEYOR_* variables), KafkaSettings, AuthSettings
 The HTTP shell and the process: create_service_app (ops routes, component lifespan, error mapping, the
-    access guard), Component, serve, configure_process
+    access guard), Component, serve, configure_process, BIGINT_MAX (the bound of every integer a route takes)
 Identity (see docs/security.md): who acts, from a verified bearer token or as the service itself
     Principal, PrincipalDep (a route's verified caller), acting_principal, Kind, ROLES and the role names,
     AccessTable (access.toml: every route of every service), DevIssuer (dev-mode tokens), TokenVerifier,
@@ -21,7 +22,8 @@ State: `conveyor_kernel.database` (make_engine, serialize, WriterLease): SQLite 
 Telemetry (the API only; entrypoints configure the SDK): tracer, links_of, context_of (an event's trace)
 Long-running processes: cancel_task, settle_heap
 
-Submodules for the transports: `conveyor_kernel.kafka` (KafkaPublisher, KafkaConsumerLoop, ensure_topics)
+Submodules for the transports: `conveyor_kernel.kafka` (KafkaPublisher, KafkaConsumerLoop, KafkaReplayLoop,
+ensure_topics)
 and `conveyor_kernel.memory` (InMemoryBus, build_record: unit tests only); `conveyor_kernel.grants`: what
 each service's Kafka principal may do (KafkaGrants, acl_bindings); `conveyor_kernel.callers`: dev-mode
 callers for tests and scripts (AllowedCaller, token_for).
@@ -31,10 +33,10 @@ from . import topics
 from ._access import AccessTable
 from ._bus import DeadLetters, Dispatcher, Handler, HandlerTable, Publisher, Record
 from ._envelope import Envelope, decode_event, new_event_id
-from ._errors import ConfigurationError, ConveyorError, InvalidMessage, TransientError
+from ._errors import BrokerUnavailable, ConfigurationError, ConveyorError, InvalidMessage, TransientError
 from ._guard import PrincipalDep
 from ._heap import settle_heap
-from ._http import Component, create_service_app
+from ._http import BIGINT_MAX, Component, create_service_app
 from ._identity import (
     ADMIN,
     AUDITOR,
@@ -71,6 +73,7 @@ __all__ = [
     "Publisher",
     "Record",
     # failure
+    "BrokerUnavailable",
     "ConfigurationError",
     "ConveyorError",
     "InvalidMessage",
@@ -97,6 +100,7 @@ __all__ = [
     "KafkaSettings",
     "ServiceSettings",
     # the HTTP shell and the process
+    "BIGINT_MAX",
     "Component",
     "configure_process",
     "create_service_app",

@@ -3,8 +3,9 @@ transport (Kafka, faust, the audit ledger's own reader, and the in-memory bus of
 
 A handler is `async def handle(event, envelope) -> None`. The consumer loop owns every decision about
 failure: InvalidMessage → dead letter at once; TransientError → bounded retries, then dead letter;
-anything else is a bug and is dead-lettered with its type and text, so the stream keeps moving and
-nothing is lost silently.
+BrokerUnavailable → raised to the loop, which waits for the broker and hands it the record again (the
+broker being away is not the record's fault); anything else is a bug and is dead-lettered with its type
+and text, so the stream keeps moving and nothing is lost silently.
 """
 
 import logging
@@ -14,12 +15,12 @@ from typing import Any, Protocol
 
 from google.protobuf.message import Message
 from opentelemetry import trace
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from ._envelope import Envelope, Headers, decode_event
-from ._errors import InvalidMessage, TransientError
+from ._errors import BrokerUnavailable, InvalidMessage, TransientError
 from ._telemetry import context_of, current_trace_headers, tracer
-from .topics import DEAD_LETTER, named, type_name
+from .topics import DEAD_LETTER, EVENT_TYPES, named, type_name
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,10 @@ class DeadLetters:
         await self.send(letter)
 
 
+def _retried(exc: BaseException) -> bool:
+    return isinstance(exc, TransientError) and not isinstance(exc, BrokerUnavailable)
+
+
 @dataclass
 class Dispatcher:
     """Decodes one record, finds its handler, runs it under the failure rules above."""
@@ -113,6 +118,7 @@ class Dispatcher:
     max_retries: int = 3
     retry_wait: float = 0.2
     dead_letter_topic: str = DEAD_LETTER
+    prefix: str = ""  # the topic prefix, to tell whether a record's type belongs on its topic
     _by_type: dict[str, Handler] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -121,15 +127,26 @@ class Dispatcher:
     def _refuse(self, record: Record, reason: str) -> Record:
         return dead_letter(record, reason, self.group, self.dead_letter_topic)
 
+    def _misplaced(self, record: Record, type_: str) -> Record | None:
+        """A type this table does not handle: another consumer's event on a shared topic is skipped; a type no
+        contract defines, or one that travels on another topic, is refused (a silent skip hides a bad producer)."""
+        cls = EVENT_TYPES.get(type_)
+        if cls is None:
+            return self._refuse(record, f"unknown event type {type_!r}: no contract in conveyor.events.v1 has it")
+        if named(cls, self.prefix) != record.topic:
+            return self._refuse(record, f"{type_} belongs on {named(cls, self.prefix)}, not on {record.topic}")
+        return None
+
     async def dispatch(self, record: Record) -> Record | None:
-        """Handle the record; return a dead-letter record if it must go to the dead-letter topic."""
+        """Handle the record; return a dead-letter record if it must go to the dead-letter topic. Raises
+        BrokerUnavailable when the handler could not publish: the caller waits and dispatches it again."""
         try:
             envelope = Envelope.from_headers(record.headers)
         except InvalidMessage as exc:
             return self._refuse(record, f"invalid envelope: {exc}")
         handler = self._by_type.get(envelope.type)
         if handler is None:
-            return None  # another consumer's event on a shared topic
+            return self._misplaced(record, envelope.type)
         try:
             event = decode_event(envelope, record.value)
         except InvalidMessage as exc:
@@ -143,13 +160,16 @@ class Dispatcher:
             span.set_attribute("cloudevents.event_subject", envelope.subject)
             try:
                 async for attempt in AsyncRetrying(
-                    retry=retry_if_exception_type(TransientError),
+                    retry=retry_if_exception(_retried),
                     stop=stop_after_attempt(self.max_retries + 1),
                     wait=wait_exponential(multiplier=self.retry_wait, max=5),
                     reraise=True,
                 ):
                     with attempt:
                         await handler(event, envelope)
+            except BrokerUnavailable as exc:
+                span.set_status(trace.StatusCode.ERROR, str(exc))
+                raise
             except InvalidMessage as exc:
                 span.set_status(trace.StatusCode.ERROR, str(exc))
                 return self._refuse(record, str(exc))

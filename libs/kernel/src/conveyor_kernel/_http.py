@@ -21,12 +21,16 @@ from prometheus_client import (
     generate_latest,
 )
 
+from ._errors import BrokerUnavailable
 from ._ops_metrics import ConsumerLagCollector, HttpInstruments, HttpMetrics
 from ._security import install_access
 from ._settings import ServiceSettings
 from ._telemetry import is_ops_request
 
 RETRY_AFTER_SECONDS = "5"
+# The largest integer a database column holds (SQLite INTEGER, PostgreSQL BIGINT): every integer a route takes
+# for a version, an index or an offset is bounded by it, so 2**63 is a 422 naming the bound, never a 500.
+BIGINT_MAX = 2**63 - 1
 
 
 class Component(Protocol):
@@ -110,7 +114,8 @@ def create_service_app(
     async def metrics() -> Response:
         return Response(generate_latest(metrics_registry), media_type=CONTENT_TYPE_LATEST)
 
-    map_errors(app, errors or {}, error_body)
+    # a publish the broker could not take: 503 with Retry-After, whatever the service maps
+    map_errors(app, {BrokerUnavailable: 503, **(errors or {})}, error_body)
     install_access(app, service, settings, error_body)
     if http_metrics:  # outermost: a request the guard refuses is counted too, with its 401 or 403
         app.add_middleware(HttpMetrics, instruments=HttpInstruments(metrics_registry))

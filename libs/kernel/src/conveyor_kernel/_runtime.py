@@ -15,7 +15,7 @@ Consumers that are not a plain consumer group (faust in monitor, the ledger's ow
 """
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
@@ -27,7 +27,7 @@ from ._errors import ConfigurationError
 from ._identity import Principal, acting_principal
 from ._lineage_emit import LineageEmitter
 from ._settings import ServiceSettings
-from .kafka import KafkaConsumerLoop, KafkaPublisher, ensure_topics
+from .kafka import KafkaConsumerLoop, KafkaPublisher, KafkaReplayLoop, ensure_topics
 from .lineage import PRODUCES_LINEAGE
 from .memory import InMemoryBus
 
@@ -36,7 +36,8 @@ from .memory import InMemoryBus
 class _Subscription:
     dispatcher: Dispatcher
     topics: tuple[str, ...]  # base names
-    loop: KafkaConsumerLoop | None = None
+    loop: KafkaConsumerLoop | KafkaReplayLoop | None = None
+    caught_up: Callable[[], Awaitable[None]] | None = None  # a replay's: awaited once it has read the past
     position: int = 0  # in-memory transport: the next record to deliver
 
 
@@ -114,7 +115,8 @@ class EventRuntime:
     def _dispatcher(self, handlers: HandlerTable, group: str) -> Dispatcher:
         return Dispatcher(handlers, group=group, max_retries=self.kafka.max_retries,
                           retry_wait=self.kafka.retry_wait,
-                          dead_letter_topic=self.topic(topics.DEAD_LETTER))
+                          dead_letter_topic=self.topic(topics.DEAD_LETTER),
+                          prefix="" if self.memory is not None else self.kafka.topic_prefix)
 
     def subscribe(self, handlers: HandlerTable, group: str) -> None:
         """Consume the topics `handlers` needs in consumer group `group` (prefixed like topics)."""
@@ -123,8 +125,29 @@ class EventRuntime:
         subscription = _Subscription(self._dispatcher(handlers, group), topics.subscribed_by(handlers))
         if self.memory is None:
             subscription.loop = KafkaConsumerLoop(self.kafka, subscription.topics, subscription.dispatcher,
-                                                  self.dead_letters)
+                                                  self.dead_letters, self._kafka_publisher)
         self._subscriptions.append(subscription)
+
+    def replay(self, handlers: HandlerTable, name: str,
+               caught_up: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Read the topics `handlers` needs from their beginning at every start, in no consumer group (nothing
+        committed, no lag left behind by a process that goes away): for state rebuilt from a topic. Readiness
+        waits until the records that existed at start were handled and `caught_up` returned. On the in-memory
+        bus `caught_up` runs at start and `deliver()` plays every record."""
+        if self._started:
+            raise ConfigurationError("subscribe before the runtime starts")
+        subscription = _Subscription(self._dispatcher(handlers, name), topics.subscribed_by(handlers),
+                                     caught_up=caught_up)
+        if self.memory is None:
+            subscription.loop = KafkaReplayLoop(self.kafka, subscription.topics, subscription.dispatcher,
+                                                self.dead_letters, self._kafka_publisher, caught_up)
+        self._subscriptions.append(subscription)
+
+    @property
+    def broker(self) -> KafkaPublisher | None:
+        """The Kafka publisher, for a loop of the service's own that must wait out a broker outage (its
+        `reachable` and `wait_reachable()`); None on the in-memory bus."""
+        return self._kafka_publisher
 
     @property
     def subscribed(self) -> tuple[str, ...]:
@@ -132,7 +155,7 @@ class EventRuntime:
         return tuple(sorted({*self._elsewhere, *(t for s in self._subscriptions for t in s.topics)}))
 
     @property
-    def consumers(self) -> list[KafkaConsumerLoop]:
+    def consumers(self) -> list[KafkaConsumerLoop | KafkaReplayLoop]:
         return [s.loop for s in self._subscriptions if s.loop is not None]
 
     def needed_topics(self) -> list[str]:
@@ -143,6 +166,9 @@ class EventRuntime:
     async def start(self) -> None:
         self._started = True
         if self._kafka_publisher is None:
+            for subscription in self._subscriptions:
+                if subscription.caught_up is not None:
+                    await subscription.caught_up()
             return
         await ensure_topics(self.kafka, self.needed_topics())
         await self._kafka_publisher.start()
@@ -169,11 +195,15 @@ class EventRuntime:
         problems = []
         if not self._kafka_publisher.started:
             problems.append("kafka producer")
+        elif not self._kafka_publisher.reachable:
+            problems.append("kafka broker unreachable")
         for loop in self.consumers:
             if not loop.running:
                 problems.append("kafka consumer")
             elif not loop.assigned.is_set():
                 problems.append("partition assignment")
+            elif isinstance(loop, KafkaReplayLoop) and not loop.replayed.is_set():
+                problems.append(f"replaying {', '.join(loop.topics)}")
         return problems
 
     async def deliver(self) -> int:

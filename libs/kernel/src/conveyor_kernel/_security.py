@@ -59,6 +59,7 @@ def _openapi(app: FastAPI, rules: Mapping[tuple[str, str], Rule]) -> dict[str, A
         for path, operations in schema.get("paths", {}).items():
             for method, operation in operations.items():
                 rule = rules.get((method.upper(), path))
+                _declare_kernel_answers(operation, rule)
                 if rule is None or rule.gate is Gate.PUBLIC:
                     continue
                 if rule.gate is Gate.INFERENCE:
@@ -70,3 +71,23 @@ def _openapi(app: FastAPI, rules: Mapping[tuple[str, str], Rule]) -> dict[str, A
                                             f"\n\nAccess: a bearer token with the role {rule.needs()}.").strip()
         app.openapi_schema = schema
     return app.openapi_schema
+
+
+# What the kernel itself answers before or around a route's handler, so that every OpenAPI names every status
+# a route can return (issue 15: Schemathesis checks each answer against its route's document).
+_GUARD_ANSWERS = {
+    "401": {"description": "no bearer token, or one that is expired, forged or for another audience "
+                           "(WWW-Authenticate says why)"},
+    "403": {"description": "the token's role may not call this route (the message names the roles that may)"},
+}
+_BAD_BODY = {"400": {"description": "the body is not what its Content-Type says (for JSON: not parseable)"}}
+
+
+def _declare_kernel_answers(operation: dict[str, Any], rule: Rule | None) -> None:
+    responses = operation.setdefault("responses", {})
+    if rule is None or rule.gate is Gate.ROLES:  # no rule: the guard refuses with 403 (not in the table)
+        for status, answer in _GUARD_ANSWERS.items():
+            responses.setdefault(status, answer)
+    if "requestBody" in operation:
+        for status, answer in _BAD_BODY.items():
+            responses.setdefault(status, answer)

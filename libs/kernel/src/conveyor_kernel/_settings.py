@@ -26,6 +26,22 @@ class KafkaSettings(BaseModel):
     sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
     sasl_username: str = Field(default="", description="this client's Kafka principal (User:<name>)")
     sasl_password: SecretStr = SecretStr("")
+    publish_timeout: float = Field(
+        default=2.0, gt=0, le=4.5, description="seconds a publish may wait for the broker's acknowledgement; then "
+        "it fails (REST answers 503 within 5 s) and the producer gives the record up, so it never lands later",
+    )
+    probe_interval: float = Field(default=1.0, gt=0, description="seconds between broker reachability checks")
+    max_message_bytes: int = Field(
+        default=1_000_000, ge=1024, description="largest record a publisher sends; keep it under the broker's "
+        "message.max.bytes (1 MiB by default), so an oversized record fails alone, before it reaches the broker",
+    )
+    partitions: int = Field(default=1, ge=1, description="partitions of each topic Conveyor creates "
+                            "(one local broker: 1; production: 6 or more, see docs/topics.md)")
+    replication_factor: int = Field(default=1, ge=1, description="replicas of each topic Conveyor creates "
+                                    "(one local broker: 1; production: 3)")
+    predictions_retention_hours: int = Field(default=72, ge=1, description="conveyor.predictions is kept this long")
+    predictions_retention_bytes: int = Field(default=1 << 30, ge=1 << 20,
+                                             description="... and at most this many bytes per partition")
 
     @property
     def sasl(self) -> bool:
@@ -68,6 +84,16 @@ class KafkaSettings(BaseModel):
         """The full name of a topic (by base name, or the one an event class travels on): the one place the
         prefix is applied."""
         return topics.named(topic, self.topic_prefix)
+
+    def topic_config(self, name: str) -> dict[str, str]:
+        """The configuration Conveyor creates a topic (base name) with: its retention by what it holds
+        (`topics.RETENTION`), and min.insync.replicas so that acks=all survives one replica down."""
+        config = dict(topics.RETENTION.get(name, {}))
+        if name == topics.PREDICTIONS:
+            config["retention.ms"] = str(self.predictions_retention_hours * 3_600_000)
+            config["retention.bytes"] = str(self.predictions_retention_bytes)
+        config["min.insync.replicas"] = str(max(1, min(2, self.replication_factor - 1)))
+        return config
 
     def group(self, name: str) -> str:
         """The full name of a consumer group."""

@@ -1,35 +1,57 @@
-"""The Kafka edge of the bus, on aiokafka: the publisher, the consumer loop, topic creation.
+"""The Kafka edge of the bus, on aiokafka: topic creation, the publisher, the consumer loops.
 
 Services reach these through `EventRuntime`; benchmarks and integration tests use them directly.
+
+What a publish promises (issue 15): it returns once the broker has the record (acks=all), or it raises
+BrokerUnavailable within `publish_timeout` seconds and the record is never sent later. So a REST call that
+publishes answers 503 in time and a retry is safe, and a state change whose publish failed (the registry rolls
+its transaction back) is never announced behind the caller's back. Three settings make that true:
+- the producer is NOT idempotent: aiokafka's idempotent producer retries a batch forever (a promote that
+  failed for the caller was applied 92 s later when the broker came back) and, after one refused batch,
+  fails every later one with OutOfOrderSequenceNumber (one oversized prediction log blinded the monitor);
+- `request_timeout_ms` is the publish timeout, which is also how long a batch may live in the producer:
+  aiokafka fails a batch that was not acknowledged within it instead of retrying it;
+- a probe asks the broker for metadata every `probe_interval` seconds; while it gets no answer, a publish
+  fails at once without touching the producer, and /readyz says "kafka broker unreachable".
+The price of no idempotence: a batch the broker wrote but whose acknowledgement was lost is sent again (a
+duplicate with the same ce_id); consumers are idempotent by event id or by the state they keep.
 """
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError, TopicAlreadyExistsError
 from google.protobuf.message import Message
 from opentelemetry import trace
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from ._bus import DeadLetters, Dispatcher, Record, build_record
+from ._bus import Record, build_record
 from ._envelope import Envelope
-from ._errors import TransientError
-from ._ops_metrics import lag_of
+from ._errors import BrokerUnavailable, InvalidMessage, TransientError
+from ._kafka_consume import KafkaConsumerLoop, KafkaReplayLoop
 from ._settings import KafkaSettings
 from ._tasks import cancel_task
 from ._telemetry import tracer
 
-__all__ = ["KafkaConsumerLoop", "KafkaPublisher", "ensure_topics"]
+__all__ = ["KafkaConsumerLoop", "KafkaPublisher", "KafkaReplayLoop", "ensure_topics"]
+
 logger = logging.getLogger(__name__)
-LAG_REFRESH_SECONDS = 2.0
 
 
-async def ensure_topics(settings: KafkaSettings, topics: Iterable[str | type[Message]], partitions: int = 1) -> None:
-    """Create the topics (base names or event classes) that do not exist yet: consumers must not wait
-    for a producer to auto-create them, and a broker with auto-creation off must not lose a first event."""
+async def ensure_topics(settings: KafkaSettings, topics: Iterable[str | type[Message]],
+                        partitions: int | None = None) -> None:
+    """Create the topics (base names or event classes) that do not exist yet, with the partitions, replicas
+    and retention of `settings` (`KafkaSettings.topic_config`): consumers must not wait for a producer to
+    auto-create them, and an auto-created topic would get the broker's defaults (7 days) instead.
+
+    A topic that exists keeps its configuration: changing retention is an operator's decision (the Helm
+    chart's KafkaTopic resources, or kafka-configs), and the services' principals may not alter configs."""
+    from . import topics as topic_map
+
     admin = AIOKafkaAdminClient(**settings.client_options())
     async for attempt in AsyncRetrying(
         retry=retry_if_exception_type(KafkaError), stop=stop_after_delay(60), wait=wait_exponential(max=2)
@@ -38,41 +60,59 @@ async def ensure_topics(settings: KafkaSettings, topics: Iterable[str | type[Mes
             await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [t for t in dict.fromkeys(settings.topic(t) for t in topics) if t not in existing]
+        names = {settings.topic(t): t if isinstance(t, str) else topic_map.TOPIC_OF[t] for t in topics}
+        wanted = [NewTopic(name=full, num_partitions=partitions or settings.partitions,
+                           replication_factor=settings.replication_factor,
+                           topic_configs=settings.topic_config(base))
+                  for full, base in names.items() if full not in existing]
         if wanted:
             try:
-                await admin.create_topics(
-                    [NewTopic(name=t, num_partitions=partitions, replication_factor=1,
-                              topic_configs=_configs(settings, t)) for t in wanted]
-                )
+                await admin.create_topics(wanted)
             except TopicAlreadyExistsError:
                 pass  # a peer created it between our list and create
+            await _until_led(admin, [t.name for t in wanted])
     finally:
         await admin.close()
 
 
-def _configs(settings: KafkaSettings, full_name: str) -> dict[str, str]:
-    from . import topics as routing  # the module name `topics` is a parameter here
-
-    return next((config for base, config in routing.CONFIGS.items() if settings.topic(base) == full_name), {})
+async def _until_led(admin: AIOKafkaAdminClient, names: list[str], seconds: float = 30) -> None:
+    """Until the broker's metadata gives every partition of the new topics a leader. Creation returns once the
+    controller decided; a loaded broker learns of it later, and a publish in that gap would spend its whole
+    publish timeout (2 s) on UnknownTopicOrPartition and fail."""
+    deadline = time.monotonic() + seconds
+    while True:
+        described = await admin.describe_topics(names)
+        if all(d["error_code"] == 0 and d["partitions"] and all(p["leader"] >= 0 for p in d["partitions"])
+               for d in described):
+            return
+        if time.monotonic() > deadline:
+            logger.warning("topics %s have no leader after %.0f s; publishing to them may fail", names, seconds)
+            return
+        await asyncio.sleep(0.1)
 
 
 class KafkaPublisher:
-    """Idempotent producer (acks=all): a send returns once the broker has the record."""
+    """acks=all, bounded: a send returns once the broker has the record or raises BrokerUnavailable within
+    `publish_timeout` (see the module docstring)."""
 
     def __init__(self, settings: KafkaSettings, source: str) -> None:
         self.settings = settings
         self.source = source
         self._producer: AIOKafkaProducer | None = None
+        self._probe: asyncio.Task[None] | None = None
+        self._unreachable_since: float | None = None  # monotonic; None while the broker answers
+        self._reachable = asyncio.Event()
 
     async def start(self) -> None:
         producer = AIOKafkaProducer(
             **self.settings.client_options(),
             client_id=f"{self.settings.client_id}-{self.source}",
             acks="all",
-            enable_idempotence=True,
+            enable_idempotence=False,
             linger_ms=5,
-            max_request_size=8 * 1024 * 1024,
+            max_request_size=self.settings.max_message_bytes,
+            request_timeout_ms=int(self.settings.publish_timeout * 1000),
+            retry_backoff_ms=100,
         )
         try:
             async for attempt in AsyncRetrying(
@@ -84,8 +124,12 @@ class KafkaPublisher:
             await producer.stop()  # never leave a half-started client behind
             raise
         self._producer = producer
+        self._mark(reachable=True)
+        self._probe = asyncio.create_task(self._watch(producer), name=f"kafka-probe-{self.source}")
 
     async def stop(self) -> None:
+        await cancel_task(self._probe)
+        self._probe = None
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
@@ -93,6 +137,38 @@ class KafkaPublisher:
     @property
     def started(self) -> bool:
         return self._producer is not None
+
+    @property
+    def reachable(self) -> bool:
+        return self._producer is not None and self._unreachable_since is None
+
+    async def wait_reachable(self) -> None:
+        """Return once the broker answers the probe, and not sooner than half a second from now: a caller whose
+        publish just failed may be ahead of the probe, and must not spin."""
+        await asyncio.gather(self._reachable.wait(), asyncio.sleep(0.5))
+
+    def _mark(self, reachable: bool) -> None:
+        if reachable:
+            if self._unreachable_since is not None:
+                logger.warning("kafka broker %s reachable again after %.1f s", self.settings.bootstrap_servers,
+                               time.monotonic() - self._unreachable_since)
+            self._unreachable_since = None
+            self._reachable.set()
+        elif self._unreachable_since is None:
+            logger.warning("kafka broker %s unreachable: publishes fail at once until it answers",
+                           self.settings.bootstrap_servers)
+            self._unreachable_since = time.monotonic()
+            self._reachable.clear()
+
+    async def _watch(self, producer: AIOKafkaProducer) -> None:
+        interval = self.settings.probe_interval
+        while True:
+            try:
+                await asyncio.wait_for(producer.client.fetch_all_metadata(), timeout=max(interval, 1.0))
+                self._mark(reachable=True)
+            except (KafkaError, TimeoutError, OSError):
+                self._mark(reachable=False)
+            await asyncio.sleep(interval)
 
     async def publish(self, event: Message, subject: str, *, event_id: str | None = None,
                       time: str | None = None) -> Envelope:
@@ -107,131 +183,20 @@ class KafkaPublisher:
 
     async def send(self, record: Record) -> None:
         if self._producer is None:
-            raise TransientError("publisher is not started")
+            raise BrokerUnavailable("publisher is not started")
+        if self._unreachable_since is not None:
+            raise BrokerUnavailable(
+                f"Kafka ({self.settings.bootstrap_servers}) unreachable for "
+                f"{time.monotonic() - self._unreachable_since:.0f} s; nothing was published to {record.topic}")
         try:
             await self._producer.send_and_wait(
                 record.topic, value=record.value, key=record.key, headers=list(record.headers)
             )
+        except MessageSizeTooLargeError as exc:
+            raise InvalidMessage(f"record for {record.topic} is larger than the {self.settings.max_message_bytes}"
+                                 f" bytes a record may have (CONVEYOR_KAFKA__MAX_MESSAGE_BYTES): {exc}") from exc
         except KafkaError as exc:
+            if exc.retriable or isinstance(exc, KafkaTimeoutError):
+                raise BrokerUnavailable(f"Kafka did not take the record for {record.topic} within "
+                                        f"{self.settings.publish_timeout} s: {exc}") from exc
             raise TransientError(f"could not publish to {record.topic}: {exc}") from exc
-
-
-class _Joined(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, joined: asyncio.Event) -> None:
-        self.joined = joined
-
-    async def on_partitions_revoked(self, revoked: object) -> None:
-        pass
-
-    async def on_partitions_assigned(self, assigned: object) -> None:
-        self.joined.set()
-
-
-class KafkaConsumerLoop:
-    """Consumes topics in a group and commits an offset only after its record was handled (or refused
-    and forwarded to the dead-letter topic)."""
-
-    def __init__(self, settings: KafkaSettings, topics: Iterable[str], dispatcher: Dispatcher,
-                 dead_letters: DeadLetters) -> None:
-        self.settings = settings
-        self.topics = [settings.topic(t) for t in topics]
-        self.group = settings.group(dispatcher.group)
-        self.dispatcher = dispatcher
-        self.dead_letters = dead_letters
-        self.assigned = asyncio.Event()
-        self.handled = 0  # records fully processed and committed
-        self._positions: dict[TopicPartition, int] = {}  # next offset to handle, per assigned partition
-        self._ends: dict[TopicPartition, int] = {}  # high watermarks, asked for every LAG_REFRESH_SECONDS
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._lag_task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._consumer = AIOKafkaConsumer(
-            **self.settings.client_options(),
-            group_id=self.group,
-            client_id=f"{self.settings.client_id}-{self.group}",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-            max_poll_interval_ms=600_000,
-        )
-        # Ready once the group has assigned this member its share, even none: with more instances than
-        # partitions the spare ones stand by in the group and take over a partition when its owner dies.
-        self._consumer.subscribe(self.topics, listener=_Joined(self.assigned))
-        await self._consumer.start()
-        self._task = asyncio.create_task(self._run(), name=f"consume-{self.group}")
-        self._lag_task = asyncio.create_task(self._refresh_ends(), name=f"lag-{self.group}")
-
-    async def stop(self) -> None:
-        await cancel_task(self._lag_task)
-        await cancel_task(self._task)
-        self._task = self._lag_task = None
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
-
-    @property
-    def running(self) -> bool:
-        return self._task is not None and not self._task.done()
-
-    async def _run(self) -> None:
-        assert self._consumer is not None
-        consumer = self._consumer
-        while True:
-            batches = await consumer.getmany(timeout_ms=200, max_records=100)
-            await self._note_positions(consumer)
-            for tp, messages in batches.items():
-                if messages:  # fetched is not handled: the lag counts from the first record still to handle
-                    self._positions[TopicPartition(tp.topic, tp.partition)] = messages[0].offset
-                for message in messages:
-                    record = Record(
-                        topic=message.topic,
-                        key=message.key,
-                        value=message.value,
-                        headers=list(message.headers or ()),
-                        partition=message.partition,
-                        offset=message.offset,
-                    )
-                    failed = await self.dispatcher.dispatch(record)
-                    if failed is not None:
-                        await self.dead_letters.forward(failed)
-                    await consumer.commit({TopicPartition(tp.topic, tp.partition): message.offset + 1})
-                    self._positions[TopicPartition(tp.topic, tp.partition)] = message.offset + 1
-                    self.handled += 1
-
-    async def _note_positions(self, consumer: AIOKafkaConsumer) -> None:
-        """Where each assigned partition stands, for consumer_lag(); known locally once fetching began."""
-        assigned = consumer.assignment()
-        for tp in list(self._positions):
-            if tp not in assigned:
-                del self._positions[tp]
-        for tp in assigned:
-            if tp not in self._positions:
-                self._positions[tp] = await consumer.position(tp)
-
-    async def _refresh_ends(self) -> None:
-        """The fetcher learns a high watermark only when it fetches, and a handler that is slow (the case lag is
-        for) stops the fetching: so ask the broker on a timer, off the consumer loop."""
-        assert self._consumer is not None
-        while True:
-            assigned = list(self._consumer.assignment())
-            if assigned:
-                try:
-                    self._ends = await self._consumer.end_offsets(assigned)
-                except KafkaError as exc:
-                    logger.debug("end offsets of %s unavailable: %s", self.group, exc)
-            await asyncio.sleep(LAG_REFRESH_SECONDS)
-
-    def consumer_lag(self) -> dict[tuple[str, str, int], int]:
-        """Records behind each assigned partition's high watermark (the newest of the fetcher's and the broker's)."""
-        consumer = self._consumer
-        if consumer is None:
-            return {}
-        return lag_of((self.group, tp.topic, tp.partition, _newest(consumer.highwater(tp), self._ends.get(tp)),
-                       position) for tp, position in list(self._positions.items()))
-
-
-def _newest(*offsets: int | None) -> int | None:
-    known = [o for o in offsets if o is not None]
-    return max(known) if known else None

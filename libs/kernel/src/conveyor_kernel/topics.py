@@ -31,8 +31,22 @@ CHECKPOINTS = "conveyor.audit.checkpoints"
 REPORTS = "conveyor.audit.reports"
 
 LIFECYCLE = (DATASETS, MODELS, REGISTRY, DEPLOYMENTS, MONITORING, RETRAIN, FEEDBACK, REPORTS, CONSENT)
-# Topic configuration beyond the broker's defaults, applied when a runtime creates the topic.
-CONFIGS: dict[str, dict[str, str]] = {CONSENT: {"cleanup.policy": "compact"}}
+
+# How long Kafka keeps each topic follows what it holds (docs/topics.md). Lifecycle topics are facts other
+# services rebuild state from (serving replays conveyor.registry at every start) and small: kept forever.
+# They are not compacted: one key (the model name) carries several event types on one topic, so compaction
+# would keep a model's last PromotionDeclined and drop the ModelPromoted that made its champion. Prediction
+# logs are high volume and read once by the monitor: bounded by time and by size (KafkaSettings).
+FOREVER = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
+DAY_MS = 86_400_000
+RETENTION: dict[str, dict[str, str]] = {
+    **{name: FOREVER for name in (*LIFECYCLE, CHECKPOINTS)},
+    # consent records keyed "<subject_ref>/<purpose>": compaction keeps each subject's current state per purpose
+    CONSENT: {"cleanup.policy": "compact"},
+    OPENLINEAGE: {"cleanup.policy": "delete", "retention.ms": str(7 * DAY_MS)},  # lineage servers read it live
+    PREDICTIONS: {"cleanup.policy": "delete"},  # retention.ms and retention.bytes: KafkaSettings.predictions_*
+    DEAD_LETTER: {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS)},  # a month to look at refusals
+}
 
 TOPIC_OF: dict[type[Message], str] = {
     ev.DatasetArrived: DATASETS,
@@ -62,6 +76,11 @@ TOPIC_OF: dict[type[Message], str] = {
 }
 
 EVENT_TYPES: dict[str, type[Message]] = {cls.DESCRIPTOR.full_name: cls for cls in TOPIC_OF}
+
+
+def every_topic() -> tuple[str, ...]:
+    """Base names of every topic the platform creates."""
+    return tuple(RETENTION)
 
 
 def type_name(message_cls: type[Message]) -> str:

@@ -9,12 +9,11 @@ from typing import Any
 
 from fastapi import APIRouter, Path, Query
 
-from conveyor_kernel import ConveyorError
+from conveyor_kernel import BIGINT_MAX, ConveyorError
 
 from .adapters.rows import Entry
-from .deps import LedgerDep, SignerDep
+from .deps import KeeperDep, LedgerDep
 from .facts_api import Unrecordable
-from .integrity import verify_snapshot
 from .leaf import event_as_dict
 from .monthly import MonthNotEnded
 from .queries import (
@@ -60,15 +59,15 @@ def list_entries(
     subject: str | None = Query(None, description="only events about this subject"),
     type: str | None = Query(None, description="only this event type (full or short name)"),
     limit: int = Query(100, ge=1, le=MAX_PAGE, description=f"page size, 1..{MAX_PAGE}"),
-    offset: int = Query(0, ge=0, description="entries to skip (>= 0)"),
+    offset: int = Query(0, ge=0, le=BIGINT_MAX, description="entries to skip (>= 0)"),
 ) -> dict[str, Any]:
     total, entries = ledger.find(subject, resolve_type(type), limit, offset)
     return {"total": total, "limit": limit, "offset": offset, "entries": [entry_json(e) for e in entries]}
 
 
 @router.get("/verify")
-def verify(ledger: LedgerDep, signer: SignerDep) -> dict[str, object]:
-    return verify_snapshot(ledger.snapshot(), signer.verifier).as_dict()
+def verify(keeper: KeeperDep) -> dict[str, object]:
+    return keeper.verify().as_dict()
 
 
 @router.get("/root")
@@ -78,15 +77,16 @@ def root(ledger: LedgerDep) -> dict[str, object]:
 
 
 @router.get("/entries/{index}", responses={404: {}})
-def entry(ledger: LedgerDep, index: int = Path(ge=0, description="0-based leaf index")) -> dict[str, Any]:
+def entry(ledger: LedgerDep,
+          index: int = Path(ge=0, le=BIGINT_MAX, description="0-based leaf index")) -> dict[str, Any]:
     return entry_json(entry_at(ledger, index))
 
 
 @router.get("/entries/{index}/proof", responses={400: {}})
 def proof(
     ledger: LedgerDep,
-    index: int = Path(ge=0, description="0-based leaf index"),
-    size: int | None = Query(None, ge=1, description="tree size to prove against; default: current"),
+    index: int = Path(ge=0, le=BIGINT_MAX, description="0-based leaf index"),
+    size: int | None = Query(None, ge=1, le=BIGINT_MAX, description="tree size to prove against; default: current"),
 ) -> dict[str, Any]:
     tree_size = ledger.size if size is None else size
     check_inclusion(ledger, index, tree_size, size_name="size")

@@ -27,6 +27,7 @@ def _report_entries(request: Request) -> ReportEntries:
     return request.app.state.report_entries
 
 
+KeeperDep = Annotated[LedgerKeeper, Depends(_keeper)]
 LedgerDep = Annotated[Ledger, Depends(_ledger)]
 SignerDep = Annotated[Signer, Depends(_signer)]
 ReportEntriesDep = Annotated[ReportEntries, Depends(_report_entries)]

@@ -10,12 +10,13 @@ What a single changed byte anywhere trips:
   checkpoint rows → the note's signature, its size/root against the row, the root against the leaves
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from .adapters.rows import Entry, Snapshot, StoredCheckpoint
+from .adapters.rows import Entry, StoredCheckpoint
 from .leaf import CHAIN_SEED, leaf_hash_of, next_chain, parse_leaf
-from .merkle import EMPTY_ROOT, CompactRange
+from .merkle import EMPTY_ROOT, CompactRange, Position
 from .note import NoteError, Verifier, verify_checkpoint
 
 MAX_PROBLEMS = 100  # a corrupted prefix would otherwise list every later chain hash
@@ -46,16 +47,37 @@ class VerifyReport:
         return {"ok": self.ok, "size": self.size, "root": self.root.hex(), "problems": problems}
 
 
-def verify_snapshot(snapshot: Snapshot, verifier: Verifier | None = None) -> VerifyReport:
-    """Recompute everything from the leaf bytes; with a verifier, check every stored checkpoint too."""
+class LedgerView(Protocol):
+    """What verification reads: a Snapshot in memory, or a StoredView that pages through the database."""
+
+    def entries(self) -> Iterable[Entry]: ...
+
+    def nodes(self, positions: Sequence[Position]) -> dict[Position, bytes]: ...
+
+    def node_count(self) -> int: ...
+
+    def tree_heads(self) -> list[tuple[int, bytes]]: ...
+
+    def checkpoints(self) -> list[StoredCheckpoint]: ...
+
+    def repeated_ids(self) -> list[tuple[str, list[int]]]: ...
+
+
+PAGE = 4096  # entries whose recomputed subtrees are compared with one lookup
+
+
+def verify_snapshot(snapshot: LedgerView, verifier: Verifier | Iterable[Verifier] | None = None) -> VerifyReport:
+    """Recompute everything from the leaf bytes, a page of entries at a time (memory stays bounded by the page
+    and the tree heads); with verifiers (the current key and retired ones), check every stored checkpoint."""
     tree = CompactRange()
     chain = CHAIN_SEED
-    heads = dict(snapshot.tree_heads)
-    wanted = {c.size for c in snapshot.checkpoints}
+    heads = dict(snapshot.tree_heads())
+    checkpoints = snapshot.checkpoints()
+    wanted = {c.size for c in checkpoints}
     roots = {0: EMPTY_ROOT}
-    report = VerifyReport(size=len(snapshot.entries), root=tree.root())
-    first_seen: dict[str, int] = {}
-    for position, entry in enumerate(snapshot.entries):
+    report = VerifyReport(size=0, root=tree.root())
+    computed: list[tuple[Position, bytes]] = []
+    for position, entry in enumerate(snapshot.entries()):
         if entry.idx != position:
             report.add(f"entry at position {position} has idx {entry.idx}: indexes are not dense")
         leaf_hash = leaf_hash_of(entry.leaf_bytes)
@@ -66,29 +88,39 @@ def verify_snapshot(snapshot: Snapshot, verifier: Verifier | None = None) -> Ver
             report.add(f"entry {position}: chain_hash does not match the recomputed chain")
         for problem in _column_problems(entry):
             report.add(f"entry {position}: {problem}")
-        if first_seen.setdefault(entry.event_id, position) != position:
-            report.add(f"entry {position}: event id {entry.event_id} is already entry {first_seen[entry.event_id]}")
-        for level, index, node in tree.append(leaf_hash):
-            if not level:  # the leaf hash itself, checked above
-                continue
-            stored = snapshot.nodes.get((level, index))
-            if stored != node:
-                state = "missing" if stored is None else "differs from the recomputed hash"
-                report.add(f"subtree (level {level}, index {index}) {state}")
+        computed += [((level, index), node) for level, index, node in tree.append(leaf_hash) if level]
+        if len(computed) >= PAGE:
+            _compare_nodes(snapshot, computed, report)
+            computed = []
         if tree.size in wanted:
             roots[tree.size] = tree.root()
         if tree.size in heads and heads[tree.size] != tree.root():
             report.add(f"tree head for size {tree.size} does not match the recomputed root")
-    report.root = tree.root()
+    _compare_nodes(snapshot, computed, report)
+    report.size, report.root = tree.size, tree.root()
+    for event_id, indexes in snapshot.repeated_ids():
+        for index in indexes[1:]:
+            report.add(f"entry {index}: event id {event_id} is already entry {indexes[0]}")
     for size in _sizes_beyond(heads, tree.size):
         report.add(f"tree head for size {size} is beyond the ledger's {tree.size} entries")
-    for checkpoint in snapshot.checkpoints:
-        for problem in _checkpoint_problems(checkpoint, roots.get(checkpoint.size), verifier):
+    verifiers = [verifier] if isinstance(verifier, Verifier) else list(verifier or ())
+    for checkpoint in checkpoints:
+        for problem in _checkpoint_problems(checkpoint, roots.get(checkpoint.size), verifiers, verifier is not None):
             report.add(f"checkpoint {checkpoint.size}: {problem}")
     expected_nodes = tree.size - tree.size.bit_count()  # complete subtrees above the leaves
-    if len(snapshot.nodes) != expected_nodes:
-        report.add(f"subtree table has {len(snapshot.nodes)} rows, expected {expected_nodes}")
+    stored_nodes = snapshot.node_count()
+    if stored_nodes != expected_nodes:
+        report.add(f"subtree table has {stored_nodes} rows, expected {expected_nodes}")
     return report
+
+
+def _compare_nodes(snapshot: LedgerView, computed: list[tuple[Position, bytes]], report: VerifyReport) -> None:
+    stored = snapshot.nodes([position for position, _ in computed])
+    for (level, index), node in computed:
+        found = stored.get((level, index))
+        if found != node:
+            state = "missing" if found is None else "differs from the recomputed hash"
+            report.add(f"subtree (level {level}, index {index}) {state}")
 
 
 def _column_problems(entry: Entry) -> list[str]:
@@ -107,18 +139,24 @@ def _sizes_beyond(heads: Iterable[int], size: int) -> list[int]:
     return sorted(s for s in heads if s > size)
 
 
-def _checkpoint_problems(stored: StoredCheckpoint, recomputed: bytes | None, verifier: Verifier | None) -> list[str]:
+def _checkpoint_problems(stored: StoredCheckpoint, recomputed: bytes | None, verifiers: list[Verifier],
+                         check_signature: bool) -> list[str]:
     if recomputed is None:
         return ["is beyond the ledger's entries"]
     problems = []
     if stored.root != recomputed:
         problems.append("root column does not match the recomputed root")
-    if verifier is None:
+    if not check_signature:
         return problems
-    try:
-        signed = verify_checkpoint(stored.note, verifier)
-    except NoteError as exc:
-        return [*problems, f"note does not verify ({exc})"]
+    signed, errors = None, []
+    for verifier in verifiers:  # the current key, then retired ones (a rotation keeps old checkpoints valid)
+        try:
+            signed = verify_checkpoint(stored.note, verifier)
+            break
+        except NoteError as exc:
+            errors.append(str(exc))
+    if signed is None:
+        return [*problems, f"note does not verify ({'; '.join(errors)})"]
     if (signed.size, signed.root) != (stored.size, recomputed):
         problems.append("signed size/root differ from the ledger's")
     return problems

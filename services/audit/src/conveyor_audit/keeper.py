@@ -11,10 +11,10 @@ from conveyor_kernel import ConveyorError, Publisher
 
 from .adapters.ledger_db import Ledger, open_ledger
 from .checkpoints import Checkpointer
-from .integrity import verify_snapshot
-from .keys import load_signer
+from .integrity import VerifyReport, verify_snapshot
+from .keys import load_signer, trusted_verifiers
 from .metrics import AuditMetrics
-from .note import Signer
+from .note import Signer, Verifier
 from .settings import AuditSettings
 
 logger = logging.getLogger(__name__)
@@ -31,11 +31,13 @@ class LedgerKeeper:
         self.publisher = publisher  # for checkpoints; None when nothing may be published (read-only)
         self._ledger: Ledger | None = None
         self._signer: Signer | None = None
+        self.verifiers: list[Verifier] = []  # the current key's, then retired keys' (a rotation)
         self._checkpointer: Checkpointer | None = None
 
     async def start(self) -> None:
         settings = self.settings
         self._signer = load_signer(settings)  # before opening anything: production needs a real key
+        self.verifiers = trusted_verifiers(settings, self._signer)
         ledger = open_ledger(settings.state_dir("audit"), settings.database_url)
         try:
             self._verify(ledger)
@@ -47,7 +49,7 @@ class LedgerKeeper:
                                           publisher=self.publisher)
 
     def _verify(self, ledger: Ledger) -> None:
-        report = verify_snapshot(ledger.snapshot(), self.signer.verifier)
+        report = self.verify(ledger)
         self.metrics.ledger_size.set(report.size)
         if report.ok:
             logger.info("ledger verified: %d entries, root %s", report.size, report.root.hex())
@@ -58,6 +60,11 @@ class LedgerKeeper:
                 f"ledger {ledger.path} fails verification ({'; '.join(report.problems[:5])}); "
                 "refusing to append. Start with CONVEYOR_READ_ONLY=true to inspect it."
             )
+
+    def verify(self, ledger: "Ledger | None" = None) -> VerifyReport:
+        """The whole ledger recomputed, page by page; checkpoints against the current and the retired keys."""
+        with (ledger or self.ledger).view() as view:
+            return verify_snapshot(view, self.verifiers)
 
     async def stop(self) -> None:
         if self._ledger is not None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from conveyor_kernel import ConfigurationError
 
-from .note import NoteError, Signer, parse_skey
+from .note import NoteError, Signer, Verifier, parse_skey, parse_vkey
 from .settings import AuditSettings
 
 logger = logging.getLogger(__name__)
@@ -34,6 +34,17 @@ def load_signer(settings: AuditSettings) -> Signer:
     if signer.name != settings.origin:
         logger.info("signing key name %s differs from origin %s", signer.name, settings.origin)
     return signer
+
+
+def trusted_verifiers(settings: AuditSettings, signer: Signer) -> list[Verifier]:
+    """The current key first, then the retired ones: a checkpoint verifies if one of them signed it."""
+    retired = []
+    for text in settings.retired_keys:
+        try:
+            retired.append(parse_vkey(text))
+        except NoteError as exc:
+            raise ConfigurationError(f"CONVEYOR_RETIRED_KEYS holds {text[:40]!r}, not a verifier key: {exc}") from exc
+    return [signer.verifier, *retired]
 
 
 def _dev_signer(settings: AuditSettings) -> Signer:

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from conveyor_kernel import BIGINT_MAX
+
 from .deps import DeskDep, LedgerDep, ReportEntriesDep
 from .report_html import card_html, monthly_html
 from .report_pdf import pdf_of
@@ -50,14 +52,15 @@ async def monthly(desk: DeskDep, month: str = Path(description="YYYY-MM"), forma
 
 
 @router.get("/model-card/{model}/{version}", response_model=None, responses={404: {}})
-async def card(ledger: LedgerDep, model: str, version: int = Path(ge=1, description="registered version, >= 1"),
+async def card(ledger: LedgerDep, model: str,
+               version: int = Path(ge=1, le=BIGINT_MAX, description="registered version, >= 1"),
                format: Format = Query("json")) -> Response:
     return await respond(model_card(ledger, model, version), format, card_html)
 
 
 @router.post("/model-card/{model}/{version}", response_model=None, responses={404: {}})
 async def record_card(ledger: LedgerDep, entries: ReportEntriesDep, model: str,
-                      version: int = Path(ge=1, description="registered version, >= 1"),
+                      version: int = Path(ge=1, le=BIGINT_MAX, description="registered version, >= 1"),
                       format: Format = Query("json")) -> Response:
     """Draw the card and record its hash in the ledger (ReportPublished)."""
     report = model_card(ledger, model, version)

@@ -19,6 +19,10 @@ class AuditSettings(ServiceSettings):
     signing_key: SecretStr | None = Field(
         default=None, description="C2SP signed-note private key: PRIVATE+KEY+<name>+<key id hex>+<base64(0x01||seed)>",
     )
+    retired_keys: list[str] = Field(
+        default_factory=list, description="verifier keys (name+key id+base64, as `conveyor audit public-key` prints) "
+        "of signing keys this ledger used before a rotation: checkpoints they signed still verify",
+    )
     origin: str = Field(default="conveyor.local/audit", description="the log's name: first line of checkpoints")
     checkpoint_every: int = Field(default=1000, ge=1, description="issue a checkpoint at least every N entries")
     checkpoint_seconds: float = Field(default=60.0, gt=0, description="... and at least every T seconds")

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from conveyor_kernel import PrincipalDep
 
@@ -34,10 +35,14 @@ class FormInvalid(Exception):  # noqa: N818 - names what the client sent
         return {"detail": str(self), "errors": self.errors}
 
 
+class EncodingRefused(Exception):  # noqa: N818 - names what the client sent
+    """The body is compressed (Content-Encoding); the upload takes it uncompressed."""
+
+
 ERRORS: dict[type[Exception], int] = {
     FormInvalid: 422, UploadInvalid: 422, UploadTooLarge: 413, SpecConflict: 409, DatasetNotFound: 404,
     PublishFailed: 503, SubjectUnknown: 404, PurposeUnknown: 422, ConsentPublishFailed: 503, ErasureNotFound: 404,
-    ErasureForbidden: 403, ErasureStopped: 503,
+    ErasureForbidden: 403, ErasureStopped: 503, EncodingRefused: 415,
 }
 router = APIRouter(tags=["datasets"])
 _CHUNK = 1024 * 1024
@@ -52,7 +57,7 @@ _UPLOAD_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"m
 
 
 @router.post("/datasets", status_code=201, openapi_extra=_UPLOAD_BODY,
-             responses={200: {"description": "already stored"}, 409: {}, 413: {}, 422: {}, 503: {}})
+             responses={200: {"description": "already stored"}, 409: {}, 413: {}, 415: {}, 422: {}, 503: {}})
 async def upload_dataset(request: Request, ingestor: IngestorDep, principal: PrincipalDep) -> JSONResponse:
     """The uploader recorded in provenance is the token's subject; an X-Conveyor-User header is ignored."""
     declared = request.headers.get("content-length", "")
@@ -60,7 +65,19 @@ async def upload_dataset(request: Request, ingestor: IngestorDep, principal: Pri
         # refuse before reading: a client that announces too much is not made to send it all first
         raise UploadTooLarge(f"upload of {declared} bytes exceeds the limit of {ingestor.max_upload_bytes} bytes; "
                              "split the dataset", [])
-    form = await request.form()
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding != "identity":
+        # Starlette does not decode a compressed body, and its multipart parser then says only "Invalid
+        # multipart data."; decoding it here would also let a small bomb expand past max_upload_bytes.
+        raise EncodingRefused(f"Content-Encoding {encoding!r} is not accepted: send the multipart body "
+                              "uncompressed (drop the header); to send fewer bytes, upload Parquet, which is "
+                              "compressed inside")
+    try:
+        form = await request.form()
+    except HTTPException as exc:
+        raise FormInvalid(f"the body is not multipart/form-data ({exc.detail}): send the fields 'file' and "
+                          "'spec', e.g. curl -F file=@data.csv -F spec=@spec.json", [
+                              {"field": "body", "reason": str(exc.detail)}]) from exc
     try:
         spec = await _spec(form.get("spec"))
         upload = await _upload(form.get("file"), form.get("format"), spec, principal.subject,

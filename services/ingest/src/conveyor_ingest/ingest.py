@@ -38,7 +38,7 @@ from .metrics import IngestMetrics
 from .problems import FILE, ColumnProblem, UploadInvalid, UploadRejected, UploadTooLarge
 from .profile import profile
 from .spec import DatasetSpec
-from .tabular import FORMATS, detect_format, read_table
+from .tabular import FORMATS, TableLimits, TableTooLarge, detect_format, read_table
 from .validation import validate
 
 logger = logging.getLogger(__name__)
@@ -106,6 +106,7 @@ class Ingestor:
     max_upload_bytes: int
     min_rows: int
     consent: ConsentBook | None = None  # replaces subject ids by references and records the upload's consent
+    limits: TableLimits = TableLimits()
 
     def __post_init__(self) -> None:
         # One process announces a given table once, even when a client sends it twice at the same moment.
@@ -166,7 +167,11 @@ class Ingestor:
     async def accept(self, candidate: Candidate) -> Accepted:
         """Validate, store, announce, record; or announce the rejection and raise it."""
         spec = candidate.spec
-        frame, problems = await asyncio.to_thread(read_table, candidate.data, candidate.fmt)
+        try:
+            frame, problems = await asyncio.to_thread(read_table, candidate.data, candidate.fmt, self.limits)
+        except TableTooLarge as exc:
+            await self._reject(spec, candidate.sha256, candidate.uploader, UploadTooLarge(
+                "the table is too large", [ColumnProblem(FILE, str(exc))]))
         if frame is not None:
             problems = await asyncio.to_thread(validate, frame, spec, candidate.min_rows,
                                                optional=candidate.optional,

@@ -12,6 +12,8 @@ class IngestSettings(ServiceSettings):
     min_rows: int = Field(default=20, ge=1, description="fewer rows cannot be split for training")
     subjects_db: Path | None = Field(default=None, description="the subject vault (raw id -> reference), kept "
                                                                  "apart; default <state>/ingest/subjects.db")
+    max_rows: int = Field(default=5_000_000, ge=1, description="most rows a table may have (checked before parsing)")
+    max_table_bytes: int = Field(default=1 << 30, ge=1, description="largest decoded size of a Parquet table")
 
 
 @lru_cache

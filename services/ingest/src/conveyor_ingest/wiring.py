@@ -19,6 +19,7 @@ from .handlers import handlers
 from .ingest import Ingestor
 from .metrics import IngestMetrics
 from .settings import IngestSettings
+from .tabular import TableLimits
 
 SERVICE = "ingest"
 PUBLISHES = (ev.DatasetArrived, ev.DatasetRejected, ev.ConsentChanged, ev.DatasetErased, ev.ErasureCompleted)
@@ -42,6 +43,7 @@ def create_app(settings: IngestSettings, transport: InMemoryBus | None = None) -
         max_upload_bytes=settings.max_upload_bytes,
         min_rows=settings.min_rows,
         consent=book,
+        limits=TableLimits(settings.max_rows, settings.max_table_bytes),
     )
     table = handlers(ingestor)
     runtime.subscribe(table, group=SERVICE)  # conveyor.feedback

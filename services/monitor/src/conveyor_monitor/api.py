@@ -8,6 +8,8 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from conveyor_kernel import BIGINT_MAX
+
 from .deps import MonitorDep
 from .handlers import MonitorStarting
 from .history import ModelUnknown
@@ -19,7 +21,7 @@ router = APIRouter(tags=["monitoring"])
 
 class Label(BaseModel):
     request_id: str = Field(min_length=1, description="the inference request's id")
-    row: int = Field(default=0, ge=0, description="the row's index within that request")
+    row: int = Field(default=0, ge=0, le=BIGINT_MAX, description="the row's index within that request")
     label: str | float = Field(description="the true label (classification) or value (regression)")
 
 

@@ -15,6 +15,7 @@ from conveyor_kernel.memory import InMemoryBus
 from .adapters.faust_app import create_faust_app
 from .adapters.stream import FaustStream
 from .adapters.tables import create_champions_table, create_windows_table
+from .adapters.throttle_db import ThrottleStore
 from .alerting import Alerting
 from .api import ERRORS, router
 from .confirm import DriftConfirmation
@@ -43,6 +44,7 @@ def build_monitor(
     engine = make_engine(settings.database(SERVICE, "labels.db"), schema=SERVICE, sqlite_synchronous="NORMAL")
     labels = LabelJoin(engine, settings.label_window_size)
     feedback = Feedback(store, labels, publisher, settings.feedback_min_labels)
+    throttle = ThrottleStore(engine)  # cooldowns and caps survive a restart, in the label store's database
     return Monitor(
         store=store,
         champions=champions,
@@ -52,8 +54,8 @@ def build_monitor(
         alerting=Alerting(
             publisher=publisher,
             feedback=feedback,
-            policy=RetrainPolicy(settings.retrain_cooldown_seconds, settings.retrain_max_per_hour),
-            gate=CooldownGate(settings.retrain_cooldown_seconds),
+            policy=RetrainPolicy(settings.retrain_cooldown_seconds, settings.retrain_max_per_hour, store=throttle),
+            gate=CooldownGate(settings.retrain_cooldown_seconds, store=throttle),
             metrics=metrics,
         ),
         evaluator=Evaluator(
@@ -88,7 +90,9 @@ def create_app(settings: MonitorSettings, transport: InMemoryBus | None = None) 
         runtime.subscribe(table, group=SERVICE)
     else:
         dispatcher = runtime.dispatcher(table, group=SERVICE)
-        stream = FaustStream(faust_app, settings.kafka, runtime.subscribed, dispatcher, runtime.dead_letters.forward)
+        broker = runtime.broker
+        stream = FaustStream(faust_app, settings.kafka, runtime.subscribed, dispatcher, runtime.dead_letters.forward,
+                             broker.wait_reachable if broker is not None else None)
         components.append(stream)
     app = create_service_app("Conveyor monitor", service=SERVICE, settings=settings,
                              components=components, registry=registry, errors=ERRORS)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import PrincipalDep, tracer
+from conveyor_kernel import BIGINT_MAX, PrincipalDep, tracer
 
 from . import queries
 from .deps import DbSession, RegistryDep
@@ -19,8 +19,13 @@ from .tables import Decision
 ERRORS: dict[type[Exception], int] = {NotFound: 404, Conflict: 409, ChangeNotMade: 503}
 router = APIRouter(prefix="/models", tags=["registry"])
 
+# What each kind of route answers besides 200, 401/403 and 422 (the kernel declares those), for its OpenAPI
+READ = {404: {"description": "no model of that name, or no such version"}}
+CHANGE = {**READ, 409: {"description": "the change contradicts the model's state (the message says which)"},
+          503: {"description": "the broker did not take the change: nothing changed; retry after Retry-After"}}
+
 ModelName = Annotated[str, Path(min_length=1, max_length=200, description="registered model name")]
-Version = Annotated[int, Path(ge=1, description="version number, 1 and up")]
+Version = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="version number, 1 and up")]
 
 
 @router.get("", response_model=list[ModelPublic])
@@ -28,41 +33,41 @@ def list_models(db: DbSession) -> list[ModelPublic]:
     return queries.list_models(db)
 
 
-@router.get("/{name}", response_model=ModelPublic)
+@router.get("/{name}", response_model=ModelPublic, responses=READ)
 def get_model(name: ModelName, db: DbSession) -> ModelPublic:
     return queries.get_model(db, name)
 
 
-@router.get("/{name}/versions", response_model=list[ModelVersionPublic])
+@router.get("/{name}/versions", response_model=list[ModelVersionPublic], responses=READ)
 def list_versions(name: ModelName, db: DbSession) -> list[ModelVersionPublic]:
     return queries.list_versions(db, name)
 
 
-@router.get("/{name}/versions/{version}", response_model=ModelVersionPublic)
+@router.get("/{name}/versions/{version}", response_model=ModelVersionPublic, responses=READ)
 def get_version(name: ModelName, version: Version, db: DbSession) -> ModelVersionPublic:
     return queries.get_version(db, name, version)
 
 
-@router.get("/{name}/decisions", response_model=list[DecisionPublic])
+@router.get("/{name}/decisions", response_model=list[DecisionPublic], responses=READ)
 def list_decisions(name: ModelName, db: DbSession) -> list[DecisionPublic]:
     return queries.list_decisions(db, name)
 
 
-@router.post("/{name}/versions/{version}/promote", response_model=DecisionPublic)
+@router.post("/{name}/versions/{version}/promote", response_model=DecisionPublic, responses=CHANGE)
 async def promote(name: ModelName, version: Version, body: ChangeRequest, registry: RegistryDep,
                   principal: PrincipalDep) -> DecisionPublic:
     with tracer.start_as_current_span("manual promote", attributes={"model": name, "version": version}):
         return _decision(await registry.promote(name, version, principal.subject, body.reason))
 
 
-@router.post("/{name}/rollback", response_model=DecisionPublic)
+@router.post("/{name}/rollback", response_model=DecisionPublic, responses=CHANGE)
 async def rollback(name: ModelName, body: ChangeRequest, registry: RegistryDep,
                    principal: PrincipalDep) -> DecisionPublic:
     with tracer.start_as_current_span("rollback", attributes={"model": name}):
         return _decision(await registry.rollback(name, principal.subject, body.reason))
 
 
-@router.post("/{name}/traffic", response_model=TrafficPublic)
+@router.post("/{name}/traffic", response_model=TrafficPublic, responses=CHANGE)
 async def set_traffic(name: ModelName, body: TrafficRequest, registry: RegistryDep,
                       principal: PrincipalDep) -> TrafficPublic:
     """Canary or shadow: split traffic between the champion and one candidate version."""
@@ -72,7 +77,7 @@ async def set_traffic(name: ModelName, body: TrafficRequest, registry: RegistryD
     return _traffic(event)
 
 
-@router.post("/{name}/traffic/rollback", response_model=TrafficPublic)
+@router.post("/{name}/traffic/rollback", response_model=TrafficPublic, responses=CHANGE)
 async def rollback_traffic(name: ModelName, body: ChangeRequest, registry: RegistryDep,
                            principal: PrincipalDep) -> TrafficPublic:
     """End the split: the champion answers everything again."""

@@ -5,6 +5,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from conveyor_kernel import BIGINT_MAX
+
 from .tables import DecisionBase, ModelVersionBase
 
 
@@ -37,7 +39,7 @@ class TrafficRequest(ChangeRequest):
     """A canary or shadow split of a model's traffic to one candidate version."""
 
     mode: Literal["canary", "shadow"]
-    version: int = Field(ge=1, description="the candidate version")
+    version: int = Field(ge=1, le=BIGINT_MAX, description="the candidate version")
     weight: float = Field(default=0.1, ge=0, le=1, description="share of requests the candidate answers (canary)")
 
 

@@ -38,6 +38,12 @@ ERRORS: dict[type[Exception], int] = {
 }
 _ANSWERED = tuple(ERRORS)  # what the infer path answers itself (anything else is a bug: a 500)
 
+# What the routes answer besides 200 (the kernel declares 401/403 of the role-gated ones), for the OpenAPI
+UNKNOWN = {404: {"description": "the model (or that version of it) is not deployed here"}}
+INFER = {400: {"description": "the request does not fit the protocol or the model (the message names the field)"},
+         401: {"description": "serving has API keys and the request brings none of them"},
+         **UNKNOWN, 413: {"description": "the body is larger than serving takes (CONVEYOR_MAX_BODY_BYTES)"}}
+
 router = APIRouter(prefix="/v2", tags=["inference (Open Inference Protocol v2)"])
 
 
@@ -123,13 +129,13 @@ async def live() -> Response:
     return json_response({"live": True})
 
 
-@router.get("/health/ready")
+@router.get("/health/ready", responses={503: {"description": "not ready: champions not loaded, or no broker"}})
 async def ready(is_ready: ReadyDep) -> Response:
     return json_response({"ready": is_ready}, 200 if is_ready else 503)
 
 
-@router.get("/models/{name}")
-@router.get("/models/{name}/versions/{version}")
+@router.get("/models/{name}", responses=UNKNOWN)
+@router.get("/models/{name}/versions/{version}", responses=UNKNOWN)
 async def model_metadata(name: str, repository: RepositoryDep, version: str | None = None) -> Response:
     model = repository.resolve(name, version)
     if version is None:
@@ -137,14 +143,14 @@ async def model_metadata(name: str, repository: RepositoryDep, version: str | No
     return json_response(_metadata(model, repository.versions(name), repository.split_of(name)))
 
 
-@router.get("/models/{name}/ready")
-@router.get("/models/{name}/versions/{version}/ready")
+@router.get("/models/{name}/ready", responses=UNKNOWN)
+@router.get("/models/{name}/versions/{version}/ready", responses=UNKNOWN)
 async def model_ready(name: str, repository: RepositoryDep, version: str | None = None) -> Response:
     model = repository.resolve(name, version)
     return json_response({"name": model.name, "version": str(model.version), "ready": True})
 
 
-@router.post("/models/{name}/infer")
-@router.post("/models/{name}/versions/{version}/infer")
+@router.post("/models/{name}/infer", responses=INFER)
+@router.post("/models/{name}/versions/{version}/infer", responses=INFER)
 async def model_infer(name: str, request: Request, inferencer: InferencerDep, version: str | None = None) -> Response:
     return await answer_infer(inferencer, V2, request)  # for /docs: `fast_routes` answer these paths first

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Request, Response
 
-from .api import V1, answer_infer, json_response
+from .api import INFER, UNKNOWN, V1, answer_infer, json_response
 from .deps import InferencerDep, RepositoryDep
 
 router = APIRouter(prefix="/v1", tags=["inference (KServe V1)"])
@@ -13,12 +13,12 @@ async def v1_models(repository: RepositoryDep) -> Response:
     return json_response({"models": [name for name in repository.names() if repository.champion_version(name)]})
 
 
-@router.get("/models/{name}")
+@router.get("/models/{name}", responses=UNKNOWN)
 async def v1_model(name: str, repository: RepositoryDep) -> Response:
     model = repository.resolve(name, None)
     return json_response({"name": model.name, "ready": True})
 
 
-@router.post("/models/{name}:predict")
+@router.post("/models/{name}:predict", responses=INFER)
 async def v1_predict(name: str, request: Request, inferencer: InferencerDep) -> Response:
     return await answer_infer(inferencer, V1, request)  # for /docs: `api.fast_routes` answer this path first

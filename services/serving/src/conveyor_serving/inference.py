@@ -70,8 +70,18 @@ def attributes_of(parameters: Any, rows: int) -> dict[str, list[str]] | None:
     return parsed
 
 
+MAX_ID_CHARS = 256  # a request id travels into every logged row; a 5 MB id once blocked the whole log
+
+
 def new_id(given: Any) -> str:
-    return str(given) if given else os.urandom(16).hex()
+    """The request's own id, or a fresh one; an id longer than MAX_ID_CHARS is refused (BadRequest)."""
+    if not given:
+        return os.urandom(16).hex()
+    text = str(given)
+    if len(text) > MAX_ID_CHARS:
+        raise BadRequest(f'request "id" has {len(text)} characters; an id may have at most {MAX_ID_CHARS}: '
+                         "send a shorter one (or none, and the server makes one up)")
+    return text
 
 
 def is_classifier(model: LoadedModel) -> bool:

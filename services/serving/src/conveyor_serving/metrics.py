@@ -34,7 +34,7 @@ class ServingMetrics:
     swaps: Counter
     load_seconds: Histogram
     log_depth: Gauge
-    log_dropped: Counter  # label `reason`: buffer_full or publish_failed
+    log_dropped: Counter  # label `reason`: buffer_full, too_large or publish_failed
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> "ServingMetrics":
@@ -56,6 +56,6 @@ class ServingMetrics:
                                    registry=own),
             log_depth=Gauge(LOG_BUFFER_DEPTH, "Predictions waiting in the log buffer", registry=own,
                             multiprocess_mode="livesum"),
-            log_dropped=Counter(LOG_DROPPED, "Predictions not logged (buffer full, or publish failed)", ["reason"],
-                                registry=own),
+            log_dropped=Counter(LOG_DROPPED, "Predictions not logged (buffer full, too large, or publish failed)",
+                                ["reason"], registry=own),
         )

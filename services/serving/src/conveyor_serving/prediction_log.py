@@ -8,8 +8,13 @@ Policy — the request path never waits for logging:
   The answer to the client is unaffected. Dropping new rows (not old ones) keeps what is buffered in order.
 - A background task publishes every `interval` seconds, or sooner once `batch_size` rows are waiting, in
   events of at most `batch_size` predictions, one model version per event.
+- An event is at most `max_event_bytes` encoded (under the broker's message limit): a larger batch is cut in
+  halves until each half fits; a single request too large for one event is dropped, reason="too_large".
+  (One 5 MB request id once made a batch the broker refused, and the idempotent producer then refused every
+  later batch: 11,002 rows lost while inference answered 200. Ids are bounded at the edge now too.)
 - A batch the broker refuses (after the producer's own retries) is dropped and counted with
   reason="publish_failed": monitoring tolerates gaps, a serving process that stalls on Kafka is worse.
+  The next batch is unaffected: the kernel's producer fails one batch, never the ones after it.
 - On shutdown whatever is buffered is flushed before the publisher stops.
 """
 
@@ -133,7 +138,7 @@ def _slice(item: Inference, start: int, stop: int) -> Inference:
 class PredictionLog:
     def __init__(
         self, publisher: Publisher, metrics: ServingMetrics, capacity: int, batch_size: int, interval: float,
-        enabled: bool = True, first_predictions: FirstPredictions | None = None,
+        enabled: bool = True, max_event_bytes: int = 900_000, first_predictions: FirstPredictions | None = None,
     ) -> None:
         self.enabled = enabled  # off in standalone serving without Kafka: nothing to log to
         self.first_predictions = first_predictions or FirstPredictions()
@@ -142,6 +147,7 @@ class PredictionLog:
         self.capacity = capacity
         self.batch_size = batch_size
         self.interval = interval
+        self.max_event_bytes = max_event_bytes
         self._items: list[Inference] = []
         self._depth = 0
         self._full_batch = asyncio.Event()
@@ -250,10 +256,29 @@ class PredictionLog:
         for item in items:
             by_model.setdefault(id(item.model), []).append(item)
         for group in by_model.values():
-            model = group[0].model
             for batch in _batches(group, self.batch_size):
-                yield ev.PredictionsLogged(
-                    model_name=model.name, version=model.version, feature_names=model.feature_names,
-                    class_labels=model.class_labels, columns=_columns(batch),
-                )
-                await asyncio.sleep(0)
+                for event in self._fitting(batch):
+                    yield event
+                    await asyncio.sleep(0)
+
+    def _fitting(self, batch: list[Inference]) -> Iterator[ev.PredictionsLogged]:
+        """The batch as events of at most max_event_bytes: halves until each fits; a lone oversized request
+        is dropped and counted (reason="too_large")."""
+        model = batch[0].model
+        event = ev.PredictionsLogged(model_name=model.name, version=model.version, feature_names=model.feature_names,
+                                     class_labels=model.class_labels, columns=_columns(batch))
+        if event.ByteSize() <= self.max_event_bytes:
+            yield event
+        elif len(batch) > 1:
+            half = len(batch) // 2
+            yield from self._fitting(batch[:half])
+            yield from self._fitting(batch[half:])
+        elif batch[0].rows > 1:
+            item = batch[0]
+            half = item.rows // 2
+            yield from self._fitting([_slice(item, 0, half)])
+            yield from self._fitting([_slice(item, half, item.rows)])
+        else:
+            self.metrics.log_dropped.labels("too_large").inc(1)
+            logger.warning("dropped one prediction of %s: %d bytes logged exceed the %d an event may carry",
+                           model.name, event.ByteSize(), self.max_event_bytes)

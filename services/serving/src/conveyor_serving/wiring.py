@@ -19,7 +19,7 @@ from .adapters.shared_decisions import SharedDecisions
 from .gate import Gate
 from .grpc_server import GrpcServer
 from .grpc_service import InferenceService
-from .handlers import ServingPorts, build_handlers
+from .handlers import ServingPorts, build_handlers, restore
 from .inferencer import Inferencer
 from .loading import DecisionFollower, ModelLoader
 from .metrics import ServingMetrics
@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 SERVICE = "serving"
 PUBLISHES = (ev.ModelDeployed, ev.PredictionsLogged)
+ENVELOPE_ROOM = 16 * 1024  # headers and record overhead on top of the event's bytes
 
 
 @dataclass
@@ -51,13 +52,13 @@ class Serving:
 class Started:
     """The last component: once every other one runs, the heap is settled and the instance counts as up."""
 
-    def __init__(self, instance: str, group: str) -> None:
-        self.instance, self.group, self.started = instance, group, False
+    def __init__(self, instance: str, source: str) -> None:
+        self.instance, self.source, self.started = instance, source, False
 
     async def start(self) -> None:
         settle_heap()
         self.started = True
-        logger.info("serving instance %s up (consumer group %s)", self.instance, self.group)
+        logger.info("serving instance %s up (%s)", self.instance, self.source)
 
     async def stop(self) -> None:
         self.started = False
@@ -73,7 +74,6 @@ def create_app(settings: ServingSettings, transport: InMemoryBus | None = None) 
     but never started (no consumer, no producer) and no predictions are logged.
     """
     suffix = uuid.uuid4().hex[:8]
-    group = f"serving-{suffix}"  # every process needs every promotion, so each one consumes in a group of its own
     on_bus = transport is not None or settings.kafka_enabled
     runtime = EventRuntime(settings, source=SERVICE, publishes=PUBLISHES, transport=transport)
     metrics = ServingMetrics.create(CollectorRegistry())
@@ -85,9 +85,16 @@ def create_app(settings: ServingSettings, transport: InMemoryBus | None = None) 
         publisher=runtime.publisher,
     )
     handlers = build_handlers(ports)
-    runtime.subscribe(handlers, group=group)
+
+    async def restored() -> None:
+        await restore(ports)
+
+    # every process needs every promotion: each one replays the registry's history (no consumer group)
+    runtime.replay(handlers, name=SERVICE, caught_up=restored)
     log = PredictionLog(runtime.publisher, metrics, settings.log_buffer_size, settings.log_batch_size,
-                        settings.log_flush_interval, enabled=on_bus, first_predictions=ports.first_predictions)
+                        settings.log_flush_interval, enabled=on_bus,
+                        max_event_bytes=settings.kafka.max_message_bytes - ENVELOPE_ROOM,
+                        first_predictions=ports.first_predictions)
     folder = ModelFolder(settings.model_repository) if settings.model_repository else None
     shared = settings.repository_decisions_file
     decisions = SharedDecisions(shared) if shared is not None and folder is not None else None
@@ -109,7 +116,7 @@ def create_app(settings: ServingSettings, transport: InMemoryBus | None = None) 
         components.append(grpc_server)  # stops before the log: calls in flight are logged
     if decisions is not None and folder is not None:
         components.append(DecisionFollower(loader, folder, decisions))
-    components.append(Started(ports.instance, group if on_bus else "-"))
+    components.append(Started(ports.instance, "replay of conveyor.registry" if on_bus else "standalone"))
 
     # FastAPI's native HTTP tracing costs ~25% of peak throughput here even when sampling drops the span;
     # infer requests are traced by api.answer_infer instead (sampled before any OpenTelemetry call). For the

@@ -10,6 +10,7 @@ There is no UPDATE or DELETE of entries anywhere in this code, and triggers refu
 import logging
 import threading
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from ..consistency import consistency_proof
 from ..leaf import CHAIN_SEED
 from ..merkle import CompactRange, Position, inclusion_proof, resolve, root_plan
+from .ledger_view import StoredView, read_view
 from .prepare import Prepared, prepare_rows
 from .rows import AppendResult, Entry, Pending, Snapshot, StoredCheckpoint, TopicPartitionKey
 from .schema import ENTRY_COLUMNS, INSERT_ENTRIES, INSERT_NODES, connect
@@ -229,7 +231,7 @@ class Ledger:
         return read_subtrees(self._conn, positions)
 
     def snapshot(self) -> Snapshot:
-        """Everything verification needs, read in one transaction so it is mutually consistent."""
+        """Everything verification needs, in memory, read in one transaction (tests; see `view` for the service)."""
         with self._lock:
             self._conn.execute(self.BEGIN_SNAPSHOT)
             try:
@@ -243,6 +245,10 @@ class Ledger:
             finally:
                 self._conn.execute("COMMIT")
         return Snapshot(entries, nodes, [(size, root) for size, root in heads], checkpoints)
+
+    def view(self) -> AbstractContextManager[StoredView]:
+        """The ledger read page by page in one read transaction (what /ledger/verify and start-up use)."""
+        return read_view(self.path)
 
 
 def _now() -> str:

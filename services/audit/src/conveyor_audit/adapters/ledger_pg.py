@@ -13,12 +13,15 @@ batch size, as in SQLite. Statements shared with the SQLite ledger are written w
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
 from sqlalchemy.engine import make_url
 
 from .ledger_db import Ledger
+from .ledger_view import StoredView
 
 logger = logging.getLogger(__name__)
 SCHEMA = "audit"
@@ -137,6 +140,19 @@ def _connect(url: str, read_only: bool = False) -> _Connection:
     return _Connection(psycopg.connect(libpq, autocommit=True, options=options))
 
 
+@contextmanager
+def _read_view(url: str) -> Iterator[StoredView]:
+    """The paged view (ledger_view) in one REPEATABLE READ transaction of a connection of its own: one
+    snapshot for the whole read while appends go on."""
+    conn = _connect(url, read_only=True)
+    try:
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield StoredView(conn, postgres=True)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
 class PostgresLedger(Ledger):
     # SERIALIZABLE for the batch: with the writer lease there is one writer; if a second one slipped in
     # (a lost lease), one of the two transactions fails instead of interleaving with the other.
@@ -157,3 +173,7 @@ class PostgresLedger(Ledger):
         self._reader_lock = threading.Lock()
         self._range, self._chain = self._load_tip()
         logger.info("ledger in PostgreSQL %s (schema %s): %d entries", self.path, SCHEMA, self._range.size)
+
+    def view(self) -> AbstractContextManager[StoredView]:
+        """The ledger read page by page in one read transaction (what /ledger/verify and start-up use)."""
+        return _read_view(self.url)

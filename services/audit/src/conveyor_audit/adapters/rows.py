@@ -1,5 +1,6 @@
 """What the ledger stores and returns, as plain values."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -70,7 +71,31 @@ class StoredCheckpoint:
 
 @dataclass(frozen=True)
 class Snapshot:
-    entries: list[Entry]
-    nodes: dict[tuple[int, int], bytes]
-    tree_heads: list[tuple[int, bytes]]
-    checkpoints: list[StoredCheckpoint] = field(default_factory=list)
+    """The ledger in memory: for tests and small ledgers. verify_snapshot reads it, or a StoredView of the
+    database (adapters/ledger_view.py), through the same methods."""
+
+    entry_list: list[Entry]
+    node_map: dict[tuple[int, int], bytes]
+    head_list: list[tuple[int, bytes]]
+    checkpoint_list: list[StoredCheckpoint] = field(default_factory=list)
+
+    def entries(self) -> list[Entry]:
+        return self.entry_list
+
+    def nodes(self, positions: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        return {p: self.node_map[p] for p in positions if p in self.node_map}
+
+    def node_count(self) -> int:
+        return len(self.node_map)
+
+    def tree_heads(self) -> list[tuple[int, bytes]]:
+        return self.head_list
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        return self.checkpoint_list
+
+    def repeated_ids(self) -> list[tuple[str, list[int]]]:
+        seen: dict[str, list[int]] = {}
+        for entry in self.entry_list:
+            seen.setdefault(entry.event_id, []).append(entry.idx)
+        return [(event_id, indexes) for event_id, indexes in seen.items() if len(indexes) > 1]

@@ -13,7 +13,7 @@ import faust
 
 from conveyor_kernel import Dispatcher, KafkaSettings, cancel_task
 
-from .agents import Forward, register_agents
+from .agents import Forward, WaitForBroker, register_agents, wait_a_moment
 from .rewind import rewind_sources
 
 logger = logging.getLogger(__name__)
@@ -21,13 +21,13 @@ logger = logging.getLogger(__name__)
 
 class FaustStream:
     def __init__(self, app: faust.App, kafka: KafkaSettings, sources: Iterable[str], dispatcher: Dispatcher,
-                 forward: Forward) -> None:
+                 forward: Forward, wait_for_broker: WaitForBroker | None = None) -> None:
         """`sources`: base names of the topics the dispatcher's handler table needs."""
         self.app = app
         self.kafka = kafka
         self.sources = tuple(sources)
         self._source_names = {kafka.topic(t) for t in self.sources}
-        register_agents(app, kafka, self.sources, dispatcher, forward)
+        register_agents(app, kafka, self.sources, dispatcher, forward, wait_for_broker or wait_a_moment)
         self._faust_task: asyncio.Task[None] | None = None
         self._rewind_task: asyncio.Task[None] | None = None
         self._rewound = False
