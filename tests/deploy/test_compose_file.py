@@ -10,8 +10,10 @@ from conveyor_cli.platform import SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 GRPC_PORT = 8104
-# Where compose and the chart differ by design: the broker's address on each platform.
-PLATFORM_SPECIFIC = {"CONVEYOR_KAFKA__BOOTSTRAP_SERVERS"}
+# Where compose and the chart differ by design: the broker's address on each platform, and what one broker can
+# hold against what a three-broker cluster should (docs/topics.md: partitions, replicas, retained bytes).
+PLATFORM_SPECIFIC = {"CONVEYOR_KAFKA__BOOTSTRAP_SERVERS", "CONVEYOR_KAFKA__PARTITIONS",
+                     "CONVEYOR_KAFKA__REPLICATION_FACTOR", "CONVEYOR_KAFKA__PREDICTIONS_RETENTION_BYTES"}
 
 
 def test_compose_runs_every_service_on_its_port_against_kafka():

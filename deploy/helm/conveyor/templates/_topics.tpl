@@ -5,7 +5,8 @@ conveyor.datasets,conveyor.models,conveyor.registry,conveyor.deployments,conveyo
 {{- end }}
 
 {{/* A topic's config as the kernel creates it (KafkaSettings.topic_config, topics.RETENTION): lifecycle
-topics and checkpoints kept forever, predictions bounded by time and size, dead letters a month. Call with
+topics and checkpoints kept forever, consent compacted, predictions bounded by time and size, lineage a
+week, dead letters a month. Call with
 (dict "root" $ "base" "conveyor.registry"); a test renders every topic and compares with the kernel. */}}
 {{- define "conveyor.topicConfig" -}}
 {{- $k := .root.Values.kafka }}
@@ -15,6 +16,10 @@ topics and checkpoints kept forever, predictions bounded by time and size, dead 
 {{- $_ := set $config "retention.bytes" (printf "%d" (int64 $k.predictionsRetentionBytes)) }}
 {{- else if eq .base "conveyor.deadletter" }}
 {{- $_ := set $config "retention.ms" "2592000000" }}
+{{- else if eq .base "conveyor.consent" }}
+{{- $_ := set $config "cleanup.policy" "compact" }}
+{{- else if eq .base "conveyor.openlineage" }}
+{{- $_ := set $config "retention.ms" "604800000" }}
 {{- else }}
 {{- $_ := set $config "retention.ms" "-1" }}
 {{- $_ := set $config "retention.bytes" "-1" }}
