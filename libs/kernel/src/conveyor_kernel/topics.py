@@ -14,6 +14,10 @@ from conveyor.events.v1 import events_pb2 as ev
 DATASETS = "conveyor.datasets"
 MODELS = "conveyor.models"
 REGISTRY = "conveyor.registry"
+# Governance: promotion requests, their gates and approvals, policy versions, risk tiers, protected aliases
+# other than production. Apart from conveyor.registry so that serving (which replays that topic on boot to
+# find each model's champion) never reads them; the ledger records them all.
+APPROVALS = "conveyor.approvals"
 DEPLOYMENTS = "conveyor.deployments"
 PREDICTIONS = "conveyor.predictions"
 MONITORING = "conveyor.monitoring"
@@ -25,7 +29,7 @@ DEAD_LETTER = "conveyor.deadletter"
 CHECKPOINTS = "conveyor.audit.checkpoints"
 REPORTS = "conveyor.audit.reports"
 
-LIFECYCLE = (DATASETS, MODELS, REGISTRY, DEPLOYMENTS, MONITORING, RETRAIN, FEEDBACK, REPORTS)
+LIFECYCLE = (DATASETS, MODELS, REGISTRY, APPROVALS, DEPLOYMENTS, MONITORING, RETRAIN, FEEDBACK, REPORTS)
 
 TOPIC_OF: dict[type[Message], str] = {
     ev.DatasetArrived: DATASETS,
@@ -36,6 +40,13 @@ TOPIC_OF: dict[type[Message], str] = {
     ev.ModelPromoted: REGISTRY,
     ev.PromotionDeclined: REGISTRY,
     ev.TrafficSplitSet: REGISTRY,
+    ev.PolicyPublished: APPROVALS,
+    ev.PromotionRequested: APPROVALS,
+    ev.PromotionGatesEvaluated: APPROVALS,
+    ev.PromotionApprovalRecorded: APPROVALS,
+    ev.PromotionClosed: APPROVALS,
+    ev.AliasMoved: APPROVALS,
+    ev.RiskTierSet: APPROVALS,
     ev.ModelDeployed: DEPLOYMENTS,
     ev.PredictionsLogged: PREDICTIONS,
     ev.DriftDetected: MONITORING,
