@@ -129,6 +129,8 @@ def train(request: RunRequest, store: ArtifactStore, settings: TrainerSettings) 
         training_dataset_ids=rows.dataset_ids,
         training_rows=len(y_train),
         source="platform",
+        # the uploader of the data is the model's author, whom the registry never lets approve its promotion
+        author=dataset.principal if dataset.principal.kind == ev.PRINCIPAL_KIND_USER else None,
     )
 
 
