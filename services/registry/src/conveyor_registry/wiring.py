@@ -9,14 +9,19 @@ from conveyor_kernel.memory import InMemoryBus
 
 from .adapters.db import Database, make_engine
 from .api import ERRORS, router
+from .background import Background
 from .champions import Registry
+from .governance_api import router as governance_router
 from .handlers import handlers
 from .metrics import RegistryMetrics
-from .policy import Limits
+from .policies import Policies
+from .policy_doc import default_policy
 from .settings import RegistrySettings
 
 SERVICE = "registry"
-PUBLISHES = (ev.ModelRegistered, ev.ModelPromoted, ev.PromotionDeclined, ev.TrafficSplitSet)
+PUBLISHES = (ev.ModelRegistered, ev.ModelPromoted, ev.PromotionDeclined, ev.TrafficSplitSet, ev.PolicyPublished,
+             ev.PromotionRequested, ev.PromotionGatesEvaluated, ev.PromotionApprovalRecorded, ev.PromotionClosed,
+             ev.AliasMoved, ev.RiskTierSet)
 
 
 def create_app(settings: RegistrySettings, transport: InMemoryBus | None = None) -> FastAPI:
@@ -28,16 +33,18 @@ def create_app(settings: RegistrySettings, transport: InMemoryBus | None = None)
         database.engine,
         publisher=runtime.publisher,
         metrics=RegistryMetrics.create(metrics_registry),
-        limits=Limits(metric_tolerance=settings.metric_tolerance, max_fairness_gap=settings.max_fairness_gap),
+        policies=Policies(default_policy(settings.metric_tolerance, settings.max_fairness_gap)),
     )
     table = handlers(registry)
     runtime.subscribe(table, group=SERVICE)
-    # the database first: it is migrated before the consumer starts and disposed after it stops
+    # the database first: it is migrated before the consumer starts and disposed after it stops; the policy
+    # in force exists before the first ModelTrained is taken
     app = create_service_app("Conveyor registry", service=SERVICE, settings=settings,
-                             components=[database, runtime], registry=metrics_registry,
+                             components=[database, runtime, Background(registry)], registry=metrics_registry,
                              errors=ERRORS)
     app.state.registry = registry
     app.state.runtime = runtime
     app.state.handlers = table
     app.include_router(router)
+    app.include_router(governance_router)
     return app
