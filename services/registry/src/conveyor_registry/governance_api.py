@@ -43,8 +43,8 @@ async def request_promotion(name: ModelName, body: PromotionAsk, registry: Regis
 
 
 @router.get("/models/{name}/promotions", response_model=list[PromotionPublic])
-def list_promotions(name: ModelName, db: DbSession,
-                    state: str | None = Query(None, description="only requests in this state")) -> list[PromotionPublic]:
+def list_promotions(name: ModelName, db: DbSession, state: str | None = Query(
+        None, description="only requests in this state")) -> list[PromotionPublic]:
     return governance_queries.list_promotions(db, name, state)
 
 

@@ -199,9 +199,10 @@ class Promotions:
         event_id = ""
         if request.alias == PRODUCTION:
             target.stage = "declined" if target.stage == "candidate" else target.stage
+            kept = 0 if current is None else current.version
             staged = outbox.add(session, ev.PromotionDeclined(
-                model_name=model.name, version=target.version, champion_version=0 if current is None else current.version,
-                reasons=reasons), model.name, request.id)
+                model_name=model.name, version=target.version, champion_version=kept, reasons=reasons),
+                model.name, request.id)
             event_id = staged.event_id
         session.add(Decision(model_name=model.name, version=target.version, action=Action.DECLINE,
                              previous_version=None if current is None else current.version, reasons=reasons,
