@@ -116,7 +116,6 @@ class Registry:
                                exc)
                 request = None
             session.commit()
-        await self._announce()
         self.metrics.versions_registered.labels(model=row.model_name).inc()
         if request is not None:
             self.metrics.promotions.labels(action=_action_of(request)).inc()
@@ -129,7 +128,6 @@ class Registry:
             model, target = self._locate(session, model_name, version)
             request = self.promotions.file(session, model, target, alias, requester, reason, self.clock())
             session.commit()
-        await self._announce()
         logger.info("%s asked for %s v%d -> %s: %s", requester.subject, model_name, version, request.alias,
                     request.state)
         return request
@@ -141,7 +139,6 @@ class Registry:
                 session.commit()  # an expiry is final even when what follows is refused
             self.promotions.approve(session, request, actor, comment, self.clock())
             session.commit()
-        await self._announce()
         logger.info("%s approved request %s (%s)", actor.subject, request_id, request.state)
         return request
 
@@ -152,7 +149,6 @@ class Registry:
                 session.commit()  # an expiry is final even when what follows is refused
             self.promotions.reject(session, request, actor, reason, self.clock())
             session.commit()
-        await self._announce()
         logger.info("%s rejected request %s", actor.subject, request_id)
         return request
 
@@ -160,7 +156,6 @@ class Registry:
         async with self._change() as session:
             expired = self.promotions.expire_due(session, self.clock())
             session.commit()
-        await self._announce()
         return len(expired)
 
     async def rollback(self, model_name: str, user: str, reason: str, alias: str = PRODUCTION) -> Decision:
@@ -183,7 +178,6 @@ class Registry:
                 self.promotions._close(session, stale, State.EXPIRED, "registry",
                                        [f"superseded: {alias} rolled back to v{target.version}"], self.clock())
             session.commit()
-        await self._announce()
         self.metrics.promotions.labels(action=Action.ROLLBACK).inc()
         logger.info("%s rolled %s %s back to v%d", user, model_name, alias, target.version)
         return decision
@@ -199,7 +193,6 @@ class Registry:
             outbox.add(session, ev.RiskTierSet(model_name=model_name, risk_tier=tier, previous_tier=previous,
                                                set_by=actor.subject, reason=reason), model_name)
             session.commit()
-        await self._announce()
         logger.info("%s set the risk tier of %s to %s", actor.subject, model_name, tier)
         return model
 
@@ -207,7 +200,6 @@ class Registry:
         async with self._change() as session:
             row = self.policies.publish(session, document, publisher, note)
             session.commit()
-        await self._announce()
         logger.info("%s published policy v%d (%s)", publisher.subject, row.version, row.digest)
         return row
 
@@ -216,7 +208,6 @@ class Registry:
         async with self._change() as session:
             row = self.policies.in_force(session)
             session.commit()
-        await self._announce()
         return row
 
     async def set_split(self, model_name: str, mode: str, version: int, weight: float, user: str,
@@ -228,7 +219,6 @@ class Registry:
                                         reason)
             outbox.add(session, event, model_name)
             session.commit()
-        await self._announce()
         logger.info("%s set %s traffic of %s: v%d (weight %.2f)", user, mode, model_name, version, weight)
         return event
 
@@ -241,7 +231,6 @@ class Registry:
             event = traffic.cleared_event(champion, user, reason)
             outbox.add(session, event, model_name)
             session.commit()
-        await self._announce()
         logger.info("%s cleared the traffic split of %s", user, model_name)
         return event
 
@@ -262,6 +251,8 @@ class Registry:
             if not retryable:
                 raise TransientError(f"registry database unavailable: {exc}") from exc
             raise ChangeNotMade(f"change not made, try again: {exc}") from exc
+        finally:  # what committed (a refused approval may have found an expiry first) goes out now
+            await self._announce()
 
     @staticmethod
     def _request(session: Session, model_name: str, request_id: str) -> PromotionRequest:
