@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, select
 
+from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import ADMIN, AUDITOR, DATA_SCIENTIST, MANAGER, TECH_LEADER, Kind, Principal
 from conveyor_kernel.callers import bearer, token_for
 from conveyor_kernel.memory import InMemoryBus
@@ -37,15 +38,7 @@ step = st.one_of(
 )
 
 
-def trained(n: int, auc: float, author: str):
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import trained as make
-
-    from conveyor.events.v1 import events_pb2 as ev
-
+def trained(make, n: int, auc: float, author: str):
     event = make(f"run-{n}", {"roc_auc": auc})
     event.author.CopyFrom(ev.Principal(subject=author, role=DATA_SCIENTIST, kind=ev.PRINCIPAL_KIND_USER))
     return event
@@ -88,12 +81,12 @@ def oracle(engine) -> None:
 PRELUDE = [("train", 0.6, "dana", False)]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(tier=st.sampled_from(["low", "medium", "high"]), steps=st.lists(step, min_size=1, max_size=25))
 @example(tier="high", steps=[("train", 0.9, "sam", False), ("approve", 1, ("mia", MANAGER))])
 @example(tier="medium", steps=[("publish", ("tess", TECH_LEADER), 1), ("train", 0.9, "sam", False),
                                ("approve", 1, ("tess", TECH_LEADER))])
-def test_a_protected_alias_never_moves_without_quorum(tmp_path_factory, tier, steps):
+def test_a_protected_alias_never_moves_without_quorum(tmp_path_factory, make_trained, tier, steps):
     data_dir = tmp_path_factory.mktemp("quorum")
     bus = InMemoryBus(source="registry")
     app = create_app(RegistrySettings(data_dir=data_dir), transport=bus)
@@ -116,7 +109,7 @@ def test_a_protected_alias_never_moves_without_quorum(tmp_path_factory, tier, st
             if kind == "train":
                 auc, author, redeliver = args
                 trainings += 1
-                event = trained(trainings, auc, author)
+                event = trained(make_trained, trainings, auc, author)
                 for _ in range(2 if redeliver else 1):  # a redelivered command registers once
                     client.portal.call(lambda event=event: bus.publish(event, "churn", source="trainer"))
                     client.portal.call(runtime.deliver)

@@ -12,6 +12,7 @@ from conveyor_kernel import DATA_SCIENTIST
 
 from .audit_cmd import audit_app, report_app
 from .auth_cmd import current_token, login, token
+from .governance_cmd import policy_app, promotion_app
 from .platform import SERVICES, Platform, PlatformError
 from .serving_cmd import serving
 
@@ -19,6 +20,8 @@ app = typer.Typer(help="Conveyor: the event-driven ML lifecycle platform.", no_a
 console = Console()
 app.add_typer(audit_app, name="audit")
 app.add_typer(report_app, name="report")
+app.add_typer(policy_app, name="policy")
+app.add_typer(promotion_app, name="promotion")
 app.command(name="serving")(serving)
 app.command(name="login")(login)
 app.command(name="token")(token)
