@@ -106,7 +106,8 @@ async def test_high_risk_needs_a_manager_and_a_tech_leader_and_the_publisher_is_
         registry, make_trained, http, as_):
     document = default_policy().as_json()
     document["description"] = "tess's"
-    published = await http.post("/policy", json={"document": document, "note": "mine"}, headers=as_("tess", TECH_LEADER))
+    published = await http.post("/policy", json={"document": document, "note": "mine"},
+                                headers=as_("tess", TECH_LEADER))
     assert published.status_code == 201 and published.json()["version"] == 2
     assert (await http.post("/policy", json={"document": document}, headers=as_("mia", MANAGER))).status_code == 403
     await registry.register(make_trained("run-1", {"roc_auc": 0.90}))

@@ -125,10 +125,12 @@ def test_a_protected_alias_never_moves_without_quorum(tmp_path_factory, make_tra
                 index, version = args
                 admin = Principal("ada", ADMIN, Kind.USER)
                 ids = requests()
-                for attempt in ([lambda: registry.approve("churn", ids[index % len(ids)], admin, "")] if ids else []) + [
-                        lambda: registry.request("churn", version, "production", admin, "admin")]:
+                attempts = [(registry.request, ("churn", version, "production", admin, "admin"))]
+                if ids:
+                    attempts.append((registry.approve, ("churn", ids[index % len(ids)], admin, "")))
+                for method, call_args in attempts:
                     try:
-                        client.portal.call(attempt)
+                        client.portal.call(method, *call_args)
                     except Exception:  # noqa: BLE001 - refused or not found: the oracle checks what stuck
                         pass
             elif kind == "tier":
