@@ -4,6 +4,8 @@ import os
 import socket
 import subprocess
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,6 +44,65 @@ def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
     from conveyor_cli.kafka_accounts import kafka_settings as local_settings
 
     return local_settings(kafka_bootstrap, f"t{uuid.uuid4().hex[:12]}.").model_copy(update={"max_retries": 1})
+
+
+# --- where state lives: SQLite files and a folder (embedded), or PostgreSQL and an S3 bucket (distributed) ---
+
+@dataclass(frozen=True)
+class Backend:
+    """The state engines a test's services use. `settings` goes into a service's settings, `env` into the
+    process environment (boto3 reads the AWS_* variables itself)."""
+
+    name: str
+    database_url: str = ""
+    artifact_root: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> dict[str, str]:
+        return {"database_url": self.database_url, "artifact_root": self.artifact_root}
+
+    @property
+    def distributed(self) -> bool:
+        return self.name == "distributed"
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    """The local PostgreSQL (deploy/local/postgres.sh, started on demand as the broker is)."""
+    from conveyor_cli.local_state import postgres_admin_url as admin_url
+
+    return admin_url()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> "Iterator[object]":
+    """moto's S3-compatible server, a process on a loopback port for the whole session."""
+    from conveyor_cli.local_state import S3Server
+
+    server = S3Server.start(tmp_path_factory.mktemp("s3") / "moto.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["embedded", "distributed"])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
+    """Each test that takes it runs twice: on SQLite files and a local folder (the embedded default), and on
+    PostgreSQL (a fresh database) and an S3 bucket (a fresh one on moto's server)."""
+    if request.param == "embedded":
+        yield Backend("embedded")
+        return
+    from conveyor_cli.local_state import create_database, drop_database
+
+    admin = request.getfixturevalue("postgres_admin_url")
+    server = request.getfixturevalue("s3_server")
+    url = create_database(admin)
+    for key, value in server.env().items():
+        monkeypatch.setenv(key, value)
+    try:
+        yield Backend("distributed", url, f"s3://{server.create_bucket()}/artifacts", server.env())
+    finally:
+        drop_database(admin, url)
 
 
 # --- public tables nobody here prepared (issue 11: test with them, not with data shaped for the platform) ---

@@ -4,12 +4,14 @@
    a. the raw consume rate of that topic with aiokafka and with confluent-kafka (librdkafka, which the
       ledger consumer uses), no decoding, no storage, and
    b. the sustained ledger append rate: the audit consumer reading the same records and committing
-      entries + subtree hashes + offsets with SQLite synchronous=FULL, one transaction per batch.
+      entries + subtree hashes + offsets with SQLite synchronous=FULL, one transaction per batch;
+   c. the same on PostgreSQL (the local cluster, deploy/local/postgres.sh; a fresh database; default
+      synchronous_commit=on), and the ratio PostgreSQL / SQLite (`--backends sqlite` to leave it out).
 2. Builds the leaf hashes and complete-subtree table of a 10-million-leaf log (random hashes: proofs read
    the same rows whatever the values) and times inclusion and consistency proofs from it.
 
 Usage: .venv/bin/python bench/audit.py [--events 100000] [--batch 2000] [--log-size 10000000] [--proofs 2000]
-                                       [--tree-db PATH]
+                                       [--tree-db PATH] [--backends sqlite,postgresql]
 """
 
 import argparse
@@ -29,7 +31,7 @@ from confluent_kafka import TopicPartition as ConfluentPartition
 from prometheus_client import CollectorRegistry
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_audit.adapters.ledger_db import Ledger
+from conveyor_audit.adapters.ledger_db import Ledger, open_ledger
 from conveyor_audit.consumer import LedgerConsumer, settle_process
 from conveyor_audit.metrics import AuditMetrics
 from conveyor_cli.kafka_accounts import kafka_settings
@@ -86,10 +88,11 @@ def raw_confluent(settings: KafkaSettings, topic: str, count: int) -> float:
         consumer.close()
 
 
-async def ledger_append(settings: KafkaSettings, count: int, batch: int, state: Path) -> tuple[float, float]:
+async def ledger_append(settings: KafkaSettings, count: int, batch: int, state: Path,
+                        database_url: str = "") -> tuple[float, float]:
     """(events/s from the consumer's start, events/s from its first committed batch on): the first
     includes connecting and the first fetch, the second is the sustained rate the target is about."""
-    ledger = Ledger(state / "ledger.db")
+    ledger = open_ledger(state, database_url)
     runtime = EventRuntime(ServiceSettings(kafka=settings), source="bench")  # the dead letters' publisher
     consumer = LedgerConsumer(settings, ledger, runtime.dead_letters, AuditMetrics.create(CollectorRegistry()),
                               batch_size=batch)
@@ -166,6 +169,7 @@ async def main() -> None:
     parser.add_argument("--proofs", type=int, default=2000)
     parser.add_argument("--tree-db", type=Path, default=Path(tempfile.gettempdir()) / "conveyor-bench-tree-v3.db",
                         help="kept between runs: building it takes a while")
+    parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
     settings = kafka_settings(os.environ.get("CONVEYOR_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
                               f"bench{uuid.uuid4().hex[:8]}.")  # the super user on the local SASL broker
@@ -180,6 +184,20 @@ async def main() -> None:
     print(f"raw confluent-kafka consume: {raw_librdkafka:10,.0f} events/s")
     print(f"ledger append (durable):     {sustained:10,.0f} events/s sustained, from the first committed batch "
           f"({append:,.0f} /s counting the consumer's start; batch {args.batch}, synchronous=FULL)")
+    if "postgresql" in args.backends:
+        from conveyor_cli.local_state import create_database, drop_database, postgres_admin_url
+
+        admin = postgres_admin_url()
+        url = create_database(admin)
+        try:
+            with tempfile.TemporaryDirectory() as state:
+                pg_append, pg_sustained = await ledger_append(settings, args.events, args.batch, Path(state), url)
+        finally:
+            drop_database(admin, url)
+        print(f"ledger append, PostgreSQL:   {pg_sustained:10,.0f} events/s sustained ({pg_append:,.0f} /s counting "
+              f"the start; synchronous_commit=on); PostgreSQL / SQLite {pg_sustained / sustained:.2f}")
+    if args.log_size <= 0:
+        return
     marker = args.tree_db.with_suffix(f".{args.log_size}.done")
     if not marker.exists():
         args.tree_db.unlink(missing_ok=True)

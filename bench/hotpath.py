@@ -38,7 +38,7 @@ from serving_servers import ROOT, VENV_BIN, build_models, free_port  # noqa: E40
 
 from conveyor.events.v1 import events_pb2 as ev  # noqa: E402
 from conveyor_cli.kafka_accounts import kafka_settings  # noqa: E402
-from conveyor_kernel import ArtifactStore, Envelope, KafkaSettings, decode_event, topics  # noqa: E402
+from conveyor_kernel import Envelope, FileStore, KafkaSettings, decode_event, topics  # noqa: E402
 from conveyor_kernel.kafka import KafkaPublisher, ensure_topics  # noqa: E402
 
 MODEL = "lr"
@@ -184,7 +184,7 @@ def main() -> None:
         workdir = Path(tmp)
         bodies = build_models(workdir)
         generator = build_open_loop(workdir)
-        store = ArtifactStore(workdir / "data" / "artifacts")
+        store = FileStore(workdir / "data" / "artifacts")
         _, uri = store.put("models", (workdir / "repo" / MODEL / "1" / "model.onnx").read_bytes(), ".onnx")
         _, reference_uri = store.put_json("references", reference(names, cancer.data))
         (workdir / "empty").mkdir()

@@ -43,7 +43,7 @@ from sklearn.datasets import load_breast_cancer
 
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_cli.kafka_accounts import kafka_settings
-from conveyor_kernel import ArtifactStore, Envelope, EventRuntime, KafkaSettings, topics
+from conveyor_kernel import Envelope, EventRuntime, KafkaSettings, topics
 from conveyor_kernel.kafka import KafkaPublisher, ensure_topics
 from conveyor_kernel.memory import InMemoryBus
 from conveyor_monitor.confirm import DriftConfirmation
@@ -224,7 +224,7 @@ async def throughput(args: argparse.Namespace, data: np.ndarray, names: list[str
     await ensure_topics(kafka, [topics.PREDICTIONS])
     with tempfile.TemporaryDirectory() as state:
         settings = MonitorSettings(kafka=kafka, data_dir=Path(state), window_size=args.window)
-        _, uri = ArtifactStore(settings.artifact_root).put_json("references", reference)
+        _, uri = settings.artifacts().put_json("references", reference)
         # First run: learn the champion (kept in the champions table's changelog), then stop. The second
         # run recovers it and meets the whole prediction backlog at once: a sustained-consumption measure.
         async with running(settings) as monitor:

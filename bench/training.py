@@ -13,6 +13,7 @@ Usage: .venv/bin/python bench/training.py [--runs 3] [--rows 50000] [--estimator
 """
 
 import argparse
+import io
 import statistics
 import tempfile
 import time
@@ -80,7 +81,7 @@ def plain_fit(event: ev.DatasetArrived, store: ArtifactStore) -> tuple[float, fl
     rows = compose(event, (), lambda d: load_table(store, d, columns), spec.holdout_fraction, int(spec.seed), True)
     x, y = rows.train.x, class_array(rows.train.y)
     started = time.perf_counter()
-    pd.read_csv(store.path_of(event.uri))  # the data scientist reads the same file once
+    pd.read_csv(io.BytesIO(store.get(event.uri)))  # the data scientist reads the same file once
     read = time.perf_counter() - started
     pipeline = build_pipeline(spec, event.task, columns)
     started = time.perf_counter()
@@ -101,7 +102,7 @@ def main() -> None:
           f"{int(frame.filter(regex='^[nt]').isna().sum().sum())} gaps, label yes/no, sensitive attribute region")
     with tempfile.TemporaryDirectory() as root:
         settings = TrainerSettings(data_dir=Path(root))
-        store = ArtifactStore(settings.artifact_root)
+        store = settings.artifacts()
         for estimator in args.estimators.split(","):
             event = dataset(store, frame, estimator)
             platform, baseline, fit_only = [], [], []

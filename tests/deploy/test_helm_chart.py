@@ -172,7 +172,8 @@ def test_production_reads_secrets_for_the_ledger_key_database_and_object_store(p
         assert env["CONVEYOR_ARTIFACT_ROOT"]["value"] == "s3://conveyor-artifacts/prod"
         assert env["AWS_ENDPOINT_URL"]["value"].startswith("http://")
         assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "conveyor-object-store"
-        assert "CONVEYOR_DATABASE_URL" not in env or name == "registry"  # no other service reads one yet
+        # every service that keeps state reads the one database (each in its own schema); serving keeps none
+        assert ("CONVEYOR_DATABASE_URL" in env) is (name != "serving")
 
 
 @pytest.mark.parametrize(

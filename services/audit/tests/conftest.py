@@ -7,7 +7,7 @@ import pytest
 from google.protobuf.message import Message
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_audit.adapters.ledger_db import Ledger
+from conveyor_audit.adapters.ledger_db import open_ledger
 from conveyor_audit.adapters.rows import Pending
 from conveyor_audit.settings import AuditSettings
 from conveyor_audit.wiring import PUBLISHES, SERVICE
@@ -16,8 +16,16 @@ from conveyor_kernel.memory import InMemoryBus, build_record
 
 
 @pytest.fixture
-def ledger(tmp_path: Path):
-    opened = Ledger(tmp_path / "ledger.db")
+def ledger(backend, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The ledger on SQLite (a file in tmp_path) and on PostgreSQL (the test's own database)."""
+    opened = open_ledger(tmp_path, backend.database_url)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def sqlite_ledger(tmp_path: Path):  # type: ignore[no-untyped-def]
+    opened = open_ledger(tmp_path)
     yield opened
     opened.close()
 

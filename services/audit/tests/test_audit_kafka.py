@@ -53,8 +53,8 @@ async def read_all(settings, topic: str) -> list[Record]:
         await consumer.stop()
 
 
-async def test_ledger_records_each_event_once_across_restarts(kafka_settings, tmp_path) -> None:
-    settings = AuditSettings(data_dir=tmp_path, kafka=kafka_settings)
+async def test_ledger_records_each_event_once_across_restarts(kafka_settings, backend, tmp_path) -> None:
+    settings = AuditSettings(data_dir=tmp_path, kafka=kafka_settings, **backend.settings)
     prefix = kafka_settings.topic_prefix
     producer = KafkaPublisher(kafka_settings, source="test")
     app = create_app(settings)

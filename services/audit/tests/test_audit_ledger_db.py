@@ -2,18 +2,38 @@
 
 import sqlite3
 
+import psycopg
 import pytest
 
 from conveyor_audit import merkle
 from conveyor_audit.adapters.ledger_db import Ledger
+from conveyor_audit.adapters.ledger_pg import PostgresLedger
 from conveyor_audit.consistency import consistency_proof
 from conveyor_audit.integrity import verify_snapshot
 from conveyor_audit.leaf import encode_leaf
 
 
-def raw(ledger: Ledger) -> sqlite3.Connection:
-    """A second connection, as an attacker (or a careless operator) with file access would have."""
+def raw(ledger: Ledger):  # type: ignore[no-untyped-def]
+    """A second connection, as an attacker (or a careless operator) with file (or database) access would have."""
+    if isinstance(ledger, PostgresLedger):
+        libpq = ledger.url.replace("postgresql+psycopg://", "postgresql://")
+        return psycopg.connect(libpq, autocommit=True, options="-c search_path=audit")
     return sqlite3.connect(ledger.path, isolation_level=None)
+
+
+REFUSED = (sqlite3.IntegrityError, psycopg.errors.RaiseException)
+
+
+def allow_updates(conn, table: str) -> None:  # type: ignore[no-untyped-def]
+    """What an attacker with the database's owner rights does first: take the append-only trigger away."""
+    if isinstance(conn, psycopg.Connection):
+        conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER {table}_append_only")
+    else:
+        conn.execute(f"DROP TRIGGER {table}_no_update")
+
+
+def param(conn) -> str:  # type: ignore[no-untyped-def]
+    return "%s" if isinstance(conn, psycopg.Connection) else "?"
 
 
 def test_append_is_idempotent_by_event_id(ledger, make) -> None:
@@ -57,12 +77,12 @@ def test_entries_and_offsets_commit_together_or_not_at_all(ledger, make, monkeyp
 @pytest.mark.parametrize("statement", [
     "UPDATE entries SET subject = 'forged' WHERE idx = 0",
     "DELETE FROM entries WHERE idx = 1",
-    "UPDATE subtree SET hash = zeroblob(32)",
+    "UPDATE subtree SET idx = idx + 1000",
     "DELETE FROM tree_head",
 ])
 def test_database_refuses_rewrites(ledger, make, statement: str) -> None:
     ledger.append_batch(make.sample_pending(3), {})
-    with raw(ledger) as conn, pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with raw(ledger) as conn, pytest.raises(REFUSED, match="append-only"):
         conn.execute(statement)
     assert verify_snapshot(ledger.snapshot()).ok
 
@@ -79,12 +99,12 @@ def test_verify_detects_one_changed_byte(ledger, make, table, column, where, exp
     ledger.append_batch(make.sample_pending(3, start_offset=4), {})  # a second tree head, size 7
     assert verify_snapshot(ledger.snapshot()).ok
     with raw(ledger) as conn:
-        conn.execute(f"DROP TRIGGER {table}_no_update")
+        allow_updates(conn, table)
         # Flip the lowest bit of one byte in the middle of the value.
         value = conn.execute(f"SELECT {column} FROM {table} WHERE {where}").fetchone()[0]
         middle = len(value) // 2
         tampered = value[:middle] + bytes([value[middle] ^ 1]) + value[middle + 1:]
-        conn.execute(f"UPDATE {table} SET {column} = ? WHERE {where}", (tampered,))
+        conn.execute(f"UPDATE {table} SET {column} = {param(conn)} WHERE {where}", (tampered,))
     report = verify_snapshot(ledger.snapshot())
     assert not report.ok
     assert any(expected in problem for problem in report.problems), report.problems
@@ -93,7 +113,7 @@ def test_verify_detects_one_changed_byte(ledger, make, table, column, where, exp
 def test_column_edit_is_caught_against_the_leaf(ledger, make) -> None:
     ledger.append_batch(make.sample_pending(2), {})
     with raw(ledger) as conn:
-        conn.execute("DROP TRIGGER entries_no_update")
+        allow_updates(conn, "entries")
         conn.execute("UPDATE entries SET subject = 'someone-else' WHERE idx = 1")
     problems = verify_snapshot(ledger.snapshot()).problems
     assert problems == ["entry 1: column subject is 'someone-else' but the leaf says 'credit'"]
@@ -137,7 +157,10 @@ def test_stored_proofs_and_roots_equal_the_in_memory_ones_for_every_size(ledger,
 def test_a_missing_subtree_is_reported_not_guessed(ledger, make) -> None:
     ledger.append_batch(make.sample_pending(6), {})
     with raw(ledger) as conn:
-        conn.execute("DROP TRIGGER subtree_no_delete")
+        if isinstance(conn, psycopg.Connection):
+            conn.execute("ALTER TABLE subtree DISABLE TRIGGER subtree_append_only")
+        else:
+            conn.execute("DROP TRIGGER subtree_no_delete")
         conn.execute("DELETE FROM subtree WHERE level = 1 AND idx = 2")
     with pytest.raises(LookupError, match=r"\(1, 2\)"):
         ledger.proof(0, 6)
@@ -195,15 +218,17 @@ def test_a_batch_that_leaves_a_gap_cannot_write_its_tree_head(ledger, make, inde
         conn.execute("BEGIN")
         for idx in indexes:
             copy_entry(conn, idx)
-        with pytest.raises(sqlite3.IntegrityError, match="indexes must be dense"):
-            conn.execute("INSERT INTO tree_head (size, root, recorded_at) VALUES (?, zeroblob(32), '')", (size,))
+        with pytest.raises(REFUSED, match="indexes must be dense"):
+            conn.execute(f"INSERT INTO tree_head (size, root, recorded_at) VALUES ({param(conn)}, {param(conn)}, '')",
+                         (size, bytes(32)))
         conn.execute("ROLLBACK")
     assert verify_snapshot(ledger.snapshot()).ok
 
 
 def test_a_repeated_index_is_refused(ledger, make) -> None:
     ledger.append_batch(make.sample_pending(3), {})
-    with raw(ledger) as conn, pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+    with raw(ledger) as conn, pytest.raises((sqlite3.IntegrityError, psycopg.errors.UniqueViolation),
+                                            match="UNIQUE|unique"):
         copy_entry(conn, 2)
 
 
@@ -257,7 +282,8 @@ def test_a_ledger_from_a_newer_format_is_not_touched(tmp_path) -> None:
         Ledger(path)
 
 
-def test_an_event_id_stored_twice_is_refused_and_caught_by_verify(ledger, make) -> None:
+def test_an_event_id_stored_twice_is_refused_and_caught_by_verify(sqlite_ledger, make) -> None:
+    ledger = sqlite_ledger  # it rewrites SQLite's own schema table, as an attacker with the file could
     ledger.append_batch(make.sample_pending(3), {})
     with raw(ledger) as conn, pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
         conn.execute("INSERT INTO entries SELECT 3, event_id, type, source, subject, time, topic, partition, "

@@ -50,7 +50,7 @@ def csv_of(frame) -> bytes:
 
 
 def stored_files(settings) -> list[str]:
-    return sorted(p.name for p in settings.artifact_root.rglob("*") if p.is_file())
+    return sorted(p.name for p in (settings.data_dir / "artifacts").rglob("*") if p.is_file())
 
 
 def catalog_rows(settings) -> int:
@@ -66,7 +66,7 @@ def test_accepted_upload_is_stored_announced_and_catalogued(client, bus, setting
     body = response.json()
     sha = hashlib.sha256(data).hexdigest()
     assert (body["dataset_id"], body["rows"], body["duplicate"]) == (sha, 40, False)
-    assert settings.artifact_root.joinpath("datasets", f"{sha}.csv").read_bytes() == data
+    assert (settings.data_dir / "artifacts").joinpath("datasets", f"{sha}.csv").read_bytes() == data
 
     [record] = bus.on(topics.DATASETS)
     assert Envelope.from_headers(record.headers).subject == sha

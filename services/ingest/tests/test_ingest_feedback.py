@@ -13,7 +13,7 @@ import pytest
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_ingest.settings import IngestSettings
 from conveyor_ingest.wiring import create_app
-from conveyor_kernel import ArtifactStore, topics
+from conveyor_kernel import FileStore, topics
 from conveyor_kernel.callers import AllowedCaller
 from conveyor_kernel.memory import InMemoryBus
 
@@ -45,11 +45,11 @@ def feedback_table(frame, rows: int = 30, seed: int = 3):
     return table
 
 
-def store_parquet(tmp_path, table) -> tuple[str, str]:
+def store_parquet(tmp_path, table, store=None) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     buffer = io.BytesIO()
     table.to_parquet(buffer)
     data = buffer.getvalue()
-    _, uri = ArtifactStore(tmp_path / "artifacts").put("feedback", data, ".parquet")
+    _, uri = (store or FileStore(tmp_path / "artifacts")).put("feedback", data, ".parquet")
     return uri, hashlib.sha256(data).hexdigest()
 
 
@@ -129,7 +129,8 @@ async def test_feedback_that_breaks_the_spec_is_rejected_and_dead_lettered(tmp_p
 
 @pytest.mark.parametrize(("overrides", "fragment"), [
     ({"dataset_id": "f" * 64}, "which ingest never accepted"),
-    ({"uri": "file:///nowhere/feedback.parquet"}, "does not exist"),
+    ({"uri": "file:///nowhere/feedback.parquet"}, "outside this store's root"),
+    ({"uri": "@missing"}, "does not exist"),
     ({"sha256": "0" * 64}, "not the announced"),
     ({"uri": ""}, "lacks uri"),
 ])
@@ -138,6 +139,8 @@ async def test_feedback_that_can_never_succeed_is_dead_lettered(tmp_path, frame,
     async with running(tmp_path, bus) as (app, _http):
         parent = await upload(_http, frame, spec_dict)
         uri, sha = store_parquet(tmp_path, feedback_table(frame))
+        if overrides.get("uri") == "@missing":  # inside the store, never written (or erased)
+            overrides = {"uri": uri.replace("/feedback/", "/feedback/0")}
         await bus.publish(collected(parent, uri, sha, **overrides), "breast-cancer", source="monitor")
         await app.state.runtime.deliver()
     [reason] = dead_letter_reasons(bus)

@@ -41,8 +41,8 @@ async def ready(http: httpx.AsyncClient, seconds: float = 60.0) -> None:
             await asyncio.sleep(0.1)
 
 
-async def test_upload_is_announced_on_kafka(kafka_settings, tmp_path, frame, spec_dict):
-    settings = IngestSettings(data_dir=tmp_path, kafka=kafka_settings)
+async def test_upload_is_announced_on_kafka(kafka_settings, backend, tmp_path, frame, spec_dict):
+    settings = IngestSettings(data_dir=tmp_path, kafka=kafka_settings, **backend.settings)
     app = create_app(settings)
     good = frame.to_csv(index=False).encode()
     bad = frame.drop(columns=["mean_area"]).to_csv(index=False).encode()
@@ -72,12 +72,13 @@ async def test_upload_is_announced_on_kafka(kafka_settings, tmp_path, frame, spe
     assert [e.column for e in ev.DatasetRejected.FromString(first.value).errors] == ["mean_area"]
 
 
-async def test_production_feedback_over_kafka_becomes_the_next_version(kafka_settings, tmp_path, frame, spec_dict):
+async def test_production_feedback_over_kafka_becomes_the_next_version(kafka_settings, backend, tmp_path, frame,
+                                                                      spec_dict):
     from conveyor_kernel.kafka import KafkaPublisher
 
     from .test_ingest_feedback import collected, feedback_table, store_parquet
 
-    settings = IngestSettings(data_dir=tmp_path, kafka=kafka_settings)
+    settings = IngestSettings(data_dir=tmp_path, kafka=kafka_settings, **backend.settings)
     app = create_app(settings)
     monitor = KafkaPublisher(kafka_settings, source="monitor")
     async with app.router.lifespan_context(app):
@@ -87,7 +88,7 @@ async def test_production_feedback_over_kafka_becomes_the_next_version(kafka_set
             files = {"spec": (None, json.dumps(spec_dict), "application/json"),
                      "file": ("good.csv", frame.to_csv(index=False).encode(), "text/csv")}
             parent = (await http.post("/datasets", files=files)).json()
-            uri, sha = store_parquet(tmp_path, feedback_table(frame))
+            uri, sha = store_parquet(tmp_path, feedback_table(frame), settings.artifacts())
             await monitor.start()
             try:
                 await monitor.publish(collected(parent, uri, sha), subject="breast-cancer")

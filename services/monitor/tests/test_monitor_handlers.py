@@ -2,7 +2,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, Dispatcher, Envelope, EventRuntime, InvalidMessage, topics
+from conveyor_kernel import Dispatcher, Envelope, EventRuntime, FileStore, InvalidMessage, topics
 from conveyor_kernel.memory import InMemoryBus
 from conveyor_monitor.handlers import handler_table
 from conveyor_monitor.history import EvaluationHistory
@@ -25,7 +25,7 @@ def batch_envelope() -> Envelope:
 
 @pytest.fixture
 def store(tmp_path):
-    return ArtifactStore(tmp_path / "artifacts")
+    return FileStore(tmp_path / "artifacts")
 
 
 @pytest.fixture
@@ -114,7 +114,10 @@ async def test_bad_inputs_are_dead_lettered_with_a_reason(monitor, bus, store, s
     del batch.predictions[1].features[-1]
     with pytest.raises(InvalidMessage, match="'r1' has 2 features"):
         await monitor.on_predictions(batch, batch_envelope())
-    missing = ev.ModelPromoted(model_name="churn", version=3, reference_uri="file:///nowhere/ref.json")
+    outside = ev.ModelPromoted(model_name="churn", version=3, reference_uri="file:///nowhere/ref.json")
+    with pytest.raises(InvalidMessage, match="outside this store's root"):
+        await monitor.on_promoted(outside, ENVELOPE)
+    missing = ev.ModelPromoted(model_name="churn", version=3, reference_uri=store.uri_of("references/gone.json"))
     with pytest.raises(InvalidMessage, match="does not exist"):
         await monitor.on_promoted(missing, ENVELOPE)
     _, uri = store.put_json("references", {"feature_names": ["x"], "columns": {}})

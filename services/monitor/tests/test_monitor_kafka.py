@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, Envelope, KafkaSettings, _bus, decode_event, kafka, topics
+from conveyor_kernel import Envelope, KafkaSettings, _bus, decode_event, kafka, topics
 from conveyor_kernel.callers import AllowedCaller
 from conveyor_kernel.kafka import KafkaPublisher
 from conveyor_monitor import handlers
@@ -69,9 +69,10 @@ def spans(monkeypatch):
     return exporter
 
 
-async def test_drift_is_detected_once_per_shift(kafka_settings, tmp_path, samples, spans):
+async def test_drift_is_detected_once_per_shift(kafka_settings, backend, tmp_path, samples, spans):
     settings = MonitorSettings(
-        kafka=kafka_settings, data_dir=tmp_path, window_size=WINDOW, retrain_cooldown_seconds=300
+        kafka=kafka_settings, data_dir=tmp_path, window_size=WINDOW, retrain_cooldown_seconds=300,
+        **backend.settings,
     )
     app = create_app(settings)
     registry = KafkaPublisher(kafka_settings, source="registry")
@@ -88,7 +89,7 @@ async def test_drift_is_detected_once_per_shift(kafka_settings, tmp_path, sample
             await eventually(ready, "/readyz")
             assert (await client.get("/models/churn/drift")).status_code == 404
 
-            _, uri = ArtifactStore(settings.artifact_root).put_json("references", samples.reference())
+            _, uri = settings.artifacts().put_json("references", samples.reference())
             await registry.publish(
                 ev.ModelPromoted(model_name="churn", version=1, reference_uri=uri, dataset_id="d1"), "churn"
             )

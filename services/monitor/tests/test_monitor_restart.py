@@ -14,7 +14,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, KafkaSettings
+from conveyor_kernel import KafkaSettings
 from conveyor_kernel.callers import AllowedCaller
 from conveyor_kernel.kafka import KafkaPublisher
 from conveyor_monitor.settings import MonitorSettings
@@ -83,7 +83,7 @@ async def last_window_rows(kafka: KafkaSettings, topic: str) -> int | None:
 async def test_sigkill_and_restart_neither_loses_nor_double_counts(kafka_settings, tmp_path, samples):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    _, uri = ArtifactStore(MonitorSettings(data_dir=tmp_path).artifact_root).put_json("references", samples.reference())
+    _, uri = MonitorSettings(data_dir=tmp_path).artifacts().put_json("references", samples.reference())
     changelog = kafka_settings.topic("monitor-windows-changelog")
     registry = KafkaPublisher(kafka_settings, source="registry")
     serving = KafkaPublisher(kafka_settings, source="serving")

@@ -13,7 +13,6 @@ import faust.transport.consumer
 import pytest
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore
 from conveyor_kernel.kafka import KafkaPublisher
 from conveyor_monitor import handlers
 from conveyor_monitor.settings import MonitorSettings
@@ -35,7 +34,7 @@ async def until(check, what: str, timeout: float = 60.0) -> None:
 
 async def test_a_backlog_at_start_up_is_consumed_without_a_gap(kafka_settings, tmp_path, samples, monkeypatch):
     settings = MonitorSettings(kafka=kafka_settings, data_dir=tmp_path, window_size=WINDOW)
-    _, uri = ArtifactStore(settings.artifact_root).put_json("references", samples.reference())
+    _, uri = settings.artifacts().put_json("references", samples.reference())
     first = create_app(settings)
     async with first.router.lifespan_context(first):  # learn the champion, then stop: nothing consumed yet
         monitor, stream = first.state.monitor, first.state.stream

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import httpx
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, Dispatcher, Envelope, TransientError, topics
+from conveyor_kernel import Dispatcher, Envelope, TransientError, topics
 from conveyor_kernel.callers import AllowedCaller
 from conveyor_kernel.memory import InMemoryBus, build_record
 from conveyor_monitor.adapters.agents import _consumer
@@ -21,7 +21,7 @@ async def test_the_in_memory_app_consumes_its_table_and_alarms_once_per_shift(tm
     app = create_app(settings, transport=bus)
     runtime = app.state.runtime
     assert runtime.subscribed == topics.subscribed_by(app.state.handlers) and app.state.stream is None
-    _, uri = ArtifactStore(settings.artifact_root).put_json("references", samples.reference())
+    _, uri = settings.artifacts().put_json("references", samples.reference())
     async with app.router.lifespan_context(app), httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://monitor", auth=AllowedCaller.of(app)
     ) as client:

@@ -56,9 +56,9 @@ class TopicReader:
 
 
 async def test_model_trained_on_kafka_is_registered_promoted_and_deduplicated(
-    kafka_settings, tmp_path, make_trained
+    kafka_settings, backend, tmp_path, make_trained
 ):
-    settings = RegistrySettings(data_dir=tmp_path, kafka=kafka_settings)
+    settings = RegistrySettings(data_dir=tmp_path, kafka=kafka_settings, **backend.settings)
     registry_topic = kafka_settings.topic(topics.REGISTRY)
     await ensure_topics(kafka_settings, [topics.REGISTRY, topics.MODELS])
     app = create_app(settings)
@@ -97,13 +97,13 @@ async def test_model_trained_on_kafka_is_registered_promoted_and_deduplicated(
             assert (model["champion_version"], model["latest_version"]) == (1, 1)
     finally:
         await trainer.stop()
-    assert (tmp_path / "registry" / "registry.db").exists()
+    assert (tmp_path / "registry" / "registry.db").exists() is not backend.distributed  # PostgreSQL: no file
 
 
-async def test_a_retrain_on_kafka_is_promoted_on_its_fresh_comparison(kafka_settings, tmp_path, make_trained):
+async def test_a_retrain_on_kafka_is_promoted_on_its_fresh_comparison(kafka_settings, backend, tmp_path, make_trained):
     from .test_registry_handlers import with_comparison
 
-    settings = RegistrySettings(data_dir=tmp_path, kafka=kafka_settings)
+    settings = RegistrySettings(data_dir=tmp_path, kafka=kafka_settings, **backend.settings)
     await ensure_topics(kafka_settings, [topics.REGISTRY, topics.MODELS])
     app = create_app(settings)
     trainer = KafkaPublisher(kafka_settings, source="trainer")

@@ -12,8 +12,9 @@ from conveyor_registry.tables import ModelVersion, RegisteredModel, RegistryTabl
 
 
 @pytest.fixture
-def empty_engine(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+def empty_engine(backend, tmp_path):
+    """An empty database: a SQLite file, or the test's own PostgreSQL database (schema `registry`)."""
+    engine = make_engine(backend.database_url or f"sqlite:///{tmp_path / 'fresh.db'}")
     yield engine
     engine.dispose()
 
@@ -48,10 +49,11 @@ def test_upgrading_twice_is_harmless_and_keeps_data(empty_engine):
         assert session.get(RegisteredModel, "churn") is not None
 
 
-def test_sqlite_runs_in_wal_mode_and_enforces_foreign_keys(empty_engine):
+def test_sqlite_runs_in_wal_mode_and_both_enforce_foreign_keys(empty_engine):
     migrate(empty_engine)
-    with empty_engine.connect() as connection:
-        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    if empty_engine.dialect.name == "sqlite":
+        with empty_engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     with Session(empty_engine) as session, pytest.raises(IntegrityError):
         session.add(ModelVersion(model_name="ghost", version=1, run_id="r", dataset_id="d",
                                  artifact_uri="file:///m.onnx", primary_metric="roc_auc"))

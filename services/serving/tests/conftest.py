@@ -27,7 +27,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, Dispatcher, topics
+from conveyor_kernel import Dispatcher, FileStore, topics
 from conveyor_kernel.callers import signed
 from conveyor_kernel.memory import InMemoryBus
 from conveyor_serving.settings import ServingSettings
@@ -163,7 +163,7 @@ class Models:
 @pytest.fixture(scope="session")
 def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
     data_dir = tmp_path_factory.mktemp("serving-data")
-    store = ArtifactStore(data_dir / "artifacts")
+    store = FileStore(data_dir / "artifacts")
     X, y = load_breast_cancer(return_X_y=True)
     X = ((X - X.mean(axis=0)) / X.std(axis=0)).astype(np.float32)
     v1 = LogisticRegression(C=1.0, max_iter=1000).fit(X, y)
@@ -258,13 +258,13 @@ def serving(make_serving) -> Iterator[Harness]:
 @pytest.fixture
 def model_folder(models: Models, tmp_path: Path) -> Path:
     """DIR/<model>/<version>/model.onnx: cancer v1+v2 (Conveyor contract) and `plain` (skl2onnx's own names)."""
-    store = ArtifactStore(models.data_dir / "artifacts")
+    store = FileStore(models.data_dir / "artifacts")
     for name, version, uri in [("cancer", 1, models.v1_uri), ("cancer", 2, models.v2_uri),
                                ("plain", 3, models.wrong_outputs_uri), ("identity", 1, models.identity_uri),
                                ("table", 1, models.columns.uri)]:
         target = tmp_path / "repo" / name / str(version)
         target.mkdir(parents=True)
-        (target / "model.onnx").write_bytes(store.path_of(uri).read_bytes())
+        (target / "model.onnx").write_bytes(store.get(uri))
     (tmp_path / "repo" / "cancer" / "notes").mkdir()  # not a version: ignored
     return tmp_path / "repo"
 

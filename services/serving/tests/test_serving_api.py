@@ -186,7 +186,7 @@ def test_a_model_breaking_the_contract_is_refused_and_the_champion_keeps_serving
 @pytest.mark.parametrize("fields, reason", [
     ({"version": 0}, "must be >= 1"),
     ({"artifact_uri": ""}, "has no artifact_uri"),
-    ({"artifact_uri": "s3://bucket/model.onnx"}, "only file://"),
+    ({"artifact_uri": "s3://bucket/model.onnx"}, "not in this store"),
 ])
 def test_malformed_promotions_are_dead_lettered(serving, models, fields, reason):
     event = {"version": 1, "artifact_uri": models.v1_uri} | fields

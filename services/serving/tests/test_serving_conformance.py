@@ -21,7 +21,7 @@ import pytest
 import tritonclient.grpc as triton_grpc
 import tritonclient.http as triton_http
 
-from conveyor_kernel import ArtifactStore
+from conveyor_kernel import FileStore
 from conveyor_serving.oip import grpc_predict_v2_pb2 as pb
 from conveyor_serving.oip import grpc_predict_v2_pb2_grpc as pb_grpc
 
@@ -69,10 +69,10 @@ def live_server(models, tmp_path_factory):
             return sock.getsockname()[1]
 
     root = tmp_path_factory.mktemp("conformance")
-    store = ArtifactStore(models.data_dir / "artifacts")
+    store = FileStore(models.data_dir / "artifacts")
     for name, uri in [("cancer", models.v1_uri), ("table", models.columns.uri), ("identity", models.identity_uri)]:
         (root / "repo" / name / "1").mkdir(parents=True)
-        (root / "repo" / name / "1" / "model.onnx").write_bytes(store.path_of(uri).read_bytes())
+        (root / "repo" / name / "1" / "model.onnx").write_bytes(store.get(uri))
     port, grpc_port = free(), free()
     log = (root / "serving.log").open("w")
     conveyor = str(Path(sys.executable).parent / "conveyor")

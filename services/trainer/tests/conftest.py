@@ -33,7 +33,7 @@ def settings(tmp_path: Path) -> TrainerSettings:
 
 @pytest.fixture
 def store(settings: TrainerSettings) -> ArtifactStore:
-    return ArtifactStore(settings.artifact_root)
+    return settings.artifacts()
 
 
 @pytest.fixture

@@ -63,7 +63,7 @@ async def test_bad_estimator_publishes_failed_at_train(bus, ports, make_dataset)
 
 async def test_missing_dataset_file_fails_at_load_without_crashing(bus, ports, make_dataset) -> None:  # type: ignore[no-untyped-def]
     dataset = make_dataset()
-    ports.store.path_of(dataset.uri).unlink()
+    ports.store.delete(dataset.uri)
     await deliver(bus, ports, dataset)
     [failed] = failures(bus)
     assert (failed.stage, failed.dataset_id) == ("load", dataset.dataset_id)

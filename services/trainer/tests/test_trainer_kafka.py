@@ -80,7 +80,7 @@ async def test_dataset_arrived_over_kafka_yields_a_loadable_model(
         await runtime.stop()
     assert isinstance(outcome, ev.ModelTrained), outcome
     assert (outcome.model_name, outcome.dataset_id) == ("cancer", dataset.dataset_id)
-    model = ArtifactStore(settings.artifact_root).get(outcome.artifact_uri)
+    model = settings.artifacts().get(outcome.artifact_uri)
     session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
     assert [o.name for o in session.get_outputs()] == ["label", "probabilities"]
     [run] = ports.state.recent_runs(5)

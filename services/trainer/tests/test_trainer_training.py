@@ -1,5 +1,7 @@
 """train() end to end on a small breast-cancer sample, checked against scikit-learn/fairlearn called directly."""
 
+import io
+
 import numpy as np
 import onnxruntime as ort
 import pandas as pd
@@ -46,7 +48,7 @@ def test_training_twice_gives_identical_results(make_dataset, store, settings, e
 def test_fairness_matches_fairlearn_called_directly(make_dataset, store, settings) -> None:  # type: ignore[no-untyped-def]
     dataset = make_dataset()
     trained = run(dataset, store, settings)
-    frame = pd.read_csv(store.path_of(dataset.uri))
+    frame = pd.read_csv(io.BytesIO(store.get(dataset.uri)))
     features = list(trained.feature_names)
     train_part, holdout = train_test_split(frame, test_size=0.3, random_state=7, stratify=frame["target"])
     model = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
@@ -122,7 +124,7 @@ def test_parity_failure_stores_no_model(make_dataset, store, settings) -> None: 
         run(make_dataset(), store, settings)
     assert caught.value.stage == "parity"
     assert "max |proba diff|" in caught.value.reason and "tolerance -1" in caught.value.reason
-    assert not (settings.artifact_root / "models").exists()
+    assert not (settings.data_dir / "artifacts" / "models").exists()
 
 
 def test_text_class_labels_train_and_export_as_text(make_dataset, store, settings, cancer_frame) -> None:  # type: ignore[no-untyped-def]

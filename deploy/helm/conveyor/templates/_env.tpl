@@ -28,7 +28,7 @@ object-store work will read (see the chart's README). Call with (dict "root" $ "
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
   value: {{ . | quote }}
 {{- end }}
-{{- if eq $name "registry" }}
+{{- if has $name (list "ingest" "trainer" "registry" "monitor" "audit") }}
 {{- include "conveyor.databaseEnv" $root }}
 {{- end }}
 {{- if eq $name "audit" }}

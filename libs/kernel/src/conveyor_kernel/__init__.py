@@ -15,7 +15,9 @@ Identity (see docs/security.md): who acts, from a verified bearer token or as th
     Principal, PrincipalDep (a route's verified caller), acting_principal, Kind, ROLES and the role names,
     AccessTable (access.toml: every route of every service), DevIssuer (dev-mode tokens), TokenVerifier,
     TokenRefused, token_verifier
-Artifacts: ArtifactStore (content-addressed blobs)
+Artifacts: ArtifactStore (content-addressed blobs: FileStore, or S3Store in `conveyor_kernel._s3`), open_store;
+    a service gets its store from `settings.artifacts()`
+State: `conveyor_kernel.database` (make_engine, serialize, WriterLease): SQLite files or PostgreSQL schemas
 Telemetry (the API only; entrypoints configure the SDK): tracer, links_of
 Long-running processes: cancel_task, settle_heap
 
@@ -49,7 +51,7 @@ from ._runtime import EventRuntime
 from ._security import token_verifier
 from ._serve import configure_process, serve
 from ._settings import AuthSettings, KafkaSettings, ServiceSettings
-from ._storage import ArtifactStore
+from ._storage import ArtifactStore, FileStore, open_store
 from ._tasks import cancel_task
 from ._telemetry import links_of, tracer
 from ._tokens import DevIssuer, TokenRefused, TokenVerifier
@@ -101,6 +103,8 @@ __all__ = [
     "serve",
     # artifacts, telemetry, long-running processes
     "ArtifactStore",
+    "FileStore",
+    "open_store",
     "cancel_task",
     "links_of",
     "settle_heap",

@@ -1,13 +1,17 @@
 """Settings every service shares, read from CONVEYOR_* variables (nested with `__`)."""
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from google.protobuf.message import Message
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from . import topics
+from ._storage import ArtifactStore, open_store
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 
 class KafkaSettings(BaseModel):
@@ -125,6 +129,19 @@ class ServiceSettings(BaseSettings):
         default="dev", description="production refuses dev shortcuts: no token issuer of its own, no dev keys"
     )
     data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: str = Field(
+        default="", description="CONVEYOR_DATABASE_URL: postgresql://user:password@host:5432/db puts every "
+        "service's state in that database, each service in a schema of its own; empty: SQLite files in the data dir",
+    )
+    artifact_root: str = Field(
+        default="", description="CONVEYOR_ARTIFACT_ROOT: where artifacts live, s3://bucket/prefix for an "
+        "S3-compatible store (endpoint and credentials from the AWS_* variables boto3 reads), file:///path or a "
+        "path; empty: <data_dir>/artifacts",
+    )
+    lease_poll_seconds: float = Field(
+        default=1.0, gt=0, description="single writers (registry, audit): how often a standby tries for the writer "
+        "lease, and a leader checks it still holds it",
+    )
     kafka: KafkaSettings = KafkaSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     auth: AuthSettings = AuthSettings()
@@ -148,10 +165,15 @@ class ServiceSettings(BaseSettings):
         """Where dev mode keeps its token keypair and JWKS (shared by every service of the platform)."""
         return self.data_dir / "auth"
 
-    @property
-    def artifact_root(self) -> Path:
-        """The artifact store every service shares (datasets, models, references)."""
-        return self.data_dir / "artifacts"
+    def artifacts(self) -> ArtifactStore:
+        """The artifact store every service shares (datasets, models, references): the one way in and out."""
+        return open_store(self.artifact_root or self.data_dir / "artifacts")
+
+    def database(self, service: str, filename: str) -> "URL":
+        """Where `service` keeps its state: the configured database, else `filename` in its state dir."""
+        from .database import resolve_url  # SQLAlchemy loads only in the services that keep state
+
+        return resolve_url(self.database_url, self.state_dir(service), filename)
 
     def state_dir(self, service: str) -> Path:
         """Where one service keeps its private state (databases, caches)."""

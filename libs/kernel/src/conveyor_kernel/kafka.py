@@ -6,7 +6,7 @@ Services reach these through `EventRuntime`; benchmarks and integration tests us
 import asyncio
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from google.protobuf.message import Message
@@ -105,6 +105,17 @@ class KafkaPublisher:
             raise TransientError(f"could not publish to {record.topic}: {exc}") from exc
 
 
+class _Joined(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, joined: asyncio.Event) -> None:
+        self.joined = joined
+
+    async def on_partitions_revoked(self, revoked: object) -> None:
+        pass
+
+    async def on_partitions_assigned(self, assigned: object) -> None:
+        self.joined.set()
+
+
 class KafkaConsumerLoop:
     """Consumes topics in a group and commits an offset only after its record was handled (or refused
     and forwarded to the dead-letter topic)."""
@@ -123,7 +134,6 @@ class KafkaConsumerLoop:
 
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
-            *self.topics,
             **self.settings.client_options(),
             group_id=self.group,
             client_id=f"{self.settings.client_id}-{self.group}",
@@ -132,6 +142,9 @@ class KafkaConsumerLoop:
             isolation_level="read_committed",
             max_poll_interval_ms=600_000,
         )
+        # Ready once the group has assigned this member its share, even none: with more instances than
+        # partitions the spare ones stand by in the group and take over a partition when its owner dies.
+        self._consumer.subscribe(self.topics, listener=_Joined(self.assigned))
         await self._consumer.start()
         self._task = asyncio.create_task(self._run(), name=f"consume-{self.group}")
 
@@ -151,8 +164,6 @@ class KafkaConsumerLoop:
         consumer = self._consumer
         while True:
             batches = await consumer.getmany(timeout_ms=200, max_records=100)
-            if consumer.assignment():
-                self.assigned.set()
             for tp, messages in batches.items():
                 for message in messages:
                     record = Record(

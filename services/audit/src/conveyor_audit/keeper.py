@@ -36,7 +36,7 @@ class LedgerKeeper:
     async def start(self) -> None:
         settings = self.settings
         self._signer = load_signer(settings)  # before opening anything: production needs a real key
-        ledger = open_ledger(settings.state_dir("audit"))
+        ledger = open_ledger(settings.state_dir("audit"), settings.database_url)
         try:
             self._verify(ledger)
         except BaseException:

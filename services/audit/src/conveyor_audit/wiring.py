@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import Component, EventRuntime, create_service_app, topics
+from conveyor_kernel.lease import LeaderGate, WriterLease
 from conveyor_kernel.memory import InMemoryBus
 
 from . import api, proofs_api, reports_api
@@ -36,6 +37,9 @@ def create_app(settings: AuditSettings, transport: InMemoryBus | None = None) ->
     if not settings.read_only:
         components += [runtime, LedgerFeed(settings, keeper, runtime.dead_letters, metrics,
                                            read_kafka=transport is None)]
+        # The ledger has one tip: one instance appends; a second one waits as a standby (see the package doc).
+        lease = WriterLease(settings.database(SERVICE, "ledger.db"), "audit-ledger")
+        components = [LeaderGate(lease, components, poll_seconds=settings.lease_poll_seconds)]
     app = create_service_app("Conveyor audit", service=SERVICE, settings=settings,
                              components=components, registry=registry, errors=api.ERRORS)
     app.state.runtime = runtime

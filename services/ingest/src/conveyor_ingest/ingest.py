@@ -9,8 +9,10 @@ catalog row committed: if the broker is down the client gets 503 and no row clai
 told about, so a retry starts clean. If the commit itself fails after publishing, a retry publishes again:
 consumers see DatasetArrived at least once, keyed by dataset_id.
 
-The version number of a name is taken under the same lock that guards publish-and-record, so two tables
-for one name never get the same number from this process (ingest runs as one process).
+The version number of a name is claimed in the catalog for the dataset id before it is announced, in a
+transaction serialized per name across every ingest instance, so two tables for one name never get the same
+number; a retry of a table whose publish failed gets the number it claimed. Within one process the same lock
+that guards publish-and-record keeps the check for a twin and the claim together.
 """
 
 import asyncio
@@ -205,7 +207,7 @@ class Ingestor:
             if existing is not None:  # a twin of this table won the race while we validated
                 self.metrics.duplicate.inc()
                 return Accepted(existing, duplicate=True)
-            version = await asyncio.to_thread(self.catalog.next_version, entry.name)
+            version = await asyncio.to_thread(self.catalog.claim_version, entry.name, entry.dataset_id)
             entry = CatalogEntry(**{**entry.__dict__, "version": version})
             stamped = ev.DatasetProvenance()
             stamped.CopyFrom(provenance)

@@ -4,7 +4,8 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, EventRuntime, create_service_app
+from conveyor_kernel import EventRuntime, create_service_app
+from conveyor_kernel.database import make_engine
 from conveyor_kernel.memory import InMemoryBus
 
 from .adapters.catalog import Catalog
@@ -23,8 +24,8 @@ def create_app(settings: IngestSettings, transport: InMemoryBus | None = None) -
     runtime = EventRuntime(settings, source=SERVICE, publishes=PUBLISHES, transport=transport)
     registry = CollectorRegistry()
     ingestor = Ingestor(
-        store=ArtifactStore(settings.artifact_root),
-        catalog=Catalog(settings.state_dir(SERVICE) / "catalog.db"),
+        store=settings.artifacts(),
+        catalog=Catalog(make_engine(settings.database(SERVICE, "catalog.db"), schema=SERVICE)),
         publisher=runtime.publisher,
         metrics=IngestMetrics.create(registry),
         max_upload_bytes=settings.max_upload_bytes,

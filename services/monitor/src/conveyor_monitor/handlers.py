@@ -81,7 +81,7 @@ class Monitor:
         current = self.champions.get(event.model_name)
         if current is not None and current["version"] == event.version:
             return  # a redelivery: keep the window and the cooldown
-        self.champions[event.model_name] = {
+        entry = self.champions[event.model_name] = {
             "version": event.version,
             "reference_uri": event.reference_uri,
             "dataset_id": event.dataset_id,
@@ -90,6 +90,7 @@ class Monitor:
             "min_labels": event.retrain.min_labels if event.HasField("retrain") else 0,
             "sensitive_attributes": list(event.sensitive_attributes or reference.sensitive_attributes),
         }
+        self.labels.set_champion(event.model_name, entry)  # for /labels on instances that own other partitions
         # A new champion is judged on its own predictions, and may raise its own alarm at once.
         self.windows.reset(event.model_name)
         self.alerting.reset(event.model_name)
@@ -98,7 +99,8 @@ class Monitor:
         logger.info("champion of %s is now v%d (%s)", event.model_name, event.version, event.action or "promote")
 
     async def on_predictions(self, event: ev.PredictionsLogged, envelope: Envelope) -> None:
-        champion = self.champions.get(event.model_name)
+        # faust's table, else the label store's copy (a promotion consumed by another instance)
+        champion = self.champions.get(event.model_name) or self.labels.champion(event.model_name)
         if champion is None or champion["version"] != event.version:
             logger.debug("ignoring predictions of %s v%d: not the champion", event.model_name, event.version)
             return
@@ -222,7 +224,8 @@ class Monitor:
                 "equalized_odds": scored.equalized_odds, "degraded": fell, "retrain": shown(outcome)}
 
     def _champion(self, model: str) -> Champion | None:
-        entry = self.champions.get(model)
+        # faust's table holds the models of this instance's partitions; the label store every instance's
+        entry = self.champions.get(model) or self.labels.champion(model)
         if entry is None:
             return None
         reference = self._reference(entry["reference_uri"])

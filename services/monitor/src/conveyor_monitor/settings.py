@@ -48,6 +48,11 @@ class MonitorSettings(ServiceSettings):
     session_timeout_seconds: float = Field(
         default=30, ge=6, description="consumer group session timeout: how long a crashed monitor blocks a new one"
     )
+    table_partitions: int = Field(
+        default=1, ge=1, description="partitions of the monitor's faust tables and their changelogs: the partition "
+        "count of conveyor.predictions, which conveyor.registry must share (a model's predictions and promotions "
+        "then land on the same partition, and so with the same monitor instance)",
+    )
     history_size: int = Field(default=100, ge=1, description="evaluations kept per model for the REST API")
 
     @field_validator("drift_method")

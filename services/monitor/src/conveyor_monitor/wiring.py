@@ -8,7 +8,8 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, Component, EventRuntime, Publisher, create_service_app
+from conveyor_kernel import Component, EventRuntime, Publisher, create_service_app
+from conveyor_kernel.database import make_engine
 from conveyor_kernel.memory import InMemoryBus
 
 from .adapters.faust_app import create_faust_app
@@ -37,8 +38,10 @@ def build_monitor(
     history: EvaluationHistory, metrics: MonitorMetrics, windows: MutableMapping[str, Any] | None = None,
 ) -> Monitor:
     """The Monitor and its parts from settings; unit tests pass an in-memory publisher and dicts."""
-    store = ArtifactStore(settings.artifact_root)
-    labels = LabelJoin(settings.state_dir(SERVICE) / "labels.db", settings.label_window_size)
+    store = settings.artifacts()
+    # NORMAL: a committed label survives a killed process; what power loss could take, redelivery brings back
+    engine = make_engine(settings.database(SERVICE, "labels.db"), schema=SERVICE, sqlite_synchronous="NORMAL")
+    labels = LabelJoin(engine, settings.label_window_size)
     feedback = Feedback(store, labels, publisher, settings.feedback_min_labels)
     return Monitor(
         store=store,

@@ -5,6 +5,7 @@ from prometheus_client import CollectorRegistry
 
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import EventRuntime, create_service_app
+from conveyor_kernel.lease import LeaderGate, WriterLease
 from conveyor_kernel.memory import InMemoryBus
 
 from .adapters.db import Database, make_engine
@@ -27,7 +28,8 @@ PUBLISHES = (ev.ModelRegistered, ev.ModelPromoted, ev.PromotionDeclined, ev.Traf
 def create_app(settings: RegistrySettings, transport: InMemoryBus | None = None) -> FastAPI:
     """With `transport` (unit tests) events go to and come from that in-memory bus; else Kafka."""
     runtime = EventRuntime(settings, source=SERVICE, publishes=PUBLISHES, transport=transport)
-    database = Database(make_engine(settings.resolved_database_url()))
+    url = settings.database(SERVICE, "registry.db")
+    database = Database(make_engine(url))
     metrics_registry = CollectorRegistry()
     registry = Registry(
         database.engine,
@@ -37,10 +39,13 @@ def create_app(settings: RegistrySettings, transport: InMemoryBus | None = None)
     )
     table = handlers(registry)
     runtime.subscribe(table, group=SERVICE)
-    # the database first: it is migrated before the consumer starts and disposed after it stops; the policy
-    # in force exists before the first ModelTrained is taken
+    # the database first: it is migrated before the consumer starts and disposed after it stops; the policy in
+    # force is published on first use. One instance at a time decides (promotions are ordered): a second one is
+    # a standby until the writer lease is free, and runs no outbox relay or expiry meanwhile.
+    writer = LeaderGate(WriterLease(url, SERVICE), [database, runtime, Background(registry)],
+                        poll_seconds=settings.lease_poll_seconds)
     app = create_service_app("Conveyor registry", service=SERVICE, settings=settings,
-                             components=[database, runtime, Background(registry)], registry=metrics_registry,
+                             components=[writer], registry=metrics_registry,
                              errors=ERRORS)
     app.state.registry = registry
     app.state.runtime = runtime

@@ -43,10 +43,10 @@ async def _load(ports: ServingPorts, name: str, version: int, uri: str, feature_
     cached = ports.repository.loaded(name, version)
     if cached is not None and cached.artifact_uri == uri:
         return cached, 0.0
-    path = ports.store.path_of(uri)
     started = time.perf_counter()
+    data = await asyncio.to_thread(ports.store.get, uri)  # the bytes, from the platform's artifact store
     try:
-        model = await asyncio.to_thread(load_model, path, name, version, uri, feature_names, _TASKS.get(task, ""))
+        model = await asyncio.to_thread(load_model, data, name, version, uri, feature_names, _TASKS.get(task, ""))
     except ModelRefused as exc:
         raise InvalidMessage(f"refused {name!r} v{version}: {exc}") from exc
     seconds = time.perf_counter() - started

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, Component, EventRuntime, create_service_app, settle_heap
+from conveyor_kernel import Component, EventRuntime, create_service_app, settle_heap
 from conveyor_kernel.memory import InMemoryBus
 
 from . import api, api_repository, api_v1
@@ -78,7 +78,7 @@ def create_app(settings: ServingSettings, transport: InMemoryBus | None = None) 
     runtime = EventRuntime(settings, source=SERVICE, publishes=PUBLISHES, transport=transport)
     metrics = ServingMetrics.create(CollectorRegistry())
     ports = ServingPorts(
-        store=ArtifactStore(settings.artifact_root),
+        store=settings.artifacts(),
         repository=ModelRepository(),
         metrics=metrics,
         instance=settings.instance or f"{socket.gethostname()}-{suffix}",

@@ -4,7 +4,8 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, EventRuntime, create_service_app
+from conveyor_kernel import EventRuntime, create_service_app
+from conveyor_kernel.database import make_engine
 from conveyor_kernel.memory import InMemoryBus
 
 from .adapters.state import TrainerState
@@ -24,8 +25,8 @@ def create_app(settings: TrainerSettings, transport: InMemoryBus | None = None) 
     runtime = EventRuntime(settings, source=SERVICE, publishes=PUBLISHES, transport=transport)
     registry = CollectorRegistry()
     ports = TrainerPorts(
-        store=ArtifactStore(settings.artifact_root),
-        state=TrainerState(settings.state_dir(SERVICE) / "trainer.db"),
+        store=settings.artifacts(),
+        state=TrainerState(make_engine(settings.database(SERVICE, "trainer.db"), schema=SERVICE)),
         publisher=runtime.publisher,
         settings=settings,
         metrics=TrainerMetrics.create(registry),

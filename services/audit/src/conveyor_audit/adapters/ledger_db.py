@@ -1,4 +1,6 @@
 """The ledger in SQLite: entries, complete-subtree hashes, tree heads and consumer offsets, together.
+(`ledger_pg.PostgresLedger` is the same ledger on PostgreSQL: it swaps the connections and the few statements
+that differ, everything else here is shared.)
 
 A batch is one transaction: new entries, their subtree hashes, the new tree head and the consumer's
 next offsets commit together or not at all, so the ledger is exactly-once with respect to the log.
@@ -10,6 +12,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from ..consistency import consistency_proof
 from ..leaf import CHAIN_SEED
@@ -24,12 +27,16 @@ logger = logging.getLogger(__name__)
 
 
 class Ledger:
+    BEGIN_WRITE = "BEGIN IMMEDIATE"
+    BEGIN_SNAPSHOT = "BEGIN"  # SQLite: a read transaction sees one committed state
+    insert_entries, insert_nodes = INSERT_ENTRIES, INSERT_NODES
+
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._conn = connect(str(path))
+        self._conn: Any = connect(str(path))
         self._lock = threading.Lock()  # one connection, shared by the consumer and REST threads
         # WAL lets a second connection read committed rows while a batch is being written.
-        self._reader = connect(str(path), reader=True)
+        self._reader: Any = connect(str(path), reader=True)
         self._reader_lock = threading.Lock()
         self._range, self._chain = self._load_tip()
 
@@ -71,13 +78,13 @@ class Ledger:
                 raise RuntimeError(f"batch prepared for tree size {prepared.base_size}, "
                                    f"the ledger has {self._range.size}: refusing a gap or a repeat")
             tree = prepared.tree
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute(self.BEGIN_WRITE)
             try:
-                self._conn.execute(INSERT_ENTRIES, {
+                self._conn.execute(self.insert_entries, {
                     "base": prepared.base_size, "columns": prepared.entry_columns, "leaves": prepared.leaf_blob,
                     "hashes": prepared.hash_blob, "recorded_at": prepared.recorded_at,
                 })
-                self._conn.execute(INSERT_NODES, (prepared.node_positions, prepared.node_blob))
+                self._conn.execute(self.insert_nodes, (prepared.node_positions, prepared.node_blob))
                 self._store_offsets(offsets)
                 if prepared.appended:
                     self._conn.execute(
@@ -107,8 +114,8 @@ class Ledger:
     def _store_offsets(self, offsets: Mapping[TopicPartitionKey, int]) -> None:
         self._conn.executemany(
             "INSERT INTO consumer_offset (topic, partition, next_offset) VALUES (?, ?, ?) "
-            "ON CONFLICT (topic, partition) DO UPDATE SET "
-            "next_offset = MAX(next_offset, excluded.next_offset)",
+            "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = CASE WHEN excluded.next_offset > "
+            "consumer_offset.next_offset THEN excluded.next_offset ELSE consumer_offset.next_offset END",
             [(topic, partition, offset) for (topic, partition), offset in offsets.items()],
         )
 
@@ -175,7 +182,7 @@ class Ledger:
     def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
         with self._lock:
             self._conn.execute(
-                "INSERT OR IGNORE INTO checkpoint (size, root, note, issued_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO checkpoint (size, root, note, issued_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (checkpoint.size, checkpoint.root, checkpoint.note, checkpoint.issued_at),
             )
 
@@ -200,7 +207,7 @@ class Ledger:
     def snapshot(self) -> Snapshot:
         """Everything verification needs, read in one transaction so it is mutually consistent."""
         with self._lock:
-            self._conn.execute("BEGIN")
+            self._conn.execute(self.BEGIN_SNAPSHOT)
             try:
                 entries = [Entry(*row) for row in
                            self._conn.execute(f"SELECT {ENTRY_COLUMNS} FROM entries ORDER BY idx")]
@@ -218,7 +225,12 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def open_ledger(state_dir: Path) -> Ledger:
+def open_ledger(state_dir: Path, database_url: str = "") -> Ledger:
+    """The ledger in PostgreSQL (schema `audit`) when the platform has a database URL, else a SQLite file."""
+    if database_url:
+        from .ledger_pg import PostgresLedger
+
+        return PostgresLedger(database_url)
     state_dir.mkdir(parents=True, exist_ok=True)
     return Ledger(state_dir / "ledger.db")
 

@@ -1,37 +1,72 @@
-"""The dataset catalog: one SQLite file, one row per accepted dataset version, written only after it was
-announced. A dataset name has versions 1, 2, ...; each version's id is the sha256 of its stored bytes."""
+"""The dataset catalog: one row per accepted dataset version, written only after it was announced. A dataset
+name has versions 1, 2, ...; each version's id is the sha256 of its stored bytes.
+
+SQLite in the state dir by default, or the platform's PostgreSQL (schema `ingest`). Several ingest instances
+may share it: a version number is claimed for a dataset id before DatasetArrived is announced (`claim_version`),
+in one transaction serialized per name, so two instances never announce the same number for two tables, and a
+retry of the same table after a failed publish gets the number it claimed before.
+"""
 
 import json
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS datasets (
-    dataset_id        TEXT PRIMARY KEY,
-    name              TEXT NOT NULL,
-    uri               TEXT NOT NULL,
-    profile_uri       TEXT NOT NULL,
-    rows              INTEGER NOT NULL,
-    source_format     TEXT NOT NULL,
-    spec_json         TEXT NOT NULL,
-    owner             TEXT NOT NULL,
-    consent_basis     TEXT NOT NULL,
-    uploader          TEXT NOT NULL,
-    original_filename TEXT NOT NULL,
-    received_at       TEXT NOT NULL
+from sqlalchemy import (
+    Column,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
 )
-"""
-# Columns added after the first schema: (name, declaration), applied to older catalogs on open.
+from sqlalchemy.exc import IntegrityError
+
+from conveyor_kernel.database import serialize
+
+metadata = MetaData()
+datasets = Table(
+    "datasets", metadata,
+    Column("dataset_id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("uri", Text, nullable=False),
+    Column("profile_uri", Text, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("source_format", Text, nullable=False),
+    Column("spec_json", Text, nullable=False),
+    Column("owner", Text, nullable=False),
+    Column("consent_basis", Text, nullable=False),
+    Column("uploader", Text, nullable=False),
+    Column("original_filename", Text, nullable=False),
+    Column("received_at", Text, nullable=False),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("provenance_json", Text, nullable=False, server_default="{}"),
+    Column("dtypes_json", Text, nullable=False, server_default="{}"),
+    Index("datasets_by_name", "name", "version"),
+)
+# A version number, once claimed by a dataset id, is that dataset's (announced or about to be).
+claims = Table(
+    "version_claims", metadata,
+    Column("dataset_id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("name", "version", name="one_dataset_per_version"),
+)
+# Columns added after the first schema: (name, declaration), applied to older SQLite catalogs on open.
 _ADDED = (
     ("version", "INTEGER NOT NULL DEFAULT 1"),
     ("provenance_json", "TEXT NOT NULL DEFAULT '{}'"),
     ("dtypes_json", "TEXT NOT NULL DEFAULT '{}'"),
 )
-_INDEX = "CREATE INDEX IF NOT EXISTS datasets_by_name ON datasets (name, version)"
+_ORDER = ("dataset_id", "name", "uri", "profile_uri", "rows", "source_format", "spec_json", "owner",
+          "consent_basis", "uploader", "original_filename", "received_at", "version", "provenance_json",
+          "dtypes_json")
 
 
 @dataclass(frozen=True)
@@ -74,54 +109,56 @@ class CatalogEntry:
 
 
 class Catalog:
-    """Short-lived connections: callers run in worker threads, and SQLite connections are per thread."""
+    """Callers run in worker threads; the engine's pool hands each call a connection of its own."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        with self._connect() as db:
-            db.execute(_SCHEMA)
-            have = {row["name"] for row in db.execute("PRAGMA table_info(datasets)")}
-            for column, declaration in _ADDED:
-                if column not in have:
-                    db.execute(f"ALTER TABLE datasets ADD COLUMN {column} {declaration}")
-            db.execute(_INDEX)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10)
-        db.row_factory = sqlite3.Row
-        try:
-            with db:  # commits on success, rolls back on error
-                yield db
-        finally:
-            db.close()
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        with engine.begin() as db:
+            if inspect(db).has_table("datasets"):
+                have = {column["name"] for column in inspect(db).get_columns("datasets")}
+                for column, declaration in _ADDED:
+                    if column not in have:
+                        db.execute(text(f"ALTER TABLE datasets ADD COLUMN {column} {declaration}"))
+            metadata.create_all(db)
 
     def add(self, entry: CatalogEntry) -> bool:
         """Insert the entry; False if a dataset with this id is already there (a concurrent twin won)."""
-        fields = asdict(entry)
-        columns = ", ".join(fields)
-        marks = ", ".join(f":{name}" for name in fields)
-        with self._connect() as db:
-            cursor = db.execute(f"INSERT OR IGNORE INTO datasets ({columns}) VALUES ({marks})", fields)
-            return cursor.rowcount == 1
+        try:
+            with self.engine.begin() as db:
+                db.execute(insert(datasets).values(**asdict(entry)))
+        except IntegrityError:
+            return False
+        return True
 
     def get(self, dataset_id: str) -> CatalogEntry | None:
-        with self._connect() as db:
-            row = db.execute("SELECT * FROM datasets WHERE dataset_id = ?", (dataset_id,)).fetchone()
-        return CatalogEntry(**dict(row)) if row else None
+        with self.engine.connect() as db:
+            row = db.execute(select(datasets).where(datasets.c.dataset_id == dataset_id)).mappings().first()
+        return _entry(row) if row else None
 
-    def next_version(self, name: str) -> int:
-        """The number the next version of `name` gets; callers hold the one-writer lock around it and add()."""
-        with self._connect() as db:
-            (latest,) = db.execute("SELECT max(version) FROM datasets WHERE name = ?", (name,)).fetchone()
-        return (latest or 0) + 1
+    def claim_version(self, name: str, dataset_id: str) -> int:
+        """The version `dataset_id` gets as a version of `name`: the one it claimed before, else the next free."""
+        with self.engine.begin() as db:
+            serialize(db, f"ingest-version:{name}")
+            claimed = db.execute(select(claims.c.version).where(claims.c.dataset_id == dataset_id)).scalar()
+            if claimed is not None:
+                return int(claimed)
+            latest = db.execute(select(func.max(claims.c.version)).where(claims.c.name == name)).scalar()
+            catalogued = db.execute(select(func.max(datasets.c.version)).where(datasets.c.name == name)).scalar()
+            version = max(latest or 0, catalogued or 0) + 1  # catalogs older than claims start after their rows
+            db.execute(insert(claims).values(dataset_id=dataset_id, name=name, version=version))
+        return version
 
     def list(self, limit: int = 100, name: str | None = None) -> list[CatalogEntry]:
         """Newest first; with `name`, that dataset's versions only."""
-        with self._connect() as db:
-            if name is None:
-                rows = db.execute("SELECT * FROM datasets ORDER BY rowid DESC LIMIT ?", (limit,)).fetchall()
-            else:
-                rows = db.execute("SELECT * FROM datasets WHERE name = ? ORDER BY version DESC LIMIT ?",
-                                  (name, limit)).fetchall()
-        return [CatalogEntry(**dict(row)) for row in rows]
+        query = select(datasets)
+        if name is None:
+            query = query.order_by(datasets.c.received_at.desc(), datasets.c.dataset_id)
+        else:
+            query = query.where(datasets.c.name == name).order_by(datasets.c.version.desc())
+        with self.engine.connect() as db:
+            rows = db.execute(query.limit(limit)).mappings().all()
+        return [_entry(row) for row in rows]
+
+
+def _entry(row: Any) -> CatalogEntry:
+    return CatalogEntry(**{key: row[key] for key in _ORDER})

@@ -5,6 +5,8 @@ inside the server's loop: so wiring can build the app, its tables and agents bef
 before start may read `app.loop`, or the app would be pinned to a loop nobody runs.
 """
 
+import os
+
 import faust
 
 from ..settings import MonitorSettings
@@ -21,7 +23,7 @@ def create_faust_app(settings: MonitorSettings, name: str) -> faust.App:
                                                  password=kafka.sasl_password.get_secret_value(),
                                                  mechanism=kafka.sasl_mechanism) if kafka.sasl else None,
         store="memory://",
-        topic_partitions=1,
+        topic_partitions=settings.table_partitions,
         web_enabled=False,
         # Values stay bytes: the agents decode them with the kernel, headers and all.
         key_serializer="raw",
@@ -37,5 +39,7 @@ def create_faust_app(settings: MonitorSettings, name: str) -> faust.App:
         # A SIGKILLed member holds its partitions until its session times out: this bounds a restart.
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_seconds / 3),
-        datadir=str(settings.state_dir(name) / "faust"),
+        # memory:// tables keep nothing on disk, but faust still wants a folder: one per process, so that
+        # several instances on one machine never share it
+        datadir=str(settings.state_dir(name) / f"faust-{os.getpid()}"),
     )

@@ -77,8 +77,12 @@ class FaustStream:
         return []
 
     def _assigned(self) -> bool:
+        """This member has its share of the sources' partitions: all of them alone; with other instances some,
+        or none at all when there are more instances than partitions (a spare that takes over on a failure)."""
         try:
             assigned = {tp.topic for tp in self.app.consumer.assignment()}
         except Exception:  # noqa: BLE001 - faust raises ConsumerNotStarted until its consumer thread runs
             return False
-        return self._source_names <= assigned
+        if self._source_names <= assigned:
+            return True
+        return self.app.rebalancing_count > 0 and not self.app.rebalancing

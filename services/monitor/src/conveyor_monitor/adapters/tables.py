@@ -10,7 +10,8 @@ def create_champions_table(app: faust.App) -> faust.Table:
     outside a stream, and a read with a default would write).
     """
     return app.Table(
-        "champions", partitions=1, key_type=str, help="the current champion of each model and its reference"
+        "champions", partitions=app.conf.topic_partitions, key_type=str,
+        help="the current champion of each model and its reference",
     )
 
 
@@ -21,6 +22,6 @@ def create_windows_table(app: faust.App) -> faust.Table:
     and recovery after a crash replays it before the agents consume again.
     """
     return app.Table(
-        "windows", partitions=1, key_type=str,  # values: JSON (faust's default for tables)
+        "windows", partitions=app.conf.topic_partitions, key_type=str,  # values: JSON (faust's default for tables)
         help="each model's open prediction window, so a restart neither loses nor double-counts rows",
     )

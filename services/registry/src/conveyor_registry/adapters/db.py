@@ -1,35 +1,24 @@
-"""The database edge: one engine per process, SQLite tuned for a service, schema owned by Alembic."""
+"""The database edge: one engine per process (the kernel's: SQLite tuned for a service, or PostgreSQL in the
+schema `registry`), schema owned by Alembic. The migrations run on both."""
 
 import logging
 from pathlib import Path
-from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL
+
+from conveyor_kernel.database import make_engine as kernel_engine
 
 logger = logging.getLogger(__name__)
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for any SQLAlchemy URL; SQLite files get WAL (readers never block the writer),
-    enforced foreign keys (off by default in SQLite) and a busy timeout instead of instant errors."""
-    engine = create_engine(url)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _tune_sqlite)
-    return engine
-
-
-def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
-    finally:
-        cursor.close()
+def make_engine(url: str | URL) -> Engine:
+    """An engine for a SQLite file or PostgreSQL (tables in the `registry` schema): see conveyor_kernel.database."""
+    return kernel_engine(url, schema="registry")
 
 
 def alembic_config() -> Config:

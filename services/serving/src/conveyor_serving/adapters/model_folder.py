@@ -46,7 +46,11 @@ class ModelFolder:
         loaded = []
         for entry in entries:
             try:
-                loaded.append(load_model(entry.path, entry.name, entry.version, entry.path.as_uri(), [],
+                data = entry.path.read_bytes()
+            except OSError as exc:
+                raise ModelRefused(f"{entry.name}/{entry.version}/{MODEL_FILE} cannot be read: {exc}") from exc
+            try:
+                loaded.append(load_model(data, entry.name, entry.version, entry.path.as_uri(), [],
                                          strict=False))
             except ModelRefused as exc:
                 raise ModelRefused(f"{entry.name}/{entry.version}/{MODEL_FILE}: {exc}") from exc

@@ -11,7 +11,6 @@ Outputs: classification models output "label" (int64 or string, [rows]) and "pro
 """
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import onnx
@@ -161,7 +160,7 @@ def _task_of(outputs: dict[str, str], declared: str) -> str:
 
 
 def load_model(
-    path: Path, name: str, version: int, artifact_uri: str, feature_names: list[str], task: str = "",
+    data: bytes, name: str, version: int, artifact_uri: str, feature_names: list[str], task: str = "",
     strict: bool = True,
 ) -> LoadedModel:
     """Read, check and smoke-run the model; raise ModelRefused when it cannot be served.
@@ -169,10 +168,6 @@ def load_model(
     `strict=False` (model-repository folders) serves any model whose tensors OIP can carry: outputs that
     follow no Conveyor contract are returned as they are, and the task is OTHER.
     """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelRefused(f"artifact {artifact_uri} cannot be read: {exc}") from exc
     try:
         proto = onnx.load_model_from_string(data)
         session = ort.InferenceSession(data, sess_options=_session_options(), providers=["CPUExecutionProvider"])
