@@ -4,6 +4,7 @@ tokens for every role; the registry's own methods called with an admin's princip
 policy publication, risk tiers, rollbacks, expiry), and after each step an oracle written here, from the
 stored rows and the policy documents alone, checks every alias move."""
 
+import os
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
@@ -81,11 +82,14 @@ def oracle(engine) -> None:
 PRELUDE = [("train", 0.6, "dana", False)]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# CONVEYOR_PROPERTY_EXAMPLES=200 (with --timeout=0) hunts longer than the suite's default run
+@settings(max_examples=int(os.environ.get("CONVEYOR_PROPERTY_EXAMPLES", "40")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(tier=st.sampled_from(["low", "medium", "high"]), steps=st.lists(step, min_size=1, max_size=25))
 @example(tier="high", steps=[("train", 0.9, "sam", False), ("approve", 1, ("mia", MANAGER))])
 @example(tier="medium", steps=[("publish", ("tess", TECH_LEADER), 1), ("train", 0.9, "sam", False),
                                ("approve", 1, ("tess", TECH_LEADER))])
+@example(tier="medium", steps=[("expire",), ("train", 0.9, "sam", False), ("approve", 1, ("mia", MANAGER))])
 def test_a_protected_alias_never_moves_without_quorum(tmp_path_factory, make_trained, tier, steps):
     data_dir = tmp_path_factory.mktemp("quorum")
     bus = InMemoryBus(source="registry")

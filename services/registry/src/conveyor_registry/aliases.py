@@ -6,6 +6,8 @@ the monitor consume. Any other alias the policy governs (`staging` by default, o
 with an AliasMoved. "champion" is read as "production" wherever a client names an alias.
 """
 
+from datetime import datetime
+
 from sqlmodel import Session, select
 
 from . import duties, mapping, outbox
@@ -39,10 +41,11 @@ def holder(session: Session, model_name: str, alias: str) -> ModelVersion | None
 
 def move(session: Session, model: RegisteredModel, alias: str, target: ModelVersion,
          request: PromotionRequest | None, action: Action, decided_by: str, reasons: list[str],
-         approvers: list[str]) -> Decision:
+         approvers: list[str], now: datetime) -> Decision:
     """Point `alias` at `target`, in the caller's transaction, with the decision and its event staged in the
     same transaction. The only writer of Alias rows; refuses (duties.Forbidden) what separation of duties
-    does not back. `request` None is a rollback."""
+    does not back. `request` None is a rollback. `now` is the registry's clock, the same one the votes were
+    recorded by, so "what served when" and the votes before a move agree."""
     duties.authorize_move(session, model.name, alias, target.version, request)
     current = holder(session, model.name, alias)
     if alias == PRODUCTION:
@@ -70,7 +73,7 @@ def move(session: Session, model: RegisteredModel, alias: str, target: ModelVers
     decision = Decision(model_name=model.name, version=target.version, action=action, previous_version=previous,
                         reasons=reasons, decided_by=decided_by, alias=alias, request_id=request_id,
                         policy_version=None if request is None else request.policy_version, policy_digest=digest,
-                        event_id=staged.event_id)
+                        event_id=staged.event_id, at=now)
     session.add(decision)
     return decision
 

@@ -173,10 +173,11 @@ class Registry:
                 raise Conflict(f"{alias} of {model_name} has no previous version to roll back to")
             _, target = self._locate(session, model_name, lineage[-2])
             reasons = [f"rollback by {user} from v{lineage[-1]} to v{target.version}: {reason}"]
-            decision = aliases.move(session, model, alias, target, None, Action.ROLLBACK, user, reasons, [])
+            now = self.clock()
+            decision = aliases.move(session, model, alias, target, None, Action.ROLLBACK, user, reasons, [], now)
             for stale in aliases.open_requests(session, model_name, alias):
                 self.promotions._close(session, stale, State.EXPIRED, "registry",
-                                       [f"superseded: {alias} rolled back to v{target.version}"], self.clock())
+                                       [f"superseded: {alias} rolled back to v{target.version}"], now)
             session.commit()
         self.metrics.promotions.labels(action=Action.ROLLBACK).inc()
         logger.info("%s rolled %s %s back to v%d", user, model_name, alias, target.version)

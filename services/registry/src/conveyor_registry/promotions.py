@@ -86,7 +86,7 @@ class Promotions:
         if not enforced_pass(results):
             failed = [r.message for r in results if r.mode == "enforce" and not r.passed]
             self._close(session, request, State.REJECTED, POLICY, failed, now)
-            self._decline(session, model, target, current, request, POLICY, [*failed, *_warnings(results)])
+            self._decline(session, model, target, current, request, POLICY, [*failed, *_warnings(results)], now)
             return request
         request.state = State.PENDING
         if needed.approvals == 0:
@@ -125,7 +125,7 @@ class Promotions:
         target = _version(session, request)
         assert model is not None and target is not None
         self._decline(session, model, target, aliases.holder(session, model.name, request.alias), request,
-                      actor.subject, reasons)
+                      actor.subject, reasons, now)
         return request
 
     def expire_due(self, session: Session, now: datetime) -> list[PromotionRequest]:
@@ -174,7 +174,7 @@ class Promotions:
         reasons = [g["message"] for g in gates if g["mode"] == "enforce"] + _warnings_of(gates) + [allowed]
         request.state = State.APPROVED  # before the move: authorize_move reads it
         decision = aliases.move(session, model, request.alias, target, request, Action.PROMOTE, closed_by, reasons,
-                                approvers)
+                                approvers, now)
         self._close(session, request, State.APPROVED, closed_by, [allowed], now)
         for stale in aliases.open_requests(session, model.name, request.alias):
             if stale.id != request.id:
@@ -194,7 +194,7 @@ class Promotions:
 
     @staticmethod
     def _decline(session: Session, model: RegisteredModel, target: ModelVersion, current: ModelVersion | None,
-                 request: PromotionRequest, decided_by: str, reasons: list[str]) -> None:
+                 request: PromotionRequest, decided_by: str, reasons: list[str], now: datetime) -> None:
         """Record that the alias kept what it had; production's is announced as PromotionDeclined too."""
         event_id = ""
         if request.alias == PRODUCTION:
@@ -208,7 +208,7 @@ class Promotions:
                              previous_version=None if current is None else current.version, reasons=reasons,
                              decided_by=decided_by, alias=request.alias, request_id=request.id,
                              policy_version=request.policy_version, policy_digest=request.policy_digest,
-                             event_id=event_id))
+                             event_id=event_id, at=now))
 
 
 def _warnings(results: tuple[GateResult, ...]) -> list[str]:
