@@ -1,49 +1,40 @@
 """The policy's gates, run: each rule's CEL expression and message templates compiled once per policy, then
 evaluated over a typed input (`gate_input`).
 
-CEL (cel-python) rather than Rego: it runs in the registry's process (no OPA server to deploy, no network hop
-in the loop), it is not Turing-complete (every expression terminates, no loops or I/O), and an expression
-reads like the condition a person would write. cel-python's transpiler (`CompiledRunner`) is used: its
-interpreter costs ~10 ms for a 50-rule policy, the transpiled Python ~2 ms (bench/policy.py).
+CEL rather than Rego: it runs in the registry's process (no OPA server to deploy, no network hop in the loop),
+it is not Turing-complete (every expression terminates, no loops or I/O), and an expression reads like the
+condition a person would write. The engine is `common-expression-language` (Python bindings of the Rust
+cel-interpreter), not cel-python: the same CEL documents, but cel-python needed ~3.4 ms of CPU for a 50-rule
+policy (p99 over the 5 ms goal even in one combined pass), the bindings ~0.07 ms (bench/policy.py, docs/approvals.md).
 
-Speed (cel-python spends ~40 µs resolving each name): all of an alias's expressions are compiled into one CEL
-list, evaluated in one pass; then only the messages of the outcome each rule had are rendered, a placeholder
-that is a plain path (`metric.candidate`) read straight from the input (what CEL's field selection on a map
-would give), any other placeholder in one more CEL pass over just those. When a pass hits an error (a rule
-reading a metric the version lacks), each part is evaluated on its own, so one broken rule fails alone, with
-the error as its message. A rule that cannot be evaluated has failed: the gates fail closed.
-
-cel-python runs transpiled code in one module-wide namespace, so evaluations are serialised by a lock
-(uncontended on the registry's event loop; the replay route may run in a worker thread).
+All of an alias's expressions are compiled into one CEL list, evaluated in one pass; then only the messages of
+the outcome each rule had are rendered, a placeholder that is a plain path (`metric.candidate`) read straight
+from the input (what CEL's field selection on a map would give), any other placeholder in one more CEL pass over
+just those. When a pass hits an error (a rule reading a metric the version lacks), each part is evaluated on
+its own, so one broken rule fails alone, with the error as its message. A rule that cannot be evaluated has
+failed: the gates fail closed. Values come back as Python's own (bool, int, float, str, list, dict).
 """
 
-import logging
 import math
 import re
-import threading
 from dataclasses import dataclass
 from typing import Any
 
-import celpy
-from celpy import celtypes
-from celpy.adapter import json_to_cel
+import cel
 
 from .errors import PolicyInvalid
 from .policy import num
 from .policy_doc import PolicyDocument, Rule
 
 _FORMAT_SPEC = re.compile(r"^(.*?):([.0-9]*[dfgeE%])$", re.DOTALL)
-_lock = threading.Lock()
-_environment: celpy.Environment | None = None
 
 
-def _cel() -> celpy.Environment:
-    global _environment
-    if _environment is None:
-        # a failed evaluation is a rule's result, recorded with its reason; celpy would also log each one
-        logging.getLogger("celpy").setLevel(logging.CRITICAL)
-        _environment = celpy.Environment(runner_class=celpy.CompiledRunner)
-    return _environment
+class _EvalError:
+    """A part that raised while evaluating: its result is this, never a value."""
+
+    def __init__(self, exc: Exception) -> None:
+        # a missing map key comes back as a bare KeyError('accuracy'): say what it is
+        self.reason = f"no such key: {exc.args[0]}" if isinstance(exc, KeyError) and exc.args else str(exc).strip()
 
 
 @dataclass(frozen=True)
@@ -66,7 +57,7 @@ class _Placeholder:
 @dataclass(frozen=True)
 class _CompiledRule:
     rule: Rule
-    expr: Any  # a cel-python Runner
+    expr: cel.Program
     pass_parts: tuple[str | _Placeholder, ...]
     fail_parts: tuple[str | _Placeholder, ...]
 
@@ -110,12 +101,12 @@ def split_template(text: str) -> tuple[str | _Placeholder, ...]:
     return tuple(parts)
 
 
-def _program(source: str, where: str) -> Any:
-    environment = _cel()
+def _program(source: str, where: str) -> cel.Program:
     try:
-        return environment.program(environment.compile(source))
-    except celpy.CELParseError as exc:
-        raise PolicyInvalid(f"{where}: not valid CEL: {str(exc).strip().splitlines()[0]}") from exc
+        return cel.compile(source)
+    except ValueError as exc:  # the bindings' parse error: its first line says where
+        first = str(exc).strip().splitlines()[0].removeprefix(f"Failed to parse expression {source!r}: ")
+        raise PolicyInvalid(f"{where}: not valid CEL: {first}") from exc
 
 
 def _placeholders(parts: tuple[str | _Placeholder, ...]) -> list[_Placeholder]:
@@ -141,7 +132,7 @@ class CompiledPolicy:
     def __init__(self, document: PolicyDocument) -> None:
         self.document = document
         self.rules: dict[str, _CompiledRule] = {}
-        self._programs: dict[str, Any] = {}  # placeholder source -> its own program (the error path)
+        self._programs: dict[str, cel.Program] = {}  # placeholder source -> its own program (the error path)
         for rule in document.rules:
             where = f"rules.{rule.name}"
             try:
@@ -151,10 +142,10 @@ class CompiledPolicy:
             for part in (*_placeholders(pass_parts), *_placeholders(fail_parts)):
                 self._programs[part.source] = _program(part.source, f"{where} message placeholder {{{part.source}}}")
             self.rules[rule.name] = _CompiledRule(rule, _program(rule.expr, f"{where}.expr"), pass_parts, fail_parts)
-        self._by_alias: dict[str, tuple[Any, list[_CompiledRule]]] = {}
-        self._together: dict[tuple[str, ...], Any] = {}  # placeholders evaluated in one pass, by their sources
+        self._by_alias: dict[str, tuple[cel.Program, list[_CompiledRule]]] = {}
+        self._together: dict[tuple[str, ...], cel.Program] = {}  # placeholders evaluated in one pass, by their sources
 
-    def _expressions(self, alias: str) -> tuple[Any, list[_CompiledRule]]:
+    def _expressions(self, alias: str) -> tuple[cel.Program, list[_CompiledRule]]:
         """One CEL list of the expressions of every rule gating `alias`."""
         if alias not in self._by_alias:
             rules = [self.rules[r.name] for r in self.document.rules_for(alias)]
@@ -163,33 +154,29 @@ class CompiledPolicy:
         return self._by_alias[alias]
 
     def evaluate(self, alias: str, data: dict[str, Any]) -> tuple[GateResult, ...]:
-        activation = {name: json_to_cel(value) for name, value in data.items()}
         program, rules = self._expressions(alias)
-        with _lock:
-            try:
-                outcomes = list(program.evaluate(activation))
-            except celpy.CELEvalError:
-                outcomes = [self._alone(c.expr, activation) for c in rules]
-            chosen = [(c, self._parts(c, o)) for c, o in zip(rules, outcomes, strict=True)]
-            values = self._placeholder_values([p for _, parts in chosen for p in _placeholders(parts)], data,
-                                              activation)
+        try:
+            outcomes = list(program.execute(data))
+        except Exception:  # noqa: BLE001 - some rule raised: each alone, so only that one fails (with why)
+            outcomes = [self._alone(c.expr, data) for c in rules]
+        chosen = [(c, self._parts(c, o)) for c, o in zip(rules, outcomes, strict=True)]
+        values = self._placeholder_values([p for _, parts in chosen for p in _placeholders(parts)], data)
         return tuple(self._result(c, o, parts, values) for (c, parts), o in zip(chosen, outcomes, strict=True))
 
     @staticmethod
-    def _alone(program: Any, activation: dict[str, Any]) -> Any:
+    def _alone(program: cel.Program, data: dict[str, Any]) -> Any:
         try:
-            return program.evaluate(activation)
-        except celpy.CELEvalError as exc:
-            return exc
+            return program.execute(data)
+        except Exception as exc:  # noqa: BLE001 - the bindings raise KeyError, TypeError, ValueError...: all mean "no value"
+            return _EvalError(exc)
 
     @staticmethod
     def _parts(compiled: _CompiledRule, outcome: Any) -> tuple[str | _Placeholder, ...]:
-        if isinstance(outcome, celtypes.BoolType):
+        if isinstance(outcome, bool):
             return compiled.pass_parts if outcome else compiled.fail_parts
         return ()
 
-    def _placeholder_values(self, wanted: list[_Placeholder], data: dict[str, Any],
-                            activation: dict[str, Any]) -> dict[str, Any]:
+    def _placeholder_values(self, wanted: list[_Placeholder], data: dict[str, Any]) -> dict[str, Any]:
         values: dict[str, Any] = {}
         rest = []
         for part in wanted:
@@ -205,40 +192,31 @@ class CompiledPolicy:
         if sources not in self._together:
             self._together[sources] = _program("[" + ", ".join(f"({s})" for s in sources) + "]", "placeholders")
         try:
-            values.update(zip(sources, self._together[sources].evaluate(activation), strict=True))
-        except celpy.CELEvalError:
+            values.update(zip(sources, self._together[sources].execute(data), strict=True))
+        except Exception:  # noqa: BLE001 - one placeholder raised: each alone, the broken one shows why
             for source in sources:
-                found = self._alone(self._programs[source], activation)
-                values[source] = celtypes.StringType(f"<{_reason(found)}>") if isinstance(
-                    found, celpy.CELEvalError) else found
+                found = self._alone(self._programs[source], data)
+                values[source] = f"<{found.reason}>" if isinstance(found, _EvalError) else found
         return values
 
     @staticmethod
     def _result(compiled: _CompiledRule, outcome: Any, parts: tuple[str | _Placeholder, ...],
                 values: dict[str, Any]) -> GateResult:
         rule = compiled.rule
-        if isinstance(outcome, celpy.CELEvalError):
+        if isinstance(outcome, _EvalError):
             return GateResult(rule.name, rule.mode, False,
-                              f"could not be evaluated ({_reason(outcome)}): counts as failed")
-        if not isinstance(outcome, celtypes.BoolType):
+                              f"could not be evaluated ({outcome.reason}): counts as failed")
+        if not isinstance(outcome, bool):
             return GateResult(rule.name, rule.mode, False,
                               f"the expression gave {type(outcome).__name__}, not a bool: counts as failed")
         text = "".join(p if isinstance(p, str) else render(values[p.source], p.spec) for p in parts)
         return GateResult(rule.name, rule.mode, bool(outcome), text or rule.description or rule.name)
 
 
-def _reason(exc: celpy.CELEvalError) -> str:
-    args = exc.args
-    inner = args[2] if len(args) > 2 and isinstance(args[2], tuple) and args[2] else args
-    return str(inner[0]) if inner else str(exc)
-
-
 def render(value: Any, spec: str = "") -> str:
     """A value (CEL's or the input's own) as a reason writes it: numbers as policy.num (or the given format),
     lists joined, strings as they are."""
-    if isinstance(value, celtypes.BoolType):
-        return "true" if value else "false"
-    if isinstance(value, bool):  # CEL's BoolType is an int, as Python's bool is
+    if isinstance(value, bool):  # before int: a bool is one
         return "true" if value else "false"
     if isinstance(value, int):
         return format(int(value), spec) if spec else str(int(value))
