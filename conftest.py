@@ -107,23 +107,13 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
 
 # --- public tables nobody here prepared (issue 11: test with them, not with data shaped for the platform) ---
 
-OCCUPATIONS = {1: "student", 2: "farming", 3: "white collar", 4: "teacher", 5: "professional", 6: "managerial"}
-
-
 def fair_table(seed: int = 0) -> "pd.DataFrame":
     """statsmodels' `fair` (affairs) survey, 6366 rows, as a data scientist would receive it: `occupation` as
-    text (the codes mapped to their names in the dataset's documentation), a yes/no label, and gaps in a text
-    and a numeric column (about 4% of each) as real surveys have."""
-    import numpy as np
-    from statsmodels.datasets import fair
+    text, a yes/no label, and gaps in a text and a numeric column (about 4% of each). The demo's story reads
+    the same table (conveyor_cli.survey)."""
+    from conveyor_cli.survey import fair_table as survey_table
 
-    frame = fair.load_pandas().data.copy()
-    frame["occupation"] = frame["occupation"].map(OCCUPATIONS)
-    frame["had_affair"] = np.where(frame["affairs"] > 0, "yes", "no")
-    rng = np.random.default_rng(seed)
-    frame.loc[rng.random(len(frame)) < 0.04, "occupation"] = None
-    frame.loc[rng.random(len(frame)) < 0.04, "age"] = np.nan
-    return frame
+    return survey_table(seed)
 
 
 def pima_table() -> "pd.DataFrame":

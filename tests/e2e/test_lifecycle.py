@@ -1,6 +1,7 @@
 """The whole platform as six processes on the real broker: one closed loop, proven from the ledger and traces."""
 
 import json
+import math
 import os
 import uuid
 from collections import defaultdict
@@ -10,18 +11,13 @@ import pytest
 
 from conveyor_cli.demo import run_scenario
 from conveyor_cli.platform import SERVICES, Platform
-from conveyor_kernel import AUDITOR, DATA_SCIENTIST
+from conveyor_kernel import AUDITOR, DATA_SCIENTIST, Kind
 
 pytestmark = pytest.mark.e2e
 
 WINDOW = 200
 CONFIRM = 2  # the monitor alarms after this many consecutive drifted windows
-CAUSAL_ORDER = [
-    "conveyor.events.v1.ModelTrained",
-    "conveyor.events.v1.ModelRegistered",
-    "conveyor.events.v1.ModelPromoted",
-    "conveyor.events.v1.ModelDeployed",
-]
+CAUSAL_ORDER = ["ModelTrained", "ModelRegistered", "ModelPromoted", "ModelDeployed"]
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +46,9 @@ def loop(platform):
     running, kafka = platform
     urls = {service: running.url(service) for service in SERVICES}
     token = running.issuer.mint("e2e-scientist", DATA_SCIENTIST)
+    label_feed = running.issuer.mint("e2e-label-feed", kind=Kind.SERVICE)
     report = asyncio.run(run_scenario(urls, kafka, window=WINDOW, timeout=120, quiet=True, confirm=CONFIRM,
-                                      token=token))
+                                      token=token, label_token=label_feed))
     return running, urls, report
 
 
@@ -75,60 +72,117 @@ def test_the_loop_closes_from_upload_to_a_retrained_model_serving(loop):
     phases = list(report.phases)
     assert phases == [
         "uploaded", "trained", "registered", "promoted", "deployed", "predictions served",
-        "drifted traffic sent", "drift detected", "retrain requested", "retrained", "new version deployed",
-        "ledger verified",
+        "shifted traffic sent", "drift detected", "retrain deferred", "labels arriving", "feedback collected",
+        "feedback version arrived", "retrained", "new version promoted", "new version deployed", "ledger verified",
     ]
     times = [report.phases[p] for p in phases]
     assert times == sorted(times)
     assert report.retrained_version == report.first_version + 1
+    assert report.labels_posted == WINDOW * CONFIRM + 100  # every shifted row's label joined its prediction
+
+
+def _ledger(running, urls) -> list[dict]:
+    import httpx
+
+    auditor = {"Authorization": f"Bearer {running.issuer.mint('e2e-auditor', AUDITOR)}"}
+    entries = httpx.get(f"{urls['audit']}/ledger", params={"limit": 1000}, headers=auditor).json()
+    return entries["entries"] if isinstance(entries, dict) else entries
+
+
+def test_the_retrained_model_learned_from_the_labels_and_beats_the_champion_on_the_shifted_holdout(loop):
+    running, urls, report = loop
+    entries = _ledger(running, urls)
+    trained = [e["event"] for e in entries if e["type"] == "conveyor.events.v1.ModelTrained"]
+    first, retrained = trained
+    arrived = [e["event"] for e in entries if e["type"] == "conveyor.events.v1.DatasetArrived"]
+    upload, feedback = arrived
+    assert retrained["artifact_uri"] != first["artifact_uri"], "the retrain minted the champion's model again"
+    assert retrained["trigger"] == "production_feedback"
+    # it learned from the labelled production rows (the feedback version) plus the original upload
+    assert feedback["provenance"]["kind"] == "production_feedback" and feedback["version"] == "2"
+    assert feedback["provenance"]["model_version"] == str(report.first_version)
+    assert int(feedback["row_count"]) == report.labels_posted
+    assert retrained["training_dataset_ids"] == [upload["dataset_id"], feedback["dataset_id"]]
+    fresh = math.ceil(int(feedback["row_count"]) * 0.3)  # the spec's fresh_holdout_fraction
+    assert int(retrained["training_rows"]) == int(upload["row_count"]) + int(feedback["row_count"]) - fresh
+    # champion and challenger judged on the same shifted rows, which neither learned from
+    comparison = retrained["comparison"]
+    assert (comparison["champion_version"], comparison["rows"]) == (str(report.first_version), str(fresh))
+    champion, challenger = comparison["champion_metrics"]["roc_auc"], comparison["challenger_metrics"]["roc_auc"]
+    assert challenger > champion, comparison
+    assert challenger == retrained["metrics"]["roc_auc"]
+    # the champion on its own population scored better than on the shifted one: the shift is what it missed
+    assert first["metrics"]["roc_auc"] > champion
+    [promoted] = [e["event"] for e in entries if e["type"] == "conveyor.events.v1.ModelPromoted"
+                  and e["event"]["version"] == str(report.retrained_version)]
+    assert any(f"{challenger:.3f}" in r and f"champion v{report.first_version} {champion:.3f}" in r
+               for r in promoted["reasons"]), promoted["reasons"]
 
 
 def test_the_ledger_holds_each_event_once_in_causal_order_and_verifies(loop):
-    import httpx
-
     running, urls, report = loop
     assert report.ledger["ok"] is True, report.ledger
-    auditor = {"Authorization": f"Bearer {running.issuer.mint('e2e-auditor', AUDITOR)}"}
-    entries = httpx.get(f"{urls['audit']}/ledger", params={"limit": 1000}, headers=auditor).json()
-    entries = entries["entries"] if isinstance(entries, dict) else entries
+    entries = _ledger(running, urls)
     ids = [e["event_id"] for e in entries]
     assert len(ids) == len(set(ids)), "an event was stored twice"
-    types = [e["type"] for e in entries]
-    for expected in ["DatasetArrived", "ModelTrained", "ModelRegistered", "ModelPromoted", "ModelDeployed",
-                     "DriftDetected", "RetrainRequested"]:
-        assert f"conveyor.events.v1.{expected}" in types, f"{expected} missing from the ledger"
-    by_subject: dict[str, list[str]] = defaultdict(list)
-    for entry in entries:
-        by_subject[entry["subject"]].append(entry["type"])
-    loop_types = {*CAUSAL_ORDER, "conveyor.events.v1.DriftDetected", "conveyor.events.v1.RetrainRequested"}
-    model_story = [t.rsplit(".", 1)[-1] for t in by_subject["breast-cancer"] if t in loop_types]
-    assert model_story == [
-        "ModelTrained", "ModelRegistered", "ModelPromoted", "ModelDeployed",
-        "DriftDetected", "RetrainRequested",
-        "ModelTrained", "ModelRegistered", "ModelPromoted", "ModelDeployed",
+    types = [e["type"].rsplit(".", 1)[-1] for e in entries]
+    loop_types = {"DatasetArrived", *CAUSAL_ORDER, "DriftDetected", "RetrainDeferred", "FeedbackCollected"}
+    story = [t for t in types if t in loop_types]
+    assert story == [
+        "DatasetArrived", "ModelTrained", "ModelRegistered", "ModelPromoted", "ModelDeployed",
+        "DriftDetected", "RetrainDeferred", "FeedbackCollected",
+        "DatasetArrived", "ModelTrained", "ModelRegistered", "ModelPromoted", "ModelDeployed",
     ]
-    [arrived] = [e for e in entries if e["type"] == "conveyor.events.v1.DatasetArrived"]
-    assert ids.index(arrived["event_id"]) < types.index("conveyor.events.v1.ModelTrained")
-    # who caused each event is in the ledger: the uploader from the token, the services for what they did
-    assert arrived["event"]["principal"] == {"subject": "e2e-scientist", "role": "data_scientist",
-                                             "kind": "PRINCIPAL_KIND_USER", "issuer": "urn:conveyor:dev"}
-    by_type = {e["type"].rsplit(".", 1)[-1]: e["event"]["principal"] for e in entries}
+    assert all(e["subject"] == report.model for e in entries if not e["type"].endswith("DatasetArrived"))
+    # who caused each event is in the ledger: the uploader from the token, the label feed for the feedback its
+    # labels completed, the services for what they did on their own
+    by_type: dict[str, list[dict]] = defaultdict(list)
+    for entry in entries:
+        by_type[entry["type"].rsplit(".", 1)[-1]].append(entry["event"]["principal"])
+    assert by_type["DatasetArrived"] == [
+        {"subject": "e2e-scientist", "role": "data_scientist", "kind": "PRINCIPAL_KIND_USER",
+         "issuer": "urn:conveyor:dev"},
+        {"subject": "ingest", "kind": "PRINCIPAL_KIND_SERVICE"},
+    ]
+    assert by_type["FeedbackCollected"] == [{"subject": "e2e-label-feed", "kind": "PRINCIPAL_KIND_SERVICE",
+                                             "issuer": "urn:conveyor:dev"}]
     for event, service in [("ModelTrained", "trainer"), ("ModelPromoted", "registry"), ("ModelDeployed", "serving"),
-                           ("DriftDetected", "monitor")]:
-        assert by_type[event] == {"subject": service, "kind": "PRINCIPAL_KIND_SERVICE"}, event
+                           ("DriftDetected", "monitor"), ("RetrainDeferred", "monitor")]:
+        assert all(p == {"subject": service, "kind": "PRINCIPAL_KIND_SERVICE"} for p in by_type[event]), event
+
+
+def _spans(running, services) -> dict[str, list[dict]]:
+    spans = {}
+    for service in services:
+        path = Path(running.state_dir) / "spans" / f"{service}.jsonl"
+        spans[service] = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return spans
 
 
 def test_one_trace_links_upload_training_registration_and_deployment(loop):
     running, _, _ = loop
-    spans_by_service = {}
-    for service in ("ingest", "trainer", "registry", "serving"):
-        path = Path(running.state_dir) / "spans" / f"{service}.jsonl"
-        spans_by_service[service] = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    spans_by_service = _spans(running, ("ingest", "trainer", "registry", "serving"))
     upload = next(s for s in spans_by_service["ingest"] if s["name"] == "ingest dataset")
     trace_id = upload["context"]["trace_id"]
     for service in ("trainer", "registry", "serving"):
         assert any(s["context"]["trace_id"] == trace_id for s in spans_by_service[service]), (
             f"{service} has no span in the upload's trace {trace_id}"
+        )
+
+
+def test_one_trace_links_the_labels_to_the_retrained_model_serving(loop):
+    """The POST /labels that completed the count starts the retrain's trace: monitor → ingest → trainer →
+    registry → serving."""
+    running, _, _ = loop
+    spans_by_service = _spans(running, ("monitor", "ingest", "trainer", "registry", "serving"))
+    [collected] = [s for s in spans_by_service["monitor"] if s["name"] == "publish FeedbackCollected"]
+    trace_id = collected["context"]["trace_id"]
+    assert any(s["name"] == "join late labels" and s["context"]["trace_id"] == trace_id
+               for s in spans_by_service["monitor"])
+    for service, span in [("ingest", "publish DatasetArrived"), ("trainer", "publish ModelTrained"),
+                          ("registry", "publish ModelPromoted"), ("serving", "publish ModelDeployed")]:
+        assert any(s["name"] == span and s["context"]["trace_id"] == trace_id for s in spans_by_service[service]), (
+            f"{service} has no {span!r} span in the labels' trace {trace_id}"
         )
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from conveyor_ingest.problems import FILE
 from conveyor_ingest.tabular import detect_format, read_table
-from conveyor_ingest.validation import validate
+from conveyor_ingest.validation import gaps, validate
 
 MIN_ROWS = 20
 
@@ -184,3 +184,9 @@ def test_every_problem_is_reported_not_just_the_first(frame, spec):
     frame["diagnosis"] = 0
     problems = problems_of(frame, spec)
     assert set(problems) == {"mean_area", "postcode", "mean_radius", "diagnosis"}
+
+
+def test_a_blank_text_is_a_gap_wherever_it_repeats() -> None:
+    column = pd.Series(["a", "", None, "  ", " b ", "a", "", np.nan, 3], dtype=object)
+    assert gaps(column).tolist() == [False, True, True, True, False, False, True, True, False]
+    assert gaps(pd.Series([1.0, np.nan, 2.0])).tolist() == [False, True, False]

@@ -97,7 +97,8 @@ def _as_input(values: pd.Series, column: Column) -> pd.Series:
     if column.text:
         if pd.api.types.is_float_dtype(values) and bool((values[~missing] % 1 == 0).all()):
             values = values.astype("Int64")  # a code that a Parquet writer turned into 3.0 is still "3"
-        text = values.astype(str).str.strip()
+        text = values.astype(str)
+        text = text.map({value: value.strip() for value in text.unique()})  # once per category, not per cell
         text[missing] = MISSING_TEXT
         return text.astype(object)
     if column.bits:

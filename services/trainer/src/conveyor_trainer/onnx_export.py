@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline
 
 from conveyor.events.v1 import events_pb2 as ev
 
-from .adapters import skl2onnx_fix  # noqa: F401 - repairs the HistGradientBoosting converter on import
+from .adapters import fast_trees, skl2onnx_fix  # noqa: F401 - converter repairs and speed-ups, applied on import
 from .columns import MISSING_TEXT, Column, onnx_feed
 from .failures import TrainingFailure
 

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from conveyor_kernel import DATA_SCIENTIST
+from conveyor_kernel import DATA_SCIENTIST, Kind
 
 from .audit_cmd import audit_app, report_app
 from .auth_cmd import current_token, login, token
@@ -83,7 +83,9 @@ def demo(
     urls = {service: platform.url(service) for service in SERVICES}
     # the demo acts as one data scientist: yours (CONVEYOR_TOKEN or `conveyor login`), else "demo"
     token = current_token() or platform.issuer.mint("demo", DATA_SCIENTIST)
-    scenario_demo.run(urls, platform.kafka_settings(), window, token)
+    # the true outcomes come from a label feed: a service account, the only caller POST /labels admits
+    label_token = platform.issuer.mint(scenario_demo.LABEL_FEED, kind=Kind.SERVICE)
+    scenario_demo.run(urls, platform.kafka_settings(), window, token, label_token)
 
 
 if __name__ == "__main__":

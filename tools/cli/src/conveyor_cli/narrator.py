@@ -15,13 +15,19 @@ from conveyor_kernel.kafka import ensure_topics
 def describe(event: Message) -> str:
     match event:
         case ev.DatasetArrived():
-            return f"dataset {event.name} arrived: {event.row_count} rows, id {event.dataset_id[:12]}"
+            return (f"dataset {event.name} v{event.version} arrived{_origin(event.provenance)}: "
+                    f"{event.row_count} rows, {event.imputed_cells} gaps to impute, id {event.dataset_id[:12]}")
         case ev.DatasetRejected():
             return f"dataset {event.name} rejected: {len(event.errors)} problem(s)"
         case ev.ModelTrained():
             metric = event.training.primary_metric
-            return (f"{event.model_name} trained ({event.trigger}): {metric} {event.metrics.get(metric, 0):.4f}, "
-                    f"ONNX parity {event.parity_max_abs_diff:.1e}")
+            text = (f"{event.model_name} trained ({event.trigger}, {event.training_rows} rows): {metric} "
+                    f"{event.metrics.get(metric, 0):.4f}, ONNX parity {event.parity_max_abs_diff:.1e}")
+            if event.HasField("comparison"):
+                compared = event.comparison
+                text += (f"; on {compared.description}: {metric} {compared.challenger_metrics.get(metric, 0):.3f}, "
+                         f"champion v{compared.champion_version} {compared.champion_metrics.get(metric, 0):.3f}")
+            return text
         case ev.ModelTrainingFailed():
             return f"{event.model_name} training failed at {event.stage}: {event.reason}"
         case ev.ModelRegistered():
@@ -37,6 +43,9 @@ def describe(event: Message) -> str:
         case ev.DriftDetected():
             return (f"drift detected on {event.model_name} v{event.version}: "
                     f"{event.drift_share:.0%} of features drifted (threshold {event.share_threshold:.0%})")
+        case ev.PerformanceDegraded():
+            fell = ", ".join(f"{m} {event.metrics[m]:.3f} (holdout {event.baseline[m]:.3f})" for m in event.degraded)
+            return f"{event.model_name} v{event.version} on {event.window_size} labelled predictions: {fell}"
         case ev.RetrainRequested():
             return f"retraining {event.model_name} requested: {event.reason}"
         case ev.RetrainDeferred():
@@ -45,6 +54,12 @@ def describe(event: Message) -> str:
             return (f"{event.rows} labelled production rows of {event.model_name} v{event.version} collected "
                     f"({event.trigger}) for a new dataset version")
     return type(event).DESCRIPTOR.name
+
+
+def _origin(provenance: ev.DatasetProvenance) -> str:
+    if provenance.kind != "production_feedback":
+        return ""
+    return f" (production feedback: {provenance.model_name} v{provenance.model_version}'s predictions, labelled)"
 
 
 class Narrator:
@@ -80,12 +95,11 @@ class Narrator:
             self.seen.append((elapsed, envelope, event))
             self.say(elapsed, type(event).DESCRIPTOR.name, describe(event))
 
-    def first(self, event_cls: type[Message], after: float = 0.0, **fields: object) -> float | None:
+    def first_event(self, event_cls: type[Message], **fields: object) -> tuple[float, Message] | None:
+        """When the first event of this type with these field values went by, and the event."""
         for elapsed, _, event in self.seen:
-            if isinstance(event, event_cls) and elapsed >= after and all(
-                getattr(event, k) == v for k, v in fields.items()
-            ):
-                return elapsed
+            if isinstance(event, event_cls) and all(getattr(event, k) == v for k, v in fields.items()):
+                return elapsed, event
         return None
 
     async def stop(self) -> None:

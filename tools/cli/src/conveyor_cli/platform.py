@@ -135,7 +135,11 @@ class Platform:
                 start_new_session=True,
             )
             (self.run_dir / f"{service}.pid").write_text(str(process.pid))
-        self.wait_ready(timeout)
+        try:
+            self.wait_ready(timeout)
+        except PlatformError:
+            self.stop()  # a half-started platform would hold its ports and consumer groups for the next try
+            raise
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -144,7 +148,8 @@ class Platform:
             while pending:
                 for service in sorted(pending):
                     if self.pid_of(service) is None:
-                        raise PlatformError(f"{service} exited during start-up; see {self.log_dir}/{service}.log")
+                        raise PlatformError(f"{service} exited during start-up; see {self.log_dir}/{service}.log; "
+                                            f"it ends with:\n{self.log_tail(service)}")
                     try:
                         if client.get(f"{self.url(service)}/readyz").status_code == 200:
                             pending.discard(service)
@@ -154,6 +159,16 @@ class Platform:
                     raise PlatformError(f"not ready after {timeout:.0f} s: {', '.join(sorted(pending))}")
                 if pending:
                     time.sleep(0.2)
+
+    def log_tail(self, service: str, lines: int = 12) -> str:
+        """The last lines of a service's log: why it stopped, for an error that outlives a temporary state dir."""
+        log = self.log_dir / f"{service}.log"
+        if not log.exists():
+            return "(no log)"
+        text = log.read_text(errors="replace").splitlines()
+        errors = [i for i, line in enumerate(text) if " ERROR " in line or line.startswith(("Traceback", "ERROR:"))]
+        start = errors[0] if errors else max(len(text) - lines, 0)  # the first error says why; the rest follows
+        return "\n".join(text[start:start + lines])
 
     def stop(self, grace: float = 15.0) -> list[str]:
         stopped = []

@@ -1,8 +1,15 @@
-"""The lifecycle scenario, as plain steps over REST: used by `conveyor demo`, the e2e test and bench/loop.py."""
+"""The lifecycle scenario, as plain steps over REST: used by `conveyor demo`, the e2e test and bench/loop.py.
+
+Requests go as the people who make them: the data scientist's token uploads, the label feed's service-account
+token posts the true outcomes (POST /labels is for service accounts), and inference goes without a bearer
+token (serving's API keys guard it). Inference sends one input per column, raw values with null for gaps, as
+the model's metadata lists its inputs.
+"""
 
 import asyncio
 import io
 import json
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -11,49 +18,17 @@ from typing import Any, TypeVar
 import httpx
 import numpy as np
 import pandas as pd
-from sklearn.datasets import load_breast_cancer
 
 T = TypeVar("T")
-MODEL = "breast-cancer"
 
 
-@dataclass
-class Data:
-    frame: pd.DataFrame
-    features: list[str]
-    target: str = "diagnosis"
-    sensitive: str = "clinic"
+@dataclass(frozen=True)
+class Served:
+    """One served row: where its prediction was logged (request id, row) and its true label, known later."""
 
-
-def breast_cancer(shuffle_seed: int = 1) -> Data:
-    """scikit-learn's breast cancer data with a derived sensitive attribute.
-
-    `clinic` stands for where a patient was seen: assigned by patient number, so it is independent of the
-    diagnosis, as a protected attribute should be for a fair model (the policy checks the gaps per clinic).
-    """
-    raw = load_breast_cancer(as_frame=True)
-    frame = raw.frame.rename(columns={"target": "diagnosis"})
-    frame.columns = [c.replace(" ", "_") for c in frame.columns]
-    features = [c for c in frame.columns if c != "diagnosis"]
-    frame["clinic"] = np.where(np.arange(len(frame)) % 2 == 0, "north", "south")
-    frame["patient_id"] = [f"p{i:04d}" for i in range(len(frame))]
-    if shuffle_seed != 1:  # a later demo run uploads the same patients in another order: new bytes, new dataset
-        frame = frame.sample(frac=1.0, random_state=shuffle_seed).reset_index(drop=True)
-    return Data(frame=frame, features=features)
-
-
-def dataset_spec(data: Data, model: str = MODEL, estimator: str = "logistic_regression") -> dict[str, Any]:
-    return {
-        "name": model,
-        "target": data.target,
-        "task": "classification",
-        "features": [{"name": f, "kind": "numeric"} for f in data.features],
-        "sensitive_attributes": [data.sensitive],
-        "subject_id_column": "patient_id",
-        "consent_basis": "public_task",
-        "owner": "data-science@conveyor.example",
-        "training": {"model_name": model, "estimator": estimator, "seed": 42, "primary_metric": "roc_auc"},
-    }
+    request_id: str
+    row: int
+    truth: str
 
 
 async def wait_for(what: str, probe: Callable[[], Awaitable[T | None]], timeout: float) -> T:
@@ -68,46 +43,62 @@ async def wait_for(what: str, probe: Callable[[], Awaitable[T | None]], timeout:
         await asyncio.sleep(0.1)
 
 
-class Client:
-    """The scenario's REST calls, as one person: `token` (a data scientist's, for the demo) goes with every call
-    but inference, which serving's API keys guard instead."""
+def _bearer(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
-    def __init__(self, urls: dict[str, str], token: str | None = None) -> None:
+
+class Client:
+    """The scenario's REST calls: `token` (the data scientist's) goes with uploads and reads, `label_token` (a
+    service account's) with labels; inference carries neither."""
+
+    def __init__(self, urls: dict[str, str], token: str | None = None, label_token: str | None = None) -> None:
         self.urls = urls
-        self.http = httpx.AsyncClient(timeout=30.0, headers={"Authorization": f"Bearer {token}"} if token else {})
+        self.http = httpx.AsyncClient(timeout=30.0, headers=_bearer(token))
+        self.label_feed = httpx.AsyncClient(timeout=30.0, headers=_bearer(label_token))
         self.inference = httpx.AsyncClient(timeout=30.0)
 
     async def close(self) -> None:
-        await self.http.aclose()
-        await self.inference.aclose()
+        for client in (self.http, self.label_feed, self.inference):
+            await client.aclose()
 
-    async def upload(self, data: Data, spec: dict[str, Any]) -> dict[str, Any]:
+    async def upload(self, frame: pd.DataFrame, spec: dict[str, Any], filename: str) -> dict[str, Any]:
         body = io.BytesIO()
-        data.frame.to_csv(body, index=False)
+        frame.to_csv(body, index=False)
+        return await self.upload_csv(body.getvalue(), spec, filename)
+
+    async def upload_csv(self, body: bytes, spec: dict[str, Any], filename: str) -> dict[str, Any]:
         response = await self.http.post(
             f"{self.urls['ingest']}/datasets",
-            files={"file": ("breast_cancer.csv", body.getvalue(), "text/csv"),
+            files={"file": (filename, body, "text/csv"),
                    "spec": (None, json.dumps(spec), "application/json")},
         )
         response.raise_for_status()
         return response.json()
 
-    async def demo_run_number(self) -> int:
-        """1 on a fresh platform; n + 1 when n demo models exist already (each run trains its own model)."""
+    async def model_names(self) -> list[str]:
         response = await self.http.get(f"{self.urls['registry']}/models")
         response.raise_for_status()
         body = response.json()
-        models = body if isinstance(body, list) else body.get("models", [])
-        return 1 + sum(1 for m in models if m["name"] == MODEL or m["name"].startswith(f"{MODEL}-run"))
+        return [m["name"] for m in (body if isinstance(body, list) else body.get("models", []))]
 
-    async def infer(
-        self, model: str, rows: np.ndarray, request_id: str, attributes: dict[str, list[str]] | None = None
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {"id": request_id, "inputs": [{"name": "input", "shape": list(rows.shape),
-                                                              "datatype": "FP32", "data": rows.ravel().tolist()}]}
+    async def model_inputs(self, model: str) -> list[dict[str, Any]]:
+        """The serving model's inputs as its metadata lists them (read from the ONNX graph)."""
+        response = await self.inference.get(f"{self.urls['serving']}/v2/models/{model}")
+        response.raise_for_status()
+        return response.json()["inputs"]
+
+    async def infer(self, model: str, rows: pd.DataFrame, inputs: list[dict[str, Any]], request_id: str,
+                    attributes: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"id": request_id, "inputs": [_column(rows, i) for i in inputs]}
         if attributes:
             body["parameters"] = {"attributes": attributes}  # per-row context for live fairness, not a model input
         response = await self.inference.post(f"{self.urls['serving']}/v2/models/{model}/infer", json=body)
+        response.raise_for_status()
+        return response.json()
+
+    async def post_labels(self, served: list[Served]) -> dict[str, Any]:
+        body = {"labels": [{"request_id": s.request_id, "row": s.row, "label": s.truth} for s in served]}
+        response = await self.label_feed.post(f"{self.urls['monitor']}/labels", json=body)
         response.raise_for_status()
         return response.json()
 
@@ -123,42 +114,50 @@ class Client:
         return body["entries"] if isinstance(body, dict) else body
 
 
-class Traffic(np.ndarray):
-    """Feature rows (a float32 array, as before) that also carry each row's sensitive attributes."""
+def _column(rows: pd.DataFrame, model_input: dict[str, Any]) -> dict[str, Any]:
+    """One OIP input per column, shape [N]: raw values, null for a gap (NaN in a number, "" in a text)."""
+    name, datatype = model_input["name"], model_input["datatype"]
+    values = rows[name].tolist()
+    if datatype == "BYTES":
+        data = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in values]
+    else:
+        data = [None if v is None or math.isnan(float(v)) else float(v) for v in values]
+    return {"name": name, "shape": [len(values)], "datatype": datatype, "data": data}
 
-    attributes: dict[str, list[str]]
 
-    def __array_finalize__(self, obj: Any) -> None:
-        self.attributes = getattr(obj, "attributes", {})
-
-
-def traffic(data: Data, rows: int, drift: bool, seed: int) -> np.ndarray:
-    """Rows resampled from the data; with drift, every feature is shifted and scaled as if a sensor changed.
-
-    The result is a float32 array whose `.attributes` holds each row's sensitive attribute (the clinic of
-    the patient the row was drawn from), which send_traffic passes to serving for live fairness.
-    """
+def traffic(population: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
+    """`rows` people drawn from a population, each at most once while the population lasts."""
     rng = np.random.default_rng(seed)
-    index = rng.integers(0, len(data.frame), rows)
-    sample = data.frame[data.features].to_numpy(dtype=np.float32)[index]
-    if drift:
-        sample = sample * np.float32(1.6) + sample.std(axis=0, dtype=np.float32)
-    result = sample.astype(np.float32).view(Traffic)
-    result.attributes = {data.sensitive: [str(v) for v in data.frame[data.sensitive].to_numpy()[index]]}
-    return result
+    index = rng.permutation(len(population))[:rows] if rows <= len(population) \
+        else rng.integers(0, len(population), rows)
+    return population.iloc[index].reset_index(drop=True)
 
 
-async def send_traffic(
-    client: Client, model: str, rows: np.ndarray, batch: int, prefix: str,
-    attributes: dict[str, list[str]] | None = None,
-) -> int:
-    """Infer `rows` in batches; per-row attributes (given, or carried by `traffic()`'s rows) go along."""
-    if attributes is None:
-        attributes = getattr(rows, "attributes", None) or None
-    sent = 0
+async def send_traffic(client: Client, model: str, rows: pd.DataFrame, target: str, batch: int,
+                       prefix: str) -> list[Served]:
+    """Infer `rows` in batches of `batch`; returns where each row's prediction was logged, with its truth."""
+    inputs = await client.model_inputs(model)
+    served = []
     for start in range(0, len(rows), batch):
-        chunk = np.asarray(rows[start:start + batch])
-        per_row = {name: values[start:start + batch] for name, values in attributes.items()} if attributes else None
-        await client.infer(model, chunk, f"{prefix}-{start}", per_row)
-        sent += len(chunk)
-    return sent
+        chunk = rows.iloc[start:start + batch]
+        request_id = f"{prefix}-{start}"
+        await client.infer(model, chunk, inputs, request_id)
+        served += [Served(request_id, i, str(truth)) for i, truth in enumerate(chunk[target])]
+    return served
+
+
+async def post_labels(client: Client, served: list[Served], timeout: float) -> int:
+    """Post the true labels; rows the monitor has not seen logged yet (serving logs in batches) are posted
+    again until it has, with a bound. Returns how many joined."""
+    pending, joined = served, 0
+    deadline = time.monotonic() + timeout
+    while pending:
+        answer = await client.post_labels(pending)
+        joined += answer["joined"]
+        unmatched = {(u["request_id"], u["row"]) for u in answer["unmatched"]}
+        pending = [s for s in pending if (s.request_id, s.row) in unmatched]
+        if pending and time.monotonic() > deadline:
+            raise TimeoutError(f"{len(pending)} labels found no logged prediction after {timeout:.0f} s")
+        if pending:
+            await asyncio.sleep(0.2)
+    return joined
