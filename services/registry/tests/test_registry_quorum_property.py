@@ -2,7 +2,8 @@
 registry through every path at once (the Kafka command: ModelTrained, and its redelivery; REST with real
 tokens for every role; the registry's own methods called with an admin's principal, as an admin tool would;
 policy publication, risk tiers, rollbacks, expiry), and after each step an oracle written here, from the
-stored rows and the policy documents alone, checks every alias move."""
+stored rows and the policy documents alone, checks every alias move. At the end, every evaluation the
+history recorded is replayed from its stored input and must give the same result, rule by rule."""
 
 import os
 from datetime import UTC, datetime, timedelta
@@ -152,3 +153,8 @@ def test_a_protected_alias_never_moves_without_quorum(tmp_path_factory, make_tra
                 now[0] += timedelta(days=8)
                 client.portal.call(registry.expire_due)
             oracle(registry.engine)
+        # and every evaluation this history recorded, re-run from its stored input under its own policy, agrees
+        replay = client.post("/policy/replay", headers=bearer(token_for(app, "ann", AUDITOR))).json()
+        with Session(registry.engine) as session:
+            assert replay["evaluations"] == len(session.exec(select(Evaluation)).all())
+        assert replay["flips"] == 0 and all(r["rules"] == [] for r in replay["results"]), replay
