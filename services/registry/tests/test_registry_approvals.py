@@ -102,6 +102,25 @@ async def test_staging_moves_with_an_alias_moved_event_and_never_touches_product
     assert await production(http, as_) == 1
 
 
+async def test_a_custom_alias_a_published_policy_names_is_protected_like_the_others(medium, http, as_, bus):
+    document = default_policy().as_json()
+    document["aliases"]["canary"] = {"expires_after_hours": 24, "quorum": {
+        "low": {"approvals": 1}, "medium": {"approvals": 1}, "high": {"approvals": 2}}}
+    published = await http.post("/policy", json={"document": document, "note": "canary"},
+                                headers=as_("tess", TECH_LEADER))
+    assert published.status_code == 201, published.text
+    filed = await http.post("/models/churn/promotions", json={"version": 2, "alias": "canary", "reason": "try"},
+                            headers=as_("sam", DATA_SCIENTIST))
+    assert filed.status_code == 201 and filed.json()["state"] == "pending", filed.text
+    assert bus.events(ev.AliasMoved) == []
+    approved = await http.post(f"/models/churn/promotions/{filed.json()['id']}/approve", json={},
+                               headers=as_("mia", MANAGER))
+    assert approved.json()["state"] == "approved" and approved.json()["policy_version"] == 2
+    [moved] = bus.events(ev.AliasMoved)
+    assert (moved.alias, moved.version, moved.policy_digest) == ("canary", 2, published.json()["digest"])
+    assert await production(http, as_) == 1
+
+
 async def test_high_risk_needs_a_manager_and_a_tech_leader_and_the_publisher_is_never_alone(
         registry, make_trained, http, as_):
     document = default_policy().as_json()
