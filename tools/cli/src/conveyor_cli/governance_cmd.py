@@ -142,8 +142,12 @@ def served(model: str, alias: str = typer.Option("production"),
             continue
         proof = _call("GET", audit, f"/ledger/entries/{entry['index']}/proof")
         status = f"proof of {len(proof['audit_path'])} hash(es) to root {proof['root'][:12]} (size {proof['size']})"
-        if log is not None and checkpoint is not None:
-            log.inclusion(checkpoint, entry["index"])
+        if log is not None and checkpoint is not None and entry["index"] >= checkpoint.size:
+            # the ledger signs a checkpoint every N entries or T seconds: this entry is newer than the last one
+            status += (f"; [yellow]not yet covered by a signed checkpoint[/yellow] (size {checkpoint.size}): "
+                       "run again later")
+        elif log is not None and checkpoint is not None:
+            log.inclusion(checkpoint, entry["index"])  # raises VerificationFailed, saying why, if it does not hold
             status = f"[green]verified[/green] against the signed checkpoint of size {checkpoint.size}"
         console.print(f"   entry {entry['index']} {entry['type'].rsplit('.', 1)[-1]} {event_id}: {status}")
 
