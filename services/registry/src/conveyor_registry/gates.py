@@ -5,7 +5,7 @@ CEL rather than Rego: it runs in the registry's process (no OPA server to deploy
 it is not Turing-complete (every expression terminates, no loops or I/O), and an expression reads like the
 condition a person would write. The engine is `common-expression-language` (Python bindings of the Rust
 cel-interpreter), not cel-python: the same CEL documents, but cel-python needed ~3.4 ms of CPU for a 50-rule
-policy (p99 over the 5 ms goal even in one combined pass), the bindings ~0.07 ms (bench/policy.py, docs/approvals.md).
+policy (p99 over the 5 ms goal even in one combined pass), the bindings ~0.2 ms (bench/policy.py, docs/approvals.md).
 
 All of an alias's expressions are compiled into one CEL list, evaluated in one pass; then only the messages of
 the outcome each rule had are rendered, a placeholder that is a plain path (`metric.candidate`) read straight
