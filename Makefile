@@ -8,7 +8,9 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: demo test up down status kafka kafka-stop kafka-wipe venv lint chart contracts bench-loop clean
+.PHONY: demo test up down status kafka kafka-stop kafka-wipe venv lint chart contracts bench-loop clean console zipkin debian-tools debian-tools-try
+CONSOLE_WEB := tools/console/web
+CONSOLE_ASSETS := tools/console/src/conveyor_console/static/dist/app.js
 
 $(UV):
 	$(PYTHON) -m venv $(BOOT)
@@ -20,6 +22,28 @@ $(VENV)/.synced: uv.lock pyproject.toml $(UV) $(wildcard libs/*/pyproject.toml s
 
 venv: $(VENV)/.synced
 
+## The console's browser code: npm packages (cached in .cache/npm), bundled by esbuild.
+$(CONSOLE_WEB)/node_modules/.installed: $(CONSOLE_WEB)/package.json $(CONSOLE_WEB)/package-lock.json
+	cd $(CONSOLE_WEB) && npm ci --cache $(CURDIR)/.cache/npm --prefer-offline --no-audit --no-fund
+	touch $@
+
+$(CONSOLE_ASSETS): $(CONSOLE_WEB)/node_modules/.installed $(wildcard $(CONSOLE_WEB)/src/*.js)
+	cd $(CONSOLE_WEB) && npm run --silent build
+
+console: $(CONSOLE_ASSETS)
+
+## Zipkin's exec jar from Maven Central, once, into .cache/zipkin (the trace UI `conveyor up` starts).
+zipkin:
+	deploy/local/zipkin.sh fetch
+
+## Prometheus and Chromium from Debian (installed when missing and root): the metrics server and the browser test.
+debian-tools:
+	deploy/local/debian-tools.sh install
+
+# up and demo try, and carry on without them: Prometheus and Zipkin are optional (npm is not: the console's build)
+debian-tools-try:
+	-@deploy/local/debian-tools.sh install
+
 kafka:
 	deploy/local/kafka.sh start
 
@@ -30,14 +54,14 @@ kafka-wipe:
 	deploy/local/kafka.sh wipe
 
 ## Start the platform and run the lifecycle scenario; leaves the platform running.
-demo: venv kafka
+demo: venv debian-tools-try console zipkin kafka
 	$(VENV)/bin/conveyor demo
 
 ## Every test: unit, integration (real Kafka, real SQLite) and end-to-end (six processes).
-test: venv
+test: venv debian-tools console zipkin
 	scripts/test.sh
 
-up: venv kafka
+up: venv debian-tools-try console zipkin kafka
 	$(VENV)/bin/conveyor up
 
 down:

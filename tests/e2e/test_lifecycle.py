@@ -27,6 +27,7 @@ def platform(kafka_bootstrap, tmp_path_factory):
     running = Platform(
         state_dir=state,
         port_offset=int(os.environ.get("CONVEYOR_E2E_PORT_OFFSET", "100")),  # several checkouts at once
+        observability=False, console=False,  # traces in Zipkin and the console: test_console.py's platform
         env={
             "CONVEYOR_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
             "CONVEYOR_KAFKA__TOPIC_PREFIX": prefix,

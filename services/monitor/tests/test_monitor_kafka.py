@@ -137,6 +137,9 @@ async def test_drift_is_detected_once_per_shift(kafka_settings, backend, tmp_pat
         evaluations_spans = [s for s in spans.get_finished_spans() if s.name == "evaluate drift"]
         assert len(evaluations_spans) == 5
         assert all(len(s.links) == WINDOW // BATCH for s in evaluations_spans)  # fan-in: one link per batch
+        # and a child of the batch that opened its window: the trace goes on where links are not shown
+        assert all(s.parent is not None and s.parent.span_id == s.links[0].context.span_id
+                   and s.context.trace_id == s.links[0].context.trace_id for s in evaluations_spans)
         alarm = next(s for s in evaluations_spans if s.context.trace_id == int(envelope.traceparent[3:35], 16))
         assert alarm.attributes["conveyor.drift_share"] == 1.0
 

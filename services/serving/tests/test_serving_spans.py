@@ -63,3 +63,34 @@ def test_infer_is_traced_when_the_caller_sends_traceparent_and_sampled_otherwise
     assert continued.parent.span_id == 0x00F067AA0BA902B7
     assert continued.attributes["conveyor.model_name"] == "cancer"
     assert root.parent is None and root.attributes["http.route"] == "/v1/models/cancer:predict"
+
+
+def test_a_versions_first_logged_batch_continues_its_deployments_trace(make_serving, models, monkeypatch):
+    from conveyor_serving import prediction_log as log_module
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(handlers_module, "tracer", provider.get_tracer("test"))
+    monkeypatch.setattr(log_module, "tracer", provider.get_tracer("test"))
+
+    with make_serving() as harness:
+        harness.promote("cancer", 1, models.v1_uri)
+        assert harness.infer(models.X[:2], request_id="first").status_code == 200
+        harness.client.portal.call(harness.serving.log.flush)
+        assert harness.infer(models.X[:1], request_id="later").status_code == 200
+        harness.client.portal.call(harness.serving.log.flush)
+        first_batch, later_batch = harness.bus.on(topics.PREDICTIONS)
+
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    deploy, first = spans["deploy model"], spans["first prediction"]
+    assert first.parent.span_id == deploy.context.span_id
+    assert first.context.trace_id == deploy.context.trace_id
+    assert first.attributes["conveyor.request_id"] == "first"
+    assert first.attributes["conveyor.model_version"] == 1
+    deploy_trace = format(deploy.context.trace_id, "032x")
+    assert Envelope.from_headers(first_batch.headers).traceparent.split("-")[1] == deploy_trace
+    # once only: the next batch of the same version is not part of the deployment's trace
+    later = Envelope.from_headers(later_batch.headers).traceparent
+    assert not later or later.split("-")[1] != deploy_trace
+    assert [s.name for s in exporter.get_finished_spans()].count("first prediction") == 1

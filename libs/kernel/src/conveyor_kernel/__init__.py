@@ -18,7 +18,7 @@ Identity (see docs/security.md): who acts, from a verified bearer token or as th
 Artifacts: ArtifactStore (content-addressed blobs: FileStore, or S3Store in `conveyor_kernel._s3`), open_store;
     a service gets its store from `settings.artifacts()`
 State: `conveyor_kernel.database` (make_engine, serialize, WriterLease): SQLite files or PostgreSQL schemas
-Telemetry (the API only; entrypoints configure the SDK): tracer, links_of
+Telemetry (the API only; entrypoints configure the SDK): tracer, links_of, context_of (an event's trace)
 Long-running processes: cancel_task, settle_heap
 
 Submodules for the transports: `conveyor_kernel.kafka` (KafkaPublisher, KafkaConsumerLoop, ensure_topics)
@@ -53,7 +53,7 @@ from ._serve import configure_process, serve
 from ._settings import AuthSettings, KafkaSettings, ServiceSettings
 from ._storage import ArtifactStore, FileStore, open_store
 from ._tasks import cancel_task
-from ._telemetry import links_of, tracer
+from ._telemetry import context_of, links_of, tracer
 from ._tokens import DevIssuer, TokenRefused, TokenVerifier
 
 __all__ = [
@@ -106,6 +106,7 @@ __all__ = [
     "FileStore",
     "open_store",
     "cancel_task",
+    "context_of",
     "links_of",
     "settle_heap",
     "tracer",

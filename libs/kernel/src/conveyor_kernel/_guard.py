@@ -57,6 +57,9 @@ def _leaf(path: str, methods: Iterable[str]) -> _Leaf:
     return _Leaf(path, compile_path(path)[0], frozenset(m for m in methods if m != "HEAD"))
 
 
+ROUTE_KEY = "conveyor.route"
+
+
 class AccessGuard:
     def __init__(self, app: ASGIApp, *, service: str, routes: Callable[[], Sequence[BaseRoute]],
                  rules: dict[tuple[str, str], Rule], verifier: TokenVerifier,
@@ -102,6 +105,7 @@ class AccessGuard:
                 self._decided.clear()
             self._decided[key] = found
         template, rule = found
+        scope[ROUTE_KEY] = template  # the request metrics label a refused request by its route, too
         if template is None or (rule is not None and rule.gate is not Gate.ROLES):
             await self.app(scope, receive, send)  # no route (404/405 follow), or public, or serving's keys
             return

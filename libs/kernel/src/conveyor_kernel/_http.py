@@ -21,8 +21,10 @@ from prometheus_client import (
     generate_latest,
 )
 
+from ._ops_metrics import ConsumerLagCollector, HttpInstruments, HttpMetrics
 from ._security import install_access
 from ._settings import ServiceSettings
+from ._telemetry import is_ops_request
 
 RETRY_AFTER_SECONDS = "5"
 
@@ -56,12 +58,15 @@ def create_service_app(
     errors: Mapping[type[Exception], int] | None = None,
     error_body: ErrorBody = detail_body,
     http_tracing: bool = True,
+    http_metrics: bool = True,
 ) -> FastAPI:
     """Components start in the order given and stop in reverse; /readyz lists their problems.
 
     `service` names the service's section of the access table: every route is decided by it (see _guard).
 
-    `http_tracing=False` turns FastAPI's own request spans off, for a hot path that traces itself.
+    `http_tracing=False` turns FastAPI's own request spans off, for a hot path that traces itself;
+    `http_metrics=False` the request counter and latency histogram (_ops_metrics), for one that counts itself.
+    Consumer lag is exported for every component that reports it.
 
     A component that fails to start is stopped too (stop() must undo a partial start), then the ones
     already started, before the error propagates.
@@ -70,6 +75,8 @@ def create_service_app(
     for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):  # CPU, memory, GC: for operators
         with suppress(ValueError):  # already on this registry
             metrics_registry.register(collector)
+    with suppress(ValueError):
+        metrics_registry.register(ConsumerLagCollector(components))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -83,7 +90,10 @@ def create_service_app(
             for component in reversed(started):
                 await component.stop()
 
-    app = FastAPI(title=title, version=version, lifespan=lifespan, telemetry={"tracing": http_tracing})
+    # probes and scrapes make no spans; FastAPI's per-dependency operation spans are off (they multiplied the
+    # span volume without saying anything about the lifecycle)
+    app = FastAPI(title=title, version=version, lifespan=lifespan,
+                  telemetry={"tracing": http_tracing, "exclude": is_ops_request, "operation_spans": False})
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -102,6 +112,8 @@ def create_service_app(
 
     map_errors(app, errors or {}, error_body)
     install_access(app, service, settings, error_body)
+    if http_metrics:  # outermost: a request the guard refuses is counted too, with its 401 or 403
+        app.add_middleware(HttpMetrics, instruments=HttpInstruments(metrics_registry))
     return app
 
 

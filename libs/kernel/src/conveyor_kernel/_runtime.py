@@ -142,6 +142,10 @@ class EventRuntime:
             await self._kafka_publisher.stop()
         self._started = False
 
+    def consumer_lag(self) -> dict[tuple[str, str, int], int]:
+        """(group, topic, partition) -> records not yet handled, over every consumer loop of this runtime."""
+        return {key: lag for loop in self.consumers for key, lag in loop.consumer_lag().items()}
+
     def problems(self) -> list[str]:
         """What is not ready yet; empty when the service may take traffic."""
         if self._kafka_publisher is None:

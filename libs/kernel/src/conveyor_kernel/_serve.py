@@ -13,7 +13,8 @@ S = TypeVar("S", bound=ServiceSettings)
 def configure_process(service: str, settings: ServiceSettings) -> None:
     """Logging and tracing for one service process (each worker of a multi-process server calls it)."""
     configure_logging(service)
-    configure_tracing(settings.telemetry.service_name or service, settings.telemetry.span_file)
+    configure_tracing(settings.telemetry.service_name or service, settings.telemetry.span_file,
+                      settings.telemetry.span_file_max_bytes)
 
 
 def serve(service: str, settings: S, create_app: Callable[[S], Any], **uvicorn_options: Any) -> None:

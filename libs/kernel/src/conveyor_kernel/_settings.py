@@ -79,6 +79,9 @@ class TelemetrySettings(BaseModel):
     span_file: Path | None = Field(
         default=None, description="write finished spans as JSON lines here (tests, air-gapped demos)"
     )
+    span_file_max_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=0, description="rotate the span file at this size (3 old files kept; 0: never)"
+    )
 
 
 DEV_ISSUER = "urn:conveyor:dev"

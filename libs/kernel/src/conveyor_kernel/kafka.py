@@ -4,6 +4,7 @@ Services reach these through `EventRuntime`; benchmarks and integration tests us
 """
 
 import asyncio
+import logging
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -16,11 +17,14 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 from ._bus import DeadLetters, Dispatcher, Record, build_record
 from ._envelope import Envelope
 from ._errors import TransientError
+from ._ops_metrics import lag_of
 from ._settings import KafkaSettings
 from ._tasks import cancel_task
 from ._telemetry import tracer
 
 __all__ = ["KafkaConsumerLoop", "KafkaPublisher", "ensure_topics"]
+logger = logging.getLogger(__name__)
+LAG_REFRESH_SECONDS = 2.0
 
 
 async def ensure_topics(settings: KafkaSettings, topics: Iterable[str | type[Message]], partitions: int = 1) -> None:
@@ -129,8 +133,11 @@ class KafkaConsumerLoop:
         self.dead_letters = dead_letters
         self.assigned = asyncio.Event()
         self.handled = 0  # records fully processed and committed
+        self._positions: dict[TopicPartition, int] = {}  # next offset to handle, per assigned partition
+        self._ends: dict[TopicPartition, int] = {}  # high watermarks, asked for every LAG_REFRESH_SECONDS
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._lag_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
@@ -147,10 +154,12 @@ class KafkaConsumerLoop:
         self._consumer.subscribe(self.topics, listener=_Joined(self.assigned))
         await self._consumer.start()
         self._task = asyncio.create_task(self._run(), name=f"consume-{self.group}")
+        self._lag_task = asyncio.create_task(self._refresh_ends(), name=f"lag-{self.group}")
 
     async def stop(self) -> None:
+        await cancel_task(self._lag_task)
         await cancel_task(self._task)
-        self._task = None
+        self._task = self._lag_task = None
         if self._consumer is not None:
             await self._consumer.stop()
             self._consumer = None
@@ -164,7 +173,10 @@ class KafkaConsumerLoop:
         consumer = self._consumer
         while True:
             batches = await consumer.getmany(timeout_ms=200, max_records=100)
+            await self._note_positions(consumer)
             for tp, messages in batches.items():
+                if messages:  # fetched is not handled: the lag counts from the first record still to handle
+                    self._positions[TopicPartition(tp.topic, tp.partition)] = messages[0].offset
                 for message in messages:
                     record = Record(
                         topic=message.topic,
@@ -178,4 +190,41 @@ class KafkaConsumerLoop:
                     if failed is not None:
                         await self.dead_letters.forward(failed)
                     await consumer.commit({TopicPartition(tp.topic, tp.partition): message.offset + 1})
+                    self._positions[TopicPartition(tp.topic, tp.partition)] = message.offset + 1
                     self.handled += 1
+
+    async def _note_positions(self, consumer: AIOKafkaConsumer) -> None:
+        """Where each assigned partition stands, for consumer_lag(); known locally once fetching began."""
+        assigned = consumer.assignment()
+        for tp in list(self._positions):
+            if tp not in assigned:
+                del self._positions[tp]
+        for tp in assigned:
+            if tp not in self._positions:
+                self._positions[tp] = await consumer.position(tp)
+
+    async def _refresh_ends(self) -> None:
+        """The fetcher learns a high watermark only when it fetches, and a handler that is slow (the case lag is
+        for) stops the fetching: so ask the broker on a timer, off the consumer loop."""
+        assert self._consumer is not None
+        while True:
+            assigned = list(self._consumer.assignment())
+            if assigned:
+                try:
+                    self._ends = await self._consumer.end_offsets(assigned)
+                except KafkaError as exc:
+                    logger.debug("end offsets of %s unavailable: %s", self.group, exc)
+            await asyncio.sleep(LAG_REFRESH_SECONDS)
+
+    def consumer_lag(self) -> dict[tuple[str, str, int], int]:
+        """Records behind each assigned partition's high watermark (the newest of the fetcher's and the broker's)."""
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        return lag_of((self.group, tp.topic, tp.partition, _newest(consumer.highwater(tp), self._ends.get(tp)),
+                       position) for tp, position in list(self._positions.items()))
+
+
+def _newest(*offsets: int | None) -> int | None:
+    known = [o for o in offsets if o is not None]
+    return max(known) if known else None

@@ -12,7 +12,16 @@ from typing import Any
 from opentelemetry import trace
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ArtifactStore, Envelope, HandlerTable, InvalidMessage, TransientError, links_of, tracer
+from conveyor_kernel import (
+    ArtifactStore,
+    Envelope,
+    HandlerTable,
+    InvalidMessage,
+    TransientError,
+    context_of,
+    links_of,
+    tracer,
+)
 
 from .alerting import Alerting
 from .confirm import DriftConfirmation
@@ -116,8 +125,11 @@ class Monitor:
         filled = self.windows.fill(event.model_name, event.version, batch, envelope)
         run, verdicts = filled.drift_run, []
         for window in filled.windows:
-            # Fan-in: one evaluation acts on many PredictionsLogged batches and links to each of them.
-            span = tracer.start_span("evaluate drift", links=links_of(window.envelopes))
+            # Fan-in: one evaluation acts on many PredictionsLogged batches and links to each of them; its parent is
+            # the batch that opened the window, so a version's first evaluation continues its deployment's trace
+            # (serving publishes a version's first batch in that trace) in tools that show no links (Zipkin).
+            opened_by = context_of(window.envelopes[0]) if window.envelopes else None
+            span = tracer.start_span("evaluate drift", context=opened_by, links=links_of(window.envelopes))
             with trace.use_span(span):
                 result = self.evaluator.drift(reference, champion["reference_uri"], window)
                 fairness = self.evaluator.fairness(reference, window)

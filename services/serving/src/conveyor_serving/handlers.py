@@ -9,6 +9,7 @@ from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import ArtifactStore, Envelope, HandlerTable, InvalidMessage, Publisher, tracer
 
 from .adapters.onnx_model import CLASSIFICATION, REGRESSION, LoadedModel, ModelRefused, load_model
+from .first_predictions import FirstPredictions
 from .metrics import ServingMetrics
 from .repository import CANARY, SHADOW, ModelNotFound, ModelRepository, TrafficSplit
 
@@ -24,6 +25,7 @@ class ServingPorts:
     metrics: ServingMetrics
     instance: str
     publisher: Publisher  # announces ModelDeployed
+    first_predictions: FirstPredictions = field(default_factory=FirstPredictions)  # the log continues the trace
     # The promotion event each model last applied: a redelivery (same ce_id) is not a new deployment.
     applied: dict[str, str] = field(default_factory=dict)
 
@@ -79,6 +81,7 @@ def build_handlers(ports: ServingPorts) -> HandlerTable:
                 subject=model.name,
             )
             ports.applied[event.model_name] = envelope.id
+            ports.first_predictions.deployed(model.name, model.version, span.get_span_context())
 
     async def on_traffic_split_set(event: ev.TrafficSplitSet, envelope: Envelope) -> None:
         name = event.model_name

@@ -20,11 +20,14 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 
 import numpy as np
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import Publisher
+from conveyor_kernel import Publisher, tracer
 
 from .adapters.onnx_model import COLUMNS, MATRIX, LoadedModel
+from .first_predictions import FirstPredictions
 from .inference import Inference
 from .metrics import ServingMetrics
 
@@ -130,9 +133,10 @@ def _slice(item: Inference, start: int, stop: int) -> Inference:
 class PredictionLog:
     def __init__(
         self, publisher: Publisher, metrics: ServingMetrics, capacity: int, batch_size: int, interval: float,
-        enabled: bool = True,
+        enabled: bool = True, first_predictions: FirstPredictions | None = None,
     ) -> None:
         self.enabled = enabled  # off in standalone serving without Kafka: nothing to log to
+        self.first_predictions = first_predictions or FirstPredictions()
         self.publisher = publisher
         self.metrics = metrics
         self.capacity = capacity
@@ -212,12 +216,30 @@ class PredictionLog:
         published = 0
         async for event in self._events(items):
             try:
-                await self.publisher.publish(event, subject=event.model_name)
+                deployment = self.first_predictions.take(event.model_name, event.version)
+                if deployment is None:
+                    await self.publisher.publish(event, subject=event.model_name)
+                else:
+                    await self._publish_first(event, deployment)
                 published += event.columns.rows
             except Exception as exc:  # noqa: BLE001 - see the policy above: count, log, carry on
                 self.metrics.log_dropped.labels("publish_failed").inc(event.columns.rows)
                 logger.warning("dropped %d predictions of %s: %s", event.columns.rows, event.model_name, exc)
         return published
+
+    async def _publish_first(self, event: ev.PredictionsLogged, deployment: SpanContext) -> None:
+        """The version's first batch, published in its deployment's trace (see first_predictions): the span
+        starts when the first prediction was answered and ends once the batch is on the topic."""
+        columns = event.columns
+        answered_ns = columns.timestamps_ms[0] * 1_000_000 if columns.timestamps_ms else None
+        span = tracer.start_span(
+            "first prediction", context=trace.set_span_in_context(NonRecordingSpan(deployment)),
+            start_time=answered_ns, attributes={
+                "conveyor.model_name": event.model_name, "conveyor.model_version": event.version,
+                "conveyor.request_id": columns.request_ids[0] if columns.request_ids else "",
+                "conveyor.rows": columns.rows})
+        with trace.use_span(span, end_on_exit=True):
+            await self.publisher.publish(event, subject=event.model_name)
 
     async def _events(self, items: list[Inference]) -> AsyncIterator[ev.PredictionsLogged]:
         """PredictionsLogged events of at most batch_size rows, one model version each, in arrival order.

@@ -87,7 +87,7 @@ def create_app(settings: ServingSettings, transport: InMemoryBus | None = None) 
     handlers = build_handlers(ports)
     runtime.subscribe(handlers, group=group)
     log = PredictionLog(runtime.publisher, metrics, settings.log_buffer_size, settings.log_batch_size,
-                        settings.log_flush_interval, enabled=on_bus)
+                        settings.log_flush_interval, enabled=on_bus, first_predictions=ports.first_predictions)
     folder = ModelFolder(settings.model_repository) if settings.model_repository else None
     shared = settings.repository_decisions_file
     decisions = SharedDecisions(shared) if shared is not None and folder is not None else None
@@ -112,11 +112,12 @@ def create_app(settings: ServingSettings, transport: InMemoryBus | None = None) 
     components.append(Started(ports.instance, group if on_bus else "-"))
 
     # FastAPI's native HTTP tracing costs ~25% of peak throughput here even when sampling drops the span;
-    # infer requests are traced by api.answer_infer instead (sampled before any OpenTelemetry call).
+    # infer requests are traced by api.answer_infer instead (sampled before any OpenTelemetry call). For the
+    # same reason the kernel's request metrics are off: infer requests have serving's own latency histogram.
     app = create_service_app("conveyor-serving", service=SERVICE, settings=settings,
                              components=components, registry=metrics.registry,
                              version=api.SERVER_VERSION, errors=api.ERRORS, error_body=api.oip_error,
-                             http_tracing=False)
+                             http_tracing=False, http_metrics=False)
     app.state.serving = Serving(ports, log, inferencer, loader, components, grpc_server)
     app.state.runtime = runtime
     app.state.handlers = handlers

@@ -12,12 +12,18 @@ import httpx
 import typer
 from rich.console import Console
 
+from . import config
 from .auth_cmd import auth_headers
 
 audit_app = typer.Typer(help="The audit ledger: signing keys and independent verification.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The audit ledger: verify it with nothing but its public key.", no_args_is_help=True)
 report_app = typer.Typer(help="Compliance reports drawn from the audit ledger.", no_args_is_help=True)
 console = Console()
-DEFAULT_URL = "http://127.0.0.1:8006"
+URL = typer.Option(None, help="the audit service (default: the config's urls.audit)")
+
+
+def _audit_url(url: str | None) -> str:
+    return url or config.load().url("audit")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -74,7 +80,7 @@ def public_key(
 @audit_app.command()
 def verify(
     key: str = typer.Option(..., help="the verifier key, or a file holding it; the only thing trusted"),
-    url: str = typer.Option(DEFAULT_URL, help="the audit service"),
+    url: str = URL,
     checkpoint: Path = typer.Option(None, help="a checkpoint note to verify against (default: the latest)"),
     since: Path = typer.Option(None, help="an older checkpoint you kept: prove the log only appended since"),
     index: list[int] = typer.Option([], help="leaf index whose inclusion to prove (repeatable)"),
@@ -89,7 +95,7 @@ def verify(
         verifier = parse_vkey(Path(key).read_text() if Path(key).is_file() else key)
     except NoteError as exc:
         raise _fail(f"--key: {exc}") from exc
-    get = _getter(url)
+    get = _getter(_audit_url(url))
     log = RemoteLog(get, verifier)
     note = checkpoint.read_text() if checkpoint else get("/ledger/checkpoint", {})["note"]
     try:
@@ -113,10 +119,11 @@ def verify(
 @report_app.command()
 def monthly(
     month: str = typer.Option(..., help="YYYY-MM"),
-    url: str = typer.Option(DEFAULT_URL, help="the audit service"),
+    url: str = URL,
     out: Path = typer.Option(Path("."), help="directory for report-<month>.json and .html"),
 ) -> None:
     """Write the monthly compliance report (JSON + HTML) and record its hash in the ledger."""
+    url = _audit_url(url)
     headers = auth_headers()
     response = httpx.get(f"{url}/reports/monthly/{month}", params={"format": "json"}, timeout=60, headers=headers)
     if response.status_code >= 400:
@@ -127,3 +134,65 @@ def monthly(
     (out / f"report-{month}.html").write_bytes(html.content)
     body = response.json()
     console.print(f"report {month}: sha256 {body.get('sha256', '?')} -> {out / f'report-{month}.html'}")
+
+
+@ledger_app.command("verify")
+def ledger_verify(
+    key: str = typer.Option(None, help="the verifier key (or a file holding it); default: ask the audit service, "
+                                       "which proves only that the log matches the key it claims"),
+    url: str = URL,
+    index: list[int] = typer.Option([], help="leaf index whose inclusion to prove (repeatable)"),
+    full: bool = typer.Option(True, "--full/--signature-only", help="recompute every entry to the signed root"),
+) -> None:
+    """Check the signed checkpoint, inclusion proofs and (by default) every entry, here on your machine."""
+    if key is None:
+        key = _public_key(_audit_url(url))
+        console.print(f"[yellow]trusting the key the service names: {key}[/yellow] (pin it with --key)")
+    verify(key=key, url=url, checkpoint=None, since=None, index=index, full=full, save=None)
+
+
+def _public_key(url: str) -> str:
+    response = httpx.get(f"{url}/ledger/public-key", headers=auth_headers(), timeout=30)
+    if response.status_code >= 400:
+        raise _fail(f"GET /ledger/public-key -> {response.status_code}: {response.text}")
+    return response.text.strip()
+
+
+@report_app.command("generate")
+def generate(month: str = typer.Option(..., help="YYYY-MM"), url: str = URL) -> None:
+    """Produce the month's report on the audit service (its hash goes into the ledger); print the hash."""
+    response = httpx.get(f"{_audit_url(url)}/reports/monthly/{month}", params={"format": "json"}, timeout=120,
+                         headers=auth_headers())
+    if response.status_code >= 400:
+        raise _fail(f"{response.status_code}: {response.text}")
+    body = response.json()
+    console.print(f"report {month}: {body.get('summary', '')}\n  sha256 {body.get('sha256')}")
+
+
+@report_app.command("download")
+def download(month: str = typer.Option(..., help="YYYY-MM"), url: str = URL,
+             out: Path = typer.Option(Path("."), help="directory for report-<month>.json and .html")) -> None:
+    """Write the month's report as JSON and HTML into a directory."""
+    monthly(month=month, url=url, out=out)
+
+
+@report_app.command("verify")
+def verify_report(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="a report-<month>.json"),
+                  url: str = URL) -> None:
+    """Recompute the report's hash, then find the ReportPublished entry that recorded it in the ledger."""
+    import json
+
+    from conveyor_audit.reports import canonical_hash
+
+    report = json.loads(file.read_text())
+    digest = canonical_hash(report)
+    if digest != report.get("sha256"):
+        raise _fail(f"FAILED: the file hashes to {digest}, not the sha256 it states ({report.get('sha256')}): "
+                    "it was changed after it was produced")
+    console.print(f"[green]ok[/green] {file.name} hashes to its stated sha256 {digest[:16]}...")
+    get = _getter(_audit_url(url))
+    page = get("/ledger", {"type": "ReportPublished", "limit": 1000})
+    match = next((e for e in page["entries"] if (e.get("event") or {}).get("sha256") == digest), None)
+    if match is None:
+        raise _fail("FAILED: no ReportPublished entry in the ledger records this hash")
+    console.print(f"[green]ok[/green] recorded in the ledger at index {match['index']} ({match['time']})")

@@ -1,9 +1,10 @@
 """`conveyor login` and `conveyor token`: dev-mode tokens from the platform's own issuer, and the one place
 every CLI command gets the token it sends.
 
-A command's token is CONVEYOR_TOKEN when set, else the one `conveyor login` stored (<state>/cli/token), else
-none (the service then answers 401 saying how to get one). In production, tokens come from your OIDC provider:
-put one in CONVEYOR_TOKEN.
+A command's token is CONVEYOR_TOKEN when set, else the one in the config file (`conveyor login` writes it there:
+see config.py), else one an older `conveyor login` left in <state>/cli/token, else none (the service then
+answers 401 saying how to get one). In production, tokens come from your OIDC provider: put one in CONVEYOR_TOKEN
+or in the config file.
 """
 
 import os
@@ -14,7 +15,9 @@ import typer
 
 from conveyor_kernel import ROLES, DevIssuer, Kind
 
-TOKEN_ENV = "CONVEYOR_TOKEN"
+from . import config
+
+TOKEN_ENV = config.TOKEN_ENV
 DEV_TTL_SECONDS = 8 * 3600
 
 
@@ -33,9 +36,10 @@ def token_file() -> Path:
 
 
 def current_token() -> str | None:
-    """The token a command sends: CONVEYOR_TOKEN, else the stored login, else None."""
-    if os.environ.get(TOKEN_ENV):
-        return os.environ[TOKEN_ENV].strip()
+    """The token a command sends: CONVEYOR_TOKEN, else the config file's, else an older login's, else None."""
+    configured = config.load().token
+    if configured:
+        return configured
     stored = token_file()
     return stored.read_text().strip() if stored.exists() else None
 
@@ -71,9 +75,8 @@ def token(user: str = USER, role: str = ROLE, kind: str = KIND, ttl: int = TTL, 
 def login(user: str = USER, role: str = ROLE, kind: str = KIND, ttl: int = TTL, data_dir: Path = DATA_DIR) -> None:
     """Store a dev-mode token that every later command sends (CONVEYOR_TOKEN, when set, wins)."""
     minted = _mint(user, role, kind, ttl, data_dir)
-    path = token_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.write_text(minted + "\n")
+    path = config.config_path()
+    config.update(path, token=minted)
+    token_file().unlink(missing_ok=True)  # an older login's token would only confuse
     until = datetime.fromtimestamp(datetime.now(UTC).timestamp() + ttl, UTC).isoformat(timespec="minutes")
     typer.echo(f"logged in as {user} ({role or kind}) until {until}; the token is in {path}")

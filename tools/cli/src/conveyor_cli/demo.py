@@ -163,8 +163,10 @@ def print_report(report: LoopReport, urls: dict[str, str]) -> None:
     console.print(f"  ledger: {report.ledger.get('size')} entries, verified={ok}, root {report.ledger.get('root')}")
     console.rule("the platform keeps running")
     for name, url in urls.items():
-        console.print(f"  {name:<9} {url}/docs")
-    console.print("  stop it with: make down")
+        where = {"console": "/  (sign in with a role)", "zipkin": "/zipkin/  (traces)",
+                 "prometheus": "/graph  (metrics)"}.get(name, "/docs")
+        console.print(f"  {name:<10} {url}{where}")
+    console.print("  follow the lifecycle: conveyor tail    stop it with: make down")
 
 
 def run(urls: dict[str, str], kafka: KafkaSettings, window: int, token: str | None = None,

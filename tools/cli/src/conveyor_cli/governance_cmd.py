@@ -1,5 +1,6 @@
 """`conveyor policy ...` (test a draft against the recorded decisions, publish, show) and `conveyor promotion
-...` (request, list, approve, reject, served): the registry's governance routes over REST, with your token.
+served` (the promotion group's other verbs are models_cmd's): the registry's governance routes over REST, with
+your token.
 
 `conveyor promotion served` is the client-side half of "what served when": the registry answers with the
 decision and the ids of the ledger entries behind it (it never imports audit); this command finds each entry
@@ -20,7 +21,6 @@ from .auth_cmd import auth_headers
 
 policy_app = typer.Typer(help="The promotion policy: test a draft on the recorded decisions, publish it.",
                          no_args_is_help=True)
-promotion_app = typer.Typer(help="Promotion requests and their approvals; what served when.", no_args_is_help=True)
 console = Console()
 REGISTRY = typer.Option("http://127.0.0.1:8003", "--registry", help="the registry's URL")
 AUDIT = typer.Option("http://127.0.0.1:8006", "--audit", help="the audit service's URL")
@@ -78,39 +78,6 @@ def show(url: str = REGISTRY) -> None:
     typer.echo(json.dumps(_call("GET", url, "/policy"), indent=2))
 
 
-@promotion_app.command("request")
-def request(model: str, version: int, alias: str = typer.Option("production"),
-            reason: str = typer.Option(..., help="why, in a sentence"), url: str = REGISTRY) -> None:
-    """Ask for a version to move a protected alias; the gates run at once."""
-    _print(_call("POST", url, f"/models/{model}/promotions", {"version": version, "alias": alias, "reason": reason}))
-
-
-@promotion_app.command("list")
-def list_(model: str, state: str = typer.Option(None, help="pending, approved, rejected, expired"),
-          url: str = REGISTRY) -> None:
-    for found in _call("GET", url, f"/models/{model}/promotions", params={"state": state} if state else None):
-        _print(found)
-
-
-@promotion_app.command("approve")
-def approve(model: str, request_id: str, comment: str = typer.Option(""), url: str = REGISTRY) -> None:
-    """Approve as a manager or technology leader; the alias moves when this completes the quorum."""
-    _print(_call("POST", url, f"/models/{model}/promotions/{request_id}/approve", {"comment": comment}))
-
-
-@promotion_app.command("reject")
-def reject(model: str, request_id: str, reason: str = typer.Option(...), url: str = REGISTRY) -> None:
-    _print(_call("POST", url, f"/models/{model}/promotions/{request_id}/reject", {"reason": reason}))
-
-
-def _print(found: dict[str, Any]) -> None:
-    console.print(f"{found['id']} {found['model_name']} v{found['version']} -> {found['alias']}: {found['state']} "
-                  f"({found['quorum']}; tier {found['risk_tier']}, policy v{found['policy_version']})")
-    for gate in (found.get("evidence") or {}).get("gates", []):
-        console.print(f"   {'ok  ' if gate['passed'] else 'FAIL'} [{gate['mode']}] {gate['rule']}: {gate['message']}")
-
-
-@promotion_app.command("served")
 def served(model: str, alias: str = typer.Option("production"),
            at: str = typer.Option(None, help="RFC 3339 time (default: now)"),
            key: str = typer.Option(None, help="the ledger's verifier key (or a file): verify each proof"),

@@ -1,0 +1,1 @@
+"""Conveyor's web console."""
