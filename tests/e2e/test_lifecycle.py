@@ -33,6 +33,7 @@ def platform(kafka_bootstrap, tmp_path_factory):
             "CONVEYOR_KAFKA__TOPIC_PREFIX": prefix,
             "CONVEYOR_WINDOW_SIZE": str(WINDOW),
             "CONVEYOR_DRIFT_CONFIRM_WINDOWS": str(CONFIRM),
+            "CONVEYOR_CHECKPOINT_SECONDS": "1",  # so "what served when" can verify fresh entries against one
         },
     )
     running.start(timeout=120)
@@ -140,11 +141,12 @@ def test_the_ledger_holds_each_event_once_in_causal_order_and_verifies(loop):
         "DatasetArrived", "ModelTrained", "ModelRegistered", "ModelPromoted", "ModelDeployed",
     ]
     # every lifecycle entry is about the model; a dataset's are about it, a consent record about its subject's
-    # pseudonymous reference (one per subject of each upload), never a raw id
+    # pseudonymous reference (one per subject of each upload), never a raw id; policy versions about the policy
     about_subjects = [e for e in entries if e["type"].endswith("ConsentChanged")]
     assert about_subjects and all(e["subject"].startswith("subj-") for e in about_subjects)
     assert all(e["subject"] == report.model for e in entries
-               if not e["type"].endswith(("DatasetArrived", "ConsentChanged")))
+               if not e["type"].endswith(("DatasetArrived", "ConsentChanged", "PolicyPublished")))
+    assert {e["subject"] for e in entries if e["type"].endswith("PolicyPublished")} == {"promotion-policy"}
     # who caused each event is in the ledger: the uploader from the token, the label feed for the feedback its
     # labels completed, the services for what they did on their own
     by_type: dict[str, list[dict]] = defaultdict(list)
@@ -160,6 +162,69 @@ def test_the_ledger_holds_each_event_once_in_causal_order_and_verifies(loop):
     for event, service in [("ModelTrained", "trainer"), ("ModelPromoted", "registry"), ("ModelDeployed", "serving"),
                            ("DriftDetected", "monitor"), ("RetrainDeferred", "monitor")]:
         assert all(p == {"subject": service, "kind": "PRINCIPAL_KIND_SERVICE"} for p in by_type[event]), event
+
+
+def test_the_default_policy_promoted_both_versions_without_a_meeting_and_the_ledger_names_it(loop):
+    """Approvals (issue 12): every promotion goes through a request; under the shipped default a low-risk
+    model needs no approval, so the loop closed on its own, and each move names the policy that allowed it."""
+    running, urls, report = loop
+    entries = _ledger(running, urls)
+    [policy] = [e["event"] for e in entries if e["type"].endswith("PolicyPublished")]
+    assert policy["published_by"] == "registry" and len(policy["digest"]) == 64
+    promoted = [e["event"] for e in entries if e["type"].endswith("ModelPromoted")]
+    assert [p["version"] for p in promoted] == [str(report.first_version), str(report.retrained_version)]
+    closed = {e["event"]["request_id"]: e["event"] for e in entries if e["type"].endswith("PromotionClosed")}
+    gates = {e["event"]["request_id"]: e["event"] for e in entries if e["type"].endswith("PromotionGatesEvaluated")}
+    requested = {e["event"]["request_id"] for e in entries if e["type"].endswith("PromotionRequested")}
+    for move in promoted:
+        assert (move["alias"], move["approved_by"], move["requested_by"]) == ("production", "policy", "registry")
+        assert (move["policy_digest"], move["policy_version"]) == (policy["digest"], "1")
+        assert move.get("approvers", []) == []  # nobody had to: quorum 0 for low risk
+        assert move["reasons"][-1] == (f"allowed by policy v1 ({policy['digest'][:12]}), risk tier low: "
+                                       "no approval needed")
+        request = move["request_id"]
+        assert request in requested and gates[request]["passed"] is True
+        assert (closed[request]["state"], closed[request]["closed_by"]) == ("approved", "policy")
+
+
+def test_what_served_when_answers_with_the_ledger_entries_and_their_verified_inclusion_proofs(loop):
+    """`conveyor promotion served`: the version, who asked, who approved, the policy, and each ledger entry
+    behind it verified against the signed checkpoint with the ledger's key (given out of band: the dev key file)."""
+    import time
+
+    import httpx
+    from typer.testing import CliRunner
+
+    from conveyor_audit.keys import DEV_KEY_FILE
+    from conveyor_audit.note import parse_skey
+    from conveyor_cli.main import app
+
+    running, urls, report = loop
+    auditor = running.issuer.mint("e2e-auditor", AUDITOR)
+    headers = {"Authorization": f"Bearer {auditor}"}
+    from datetime import UTC, datetime
+
+    answer = httpx.get(f"{urls['registry']}/models/{report.model}/aliases/production/served",
+                       params={"at": datetime.now(UTC).isoformat()}, headers=headers).json()
+    assert (answer["version"], answer["requested_by"], answer["policy_version"]) == (
+        report.retrained_version, "registry", 1)
+    # the entries behind it: the move, the request's events, the policy's publication
+    in_ledger = {e["event_id"]: e for e in _ledger(running, urls)}
+    assert set(answer["event_ids"]) <= set(in_ledger), "an entry behind the answer is not in the ledger"
+    newest = max(in_ledger[i]["index"] for i in answer["event_ids"])
+    deadline = time.monotonic() + 30
+    while httpx.get(f"{urls['audit']}/ledger/checkpoint", headers=headers).json().get("size", 0) <= newest:
+        assert time.monotonic() < deadline, "no signed checkpoint covered the entries within 30 s"
+        time.sleep(0.5)
+    key = parse_skey((running.data_dir / "audit" / DEV_KEY_FILE).read_text()).verifier.vkey()
+    result = CliRunner().invoke(app, ["promotion", "served", report.model, "--alias", "production", "--key", key,
+                                      "--registry", urls["registry"], "--audit", urls["audit"]],
+                                env={"CONVEYOR_TOKEN": auditor, "COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    assert f"v{report.retrained_version} since" in result.output and "approved by the policy alone" in result.output
+    for event_id in answer["event_ids"]:
+        [line] = [line for line in result.output.splitlines() if event_id in line]
+        assert "verified against the signed checkpoint" in line, line
 
 
 def _spans(running, services) -> dict[str, list[dict]]:

@@ -38,6 +38,7 @@ def test_every_event_has_a_topic():
                         "CheckpointIssued", "ReportPublished", "FairnessDegraded", "PerformanceDegraded",
                         "TrafficSplitSet", "RetrainDeferred", "FeedbackCollected", "ConsentChanged",
                         "DatasetErased", "ErasureCompleted", "TrainingRunsFlagged", "ModelVersionFlagged",
-                        "FactsDeclared"}
+                        "FactsDeclared", "PolicyPublished", "PromotionRequested", "PromotionGatesEvaluated",
+                        "PromotionApprovalRecorded", "PromotionClosed", "AliasMoved", "RiskTierSet"}
     assert {cls.DESCRIPTOR.name for cls in TOPIC_OF} == top_level_events
     assert top_level_events <= set(events_pb2.DESCRIPTOR.message_types_by_name)

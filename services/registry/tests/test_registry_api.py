@@ -85,27 +85,24 @@ async def test_unknown_model_or_version_is_404(client, seed, path, detail):
     assert response.json()["detail"] == detail
 
 
-async def test_manual_promote_makes_a_declined_version_champion(client, seed, bus):
+async def test_the_promote_route_files_a_request_that_the_gates_decide(client, seed, bus):
     await seed(0.9, 0.8)
     response = await client.post("/models/churn/versions/2/promote", json=ALICE)
 
-    assert response.status_code == 200
-    decision = response.json()
-    assert (decision["action"], decision["decided_by"], decision["previous_version"]) == (
-        "manual_promote", "alice@example.com", 1)
-    promoted = bus.events(ev.ModelPromoted)[-1]
-    assert (promoted.version, promoted.previous_version, promoted.action, promoted.approved_by) == (
-        2, 1, "promote", "alice@example.com")
-    assert promoted.reasons == ["manual promotion by alice@example.com: v2 wins on the fresh holdout"]
-    assert promoted.artifact_uri.endswith("run-2.onnx")
-    assert await champion(client) == 2
+    assert response.status_code == 201
+    request = response.json()
+    assert (request["state"], request["requested_by"], request["alias"]) == ("rejected", "alice@example.com",
+                                                                             "production")
+    assert request["close_reasons"] == ["roc_auc 0.800 < champion v1 0.900 - 0.01"]
+    assert await champion(client) == 1  # a worse version never moves production, whoever asks
+    assert [e.version for e in bus.events(ev.ModelPromoted)] == [1]
 
 
 async def test_promoting_the_champion_is_409(client, seed, bus):
     await seed(0.9)
     response = await client.post("/models/churn/versions/1/promote", json=ALICE)
     assert response.status_code == 409
-    assert response.json()["detail"] == "churn v1 is already the champion"
+    assert response.json()["detail"] == "churn v1 is already production"
     assert len(bus.events(ev.ModelPromoted)) == 1
 
 
@@ -139,30 +136,27 @@ async def test_rollback_walks_back_through_champions_then_409(client, seed, bus)
     assert await champion(client) == 1
     last = await client.post("/models/churn/rollback", json=ALICE)
     assert last.status_code == 409
-    assert last.json()["detail"] == "churn has no previous champion to roll back to"
+    assert last.json()["detail"] == "production of churn has no previous version to roll back to"
     stages = [(v["version"], v["stage"]) for v in (await client.get("/models/churn/versions")).json()]
     assert stages == [(1, "champion"), (2, "archived"), (3, "archived")]
 
 
-async def test_rollback_after_a_manual_promotion_returns_to_the_policy_champion(client, seed):
-    await seed(0.9, 0.8)
-    await client.post("/models/churn/versions/2/promote", json=ALICE)
-    assert (await client.post("/models/churn/rollback", json=ALICE)).json()["version"] == 1
-    assert await champion(client) == 1
-
-
-async def test_publish_failure_is_503_and_changes_nothing(client, seed, registry, bus):
-    await seed(0.9, 0.8)
+async def test_a_broker_that_is_away_delays_the_events_never_the_decision(client, seed, registry, bus, make_trained):
+    await seed(0.9)
 
     class Down:
-        async def publish(self, event, subject):
+        async def publish(self, event, subject, **stamps):
             raise TransientError("could not publish to conveyor.registry: broker down")
 
-    registry.publisher = Down()
-    response = await client.post("/models/churn/versions/2/promote", json=ALICE)
-    assert response.status_code == 503
-    assert "broker down" in response.json()["detail"]
-    assert await champion(client) == 1
-    assert len((await client.get("/models/churn/decisions")).json()) == 2
-    stages = [v["stage"] for v in (await client.get("/models/churn/versions")).json()]
-    assert stages == ["champion", "declined"]
+    registry.relay.publisher = Down()
+    response = await client.post("/models/churn/rollback", json=ALICE)
+    assert response.status_code == 409  # nothing to roll back to: refused before anything is staged
+    await registry.register(make_trained("run-2", {"roc_auc": 0.95}))
+    assert await champion(client) == 2  # the move and its decision committed together
+    assert [e.version for e in bus.events(ev.ModelPromoted)] == [1]  # its event waits in the outbox
+
+    registry.relay.publisher = bus  # the broker is back: the relay publishes what waited, in order
+    await registry.relay.drain()
+    assert [e.version for e in bus.events(ev.ModelPromoted)] == [1, 2]
+    assert [e.version for e in bus.events(ev.ModelRegistered)] == [1, 2]
+    assert await registry.relay.drain() == 0  # each once

@@ -14,6 +14,10 @@ from conveyor.events.v1 import events_pb2 as ev
 DATASETS = "conveyor.datasets"
 MODELS = "conveyor.models"
 REGISTRY = "conveyor.registry"
+# Governance: promotion requests, their gates and approvals, policy versions, risk tiers, protected aliases
+# other than production. Apart from conveyor.registry so that serving (which replays that topic on boot to
+# find each model's champion) never reads them; the ledger records them all.
+APPROVALS = "conveyor.approvals"
 DEPLOYMENTS = "conveyor.deployments"
 PREDICTIONS = "conveyor.predictions"
 MONITORING = "conveyor.monitoring"
@@ -30,7 +34,8 @@ OPENLINEAGE = "conveyor.openlineage"
 CHECKPOINTS = "conveyor.audit.checkpoints"
 REPORTS = "conveyor.audit.reports"
 
-LIFECYCLE = (DATASETS, MODELS, REGISTRY, DEPLOYMENTS, MONITORING, RETRAIN, FEEDBACK, REPORTS, CONSENT)
+LIFECYCLE = (DATASETS, MODELS, REGISTRY, APPROVALS, DEPLOYMENTS, MONITORING, RETRAIN, FEEDBACK, REPORTS,
+             CONSENT)
 
 # How long Kafka keeps each topic follows what it holds (docs/topics.md). Lifecycle topics are facts other
 # services rebuild state from (serving replays conveyor.registry at every start) and small: kept forever.
@@ -63,6 +68,13 @@ TOPIC_OF: dict[type[Message], str] = {
     ev.ErasureCompleted: CONSENT,
     ev.TrainingRunsFlagged: MODELS,
     ev.FactsDeclared: REPORTS,
+    ev.PolicyPublished: APPROVALS,
+    ev.PromotionRequested: APPROVALS,
+    ev.PromotionGatesEvaluated: APPROVALS,
+    ev.PromotionApprovalRecorded: APPROVALS,
+    ev.PromotionClosed: APPROVALS,
+    ev.AliasMoved: APPROVALS,
+    ev.RiskTierSet: APPROVALS,
     ev.ModelDeployed: DEPLOYMENTS,
     ev.PredictionsLogged: PREDICTIONS,
     ev.DriftDetected: MONITORING,

@@ -10,13 +10,22 @@ from fastapi import APIRouter, Path
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import BIGINT_MAX, PrincipalDep, tracer
 
-from . import queries
+from . import governance_queries, queries
 from .deps import DbSession, RegistryDep
-from .errors import ChangeNotMade, Conflict, NotFound
-from .schemas import ChangeRequest, DecisionPublic, ModelPublic, ModelVersionPublic, TrafficPublic, TrafficRequest
-from .tables import Decision
+from .errors import ChangeNotMade, Conflict, Forbidden, NotFound, PolicyInvalid, UnknownAlias
+from .schemas import (
+    ChangeRequest,
+    DecisionPublic,
+    ModelPublic,
+    ModelVersionPublic,
+    PromotionPublic,
+    TrafficPublic,
+    TrafficRequest,
+)
+from .tables import PRODUCTION, Decision
 
-ERRORS: dict[type[Exception], int] = {NotFound: 404, Conflict: 409, ChangeNotMade: 503}
+ERRORS: dict[type[Exception], int] = {NotFound: 404, Conflict: 409, Forbidden: 403, UnknownAlias: 422,
+                                     PolicyInvalid: 422, ChangeNotMade: 503}
 router = APIRouter(prefix="/models", tags=["registry"])
 
 # What each kind of route answers besides 200, 401/403 and 422 (the kernel declares those), for its OpenAPI
@@ -53,11 +62,15 @@ def list_decisions(name: ModelName, db: DbSession) -> list[DecisionPublic]:
     return queries.list_decisions(db, name)
 
 
-@router.post("/{name}/versions/{version}/promote", response_model=DecisionPublic, responses=CHANGE)
+@router.post("/{name}/versions/{version}/promote", response_model=PromotionPublic, status_code=201,
+             responses=CHANGE)
 async def promote(name: ModelName, version: Version, body: ChangeRequest, registry: RegistryDep,
-                  principal: PrincipalDep) -> DecisionPublic:
-    with tracer.start_as_current_span("manual promote", attributes={"model": name, "version": version}):
-        return _decision(await registry.promote(name, version, principal.subject, body.reason))
+                  principal: PrincipalDep, db: DbSession) -> PromotionPublic:
+    """Ask for `version` to become production: the same promotion request as POST /models/{name}/promotions
+    (gates, then the quorum the policy asks for; it moves nothing by itself)."""
+    with tracer.start_as_current_span("request promotion", attributes={"model": name, "version": version}):
+        request = await registry.request(name, version, PRODUCTION, principal, body.reason)
+    return governance_queries.get_promotion(db, name, request.id)
 
 
 @router.post("/{name}/rollback", response_model=DecisionPublic, responses=CHANGE)

@@ -1,40 +1,55 @@
-"""The registry's state changes: who is each model's champion, and why. Each change is a single DB
-transaction that publishes before it commits: a failed publish rolls the change back (REST answers 503,
-the consumer retries), so no version or champion change exists that the rest of the platform was not told
-about.
+"""The registry's state changes: versions, promotion requests and their approvals, protected aliases,
+rollbacks, risk tiers, policy versions, traffic splits.
 
-DB calls run directly on the event loop rather than in threads: SQLite answers in well under a
-millisecond here and the transaction must stay open across the awaited publish, which would mean
-handing one connection between threads. An asyncio.Lock serialises writers, so a second writer never
-blocks the loop waiting for SQLite's write lock while the first awaits Kafka.
+Each change is one database transaction under the writers' lock; what it announces is staged in the outbox in
+that transaction and published after the commit (see `outbox`), so an alias moves in the same transaction
+that records the decision, and its event is published from that record. A fault before the commit leaves
+nothing (REST answers 503, the consumer retries); a broker that is away delays the events, never the decision.
+
+DB calls run directly on the event loop: SQLite answers in well under a millisecond here, and a transaction
+never spans an await now that publishing happens after the commit.
 """
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import Engine, func
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import InvalidMessage, Publisher, TransientError
+from conveyor_kernel import InvalidMessage, Principal, Publisher, TransientError
 
-from . import consent_rule, mapping, traffic
-from .errors import ChangeNotMade, Conflict, NotFound
+from . import aliases, consent_rule, mapping, outbox, traffic
+from .errors import ChangeNotMade, Conflict, NotFound, UnknownAlias
 from .metrics import RegistryMetrics
-from .policy import Limits, evaluate
-from .tables import CHAMPION, Action, Alias, Decision, ModelVersion, RegisteredModel, Stage
+from .outbox import Relay
+from .policies import Policies
+from .policy_doc import PolicyDocument
+from .promotions import Promotions
+from .tables import (
+    PRODUCTION,
+    Action,
+    Decision,
+    ModelVersion,
+    PolicyVersion,
+    PromotionRequest,
+    RegisteredModel,
+    State,
+    utcnow,
+)
 
 logger = logging.getLogger(__name__)
-POLICY = "policy"  # who decided, when no person did
+RISK_TIERS = ("low", "medium", "high")
+SERVICE = Principal.service("registry")
 
 
 def champion_of(session: Session, model_name: str) -> ModelVersion | None:
-    alias = session.get(Alias, (model_name, CHAMPION))
-    return None if alias is None else find_version(session, model_name, alias.version)
+    return aliases.holder(session, model_name, PRODUCTION)
 
 
 def find_version(session: Session, model_name: str, version: int) -> ModelVersion | None:
@@ -43,8 +58,8 @@ def find_version(session: Session, model_name: str, version: int) -> ModelVersio
 
 
 def champion_lineage(decisions: list[Decision]) -> list[int]:
-    """Replay champion changes as a stack: promotions push, a rollback pops back to what it restored.
-    The top is the champion; the entry below it is where a rollback goes."""
+    """Replay one alias's moves as a stack: promotions push, a rollback pops back to what it restored.
+    The top is what the alias holds; the entry below it is where a rollback goes."""
     stack: list[int] = []
     for decision in decisions:
         if decision.action in (Action.PROMOTE, Action.MANUAL_PROMOTE):
@@ -62,119 +77,154 @@ class Registry:
     engine: Engine
     publisher: Publisher
     metrics: RegistryMetrics
-    limits: Limits = field(default_factory=Limits)
+    policies: Policies
+    clock: Callable[[], datetime] = utcnow
+    relay: Relay = field(init=False)
+    promotions: Promotions = field(init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
+    def __post_init__(self) -> None:
+        self.relay = Relay(self.engine, self.publisher)
+        self.promotions = Promotions(self.policies)
+
     async def register(self, event: ev.ModelTrained) -> ModelVersion | None:
-        """Register a trained model and apply the policy; None when this run was registered before."""
+        """Register a trained model and file the retrain loop's request to promote it to production (applied
+        at once where the policy needs no approval); None when this run was registered before."""
         row = mapping.version_from_trained(event)
         task = mapping.task_name(event.task)
-        async with self._lock:
-            with Session(self.engine, expire_on_commit=False) as session:
-                if session.exec(select(ModelVersion.id).where(ModelVersion.run_id == row.run_id)).first():
-                    logger.info("run %s of %s is already registered; ignoring", row.run_id, row.model_name)
-                    return None
-                model = session.get(RegisteredModel, row.model_name)
-                if model is None:
-                    model = RegisteredModel(name=row.model_name, task=task)
-                    session.add(model)
-                elif model.task != task:
-                    raise InvalidMessage(
-                        f"ModelTrained.task is {task} but model {model.name!r} is a {model.task} model"
-                    )
-                latest = session.exec(
-                    select(func.max(ModelVersion.version)).where(ModelVersion.model_name == row.model_name)
-                ).one()
-                row.version = (latest or 0) + 1
-                session.add(row)
-                session.flush()
-                champion = champion_of(session, row.model_name)
-                flagged = consent_rule.flagged_subjects(session, row.run_id)
-                champion_flagged = champion is not None and consent_rule.flagged_subjects(session, champion.run_id) > 0
-                if champion is not None and champion_flagged:
-                    verdict = consent_rule.judged_on_gates(row.primary_metric, mapping.contender(row), champion,
-                                                           self.limits)
-                else:
-                    verdict = evaluate(row.primary_metric, mapping.contender(row),
-                                       None if champion is None else mapping.contender(champion), self.limits)
-                reasons = list(verdict.reasons)
-                if flagged:
-                    reasons = [consent_rule.refusal(row, flagged)]
-                outcome: ev.ModelPromoted | ev.PromotionDeclined
-                if verdict.promote and not flagged:
-                    decision = self._crown(session, row, champion, Action.PROMOTE, POLICY, reasons)
-                    outcome = mapping.promoted_event(model, row, decision.previous_version, Action.PROMOTE,
-                                                     POLICY, reasons)
-                else:
-                    assert champion is not None or flagged  # the policy always promotes when there is none
-                    previous = None if champion is None else champion.version
-                    row.stage = Stage.DECLINED
-                    decision = Decision(model_name=row.model_name, version=row.version, action=Action.DECLINE,
-                                        previous_version=previous, reasons=reasons, decided_by=POLICY)
-                    session.add(decision)
-                    outcome = mapping.declined_event(row, previous or 0, reasons)
-                session.flush()
-                await self.publisher.publish(mapping.registered_event(row), row.model_name)
-                await self.publisher.publish(outcome, row.model_name)
-                session.commit()
+        async with self._change(retryable=False) as session:
+            if session.exec(select(ModelVersion.id).where(ModelVersion.run_id == row.run_id)).first():
+                logger.info("run %s of %s is already registered; ignoring", row.run_id, row.model_name)
+                return None
+            model = session.get(RegisteredModel, row.model_name)
+            if model is None:
+                model = RegisteredModel(name=row.model_name, task=task)
+                session.add(model)
+            elif model.task != task:
+                raise InvalidMessage(f"ModelTrained.task is {task} but model {model.name!r} is a {model.task} model")
+            latest = session.exec(
+                select(func.max(ModelVersion.version)).where(ModelVersion.model_name == row.model_name)).one()
+            row.version = (latest or 0) + 1
+            session.add(row)
+            session.flush()
+            outbox.add(session, mapping.registered_event(row), row.model_name)
+            try:
+                request = self.promotions.file(session, model, row, PRODUCTION, SERVICE,
+                                               f"trained ({event.trigger or 'a new run'})", self.clock())
+            except UnknownAlias as exc:  # a policy without production: versions register, nothing is asked
+                logger.warning("registered %s v%d without a promotion request: %s", row.model_name, row.version,
+                               exc)
+                request = None
+            session.commit()
         self.metrics.versions_registered.labels(model=row.model_name).inc()
-        self.metrics.promotions.labels(action=decision.action).inc()
-        logger.info("registered %s v%d: %s (%s)", row.model_name, row.version, decision.action,
-                    "; ".join(reasons))
+        if request is not None:
+            self.metrics.promotions.labels(action=_action_of(request)).inc()
+            logger.info("registered %s v%d: request %s %s", row.model_name, row.version, request.id, request.state)
         return row
 
     async def flag(self, event: ev.TrainingRunsFlagged) -> list[ev.ModelVersionFlagged]:
-        """Record which runs learned from a subject without valid consent; announce the versions newly flagged."""
-        async with self._lock:
-            with Session(self.engine, expire_on_commit=False) as session:
-                announced = [consent_rule.flagged_event(version, champion, event.subject_ref, event.state)
-                             for version, champion in consent_rule.record(session, event)]
-                session.flush()
-                for flagged in announced:
-                    await self.publisher.publish(flagged, flagged.model_name)
-                session.commit()
+        """Record which runs learned from a subject without valid consent; announce the versions newly flagged
+        (from the outbox, in the transaction that stored the flags)."""
+        async with self._change() as session:
+            announced = [consent_rule.flagged_event(version, champion, event.subject_ref, event.state)
+                         for version, champion in consent_rule.record(session, event)]
+            for flagged in announced:
+                outbox.add(session, flagged, flagged.model_name)
+            session.commit()
         for flagged in announced:
             logger.info("%s v%d flagged: %s", flagged.model_name, flagged.version, flagged.reason)
         return announced
 
-    async def promote(self, model_name: str, version: int, user: str, reason: str) -> Decision:
-        """A person makes `version` the champion, whatever the policy said (but never a flagged version)."""
+    async def request(self, model_name: str, version: int, alias: str, requester: Principal,
+                      reason: str) -> PromotionRequest:
         async with self._change() as session:
             model, target = self._locate(session, model_name, version)
-            self._refuse_flagged(session, target)
-            champion = champion_of(session, model_name)
-            if champion is not None and champion.version == version:
-                raise Conflict(f"{model_name} v{version} is already the champion")
-            reasons = [f"manual promotion by {user}: {reason}"]
-            decision = await self._crown_and_announce(
-                session, model, target, champion, Action.MANUAL_PROMOTE, Action.PROMOTE, user, reasons
-            )
-        self.metrics.promotions.labels(action=Action.MANUAL_PROMOTE).inc()
-        logger.info("%s promoted %s v%d by hand", user, model_name, version)
-        return decision
+            self._refuse_flagged(session, target)  # the consent rule holds whatever the policy in force says
+            request = self.promotions.file(session, model, target, alias, requester, reason, self.clock())
+            session.commit()
+        logger.info("%s asked for %s v%d -> %s: %s", requester.subject, model_name, version, request.alias,
+                    request.state)
+        return request
 
-    async def rollback(self, model_name: str, user: str, reason: str) -> Decision:
-        """Return the champion alias to the champion before the current one."""
+    async def approve(self, model_name: str, request_id: str, actor: Principal, comment: str) -> PromotionRequest:
+        async with self._change() as session:
+            request = self._request(session, model_name, request_id)
+            if self.promotions.expire_due(session, self.clock()):
+                session.commit()  # an expiry is final even when what follows is refused
+            self.promotions.approve(session, request, actor, comment, self.clock())
+            session.commit()
+        logger.info("%s approved request %s (%s)", actor.subject, request_id, request.state)
+        return request
+
+    async def reject(self, model_name: str, request_id: str, actor: Principal, reason: str) -> PromotionRequest:
+        async with self._change() as session:
+            request = self._request(session, model_name, request_id)
+            if self.promotions.expire_due(session, self.clock()):
+                session.commit()  # an expiry is final even when what follows is refused
+            self.promotions.reject(session, request, actor, reason, self.clock())
+            session.commit()
+        logger.info("%s rejected request %s", actor.subject, request_id)
+        return request
+
+    async def expire_due(self) -> int:
+        async with self._change() as session:
+            expired = self.promotions.expire_due(session, self.clock())
+            session.commit()
+        return len(expired)
+
+    async def rollback(self, model_name: str, user: str, reason: str, alias: str = PRODUCTION) -> Decision:
+        """The kill switch: return the alias to the version it held before the current one (a version that
+        came there under quorum once); a manager or technology leader, with a reason, ledgered."""
+        alias = aliases.canonical(alias)
         async with self._change() as session:
             model = session.get(RegisteredModel, model_name)
             if model is None:
                 raise NotFound(f"model {model_name!r} is not registered")
-            history = session.exec(
-                select(Decision).where(Decision.model_name == model_name).order_by(Decision.id)
-            ).all()
+            history = session.exec(select(Decision).where(Decision.model_name == model_name,
+                                                          Decision.alias == alias).order_by(Decision.id)).all()
             lineage = champion_lineage(list(history))
             if len(lineage) < 2:
-                raise Conflict(f"{model_name} has no previous champion to roll back to")
-            champion = champion_of(session, model_name)
+                raise Conflict(f"{alias} of {model_name} has no previous version to roll back to")
             _, target = self._locate(session, model_name, lineage[-2])
             self._refuse_flagged(session, target)
             reasons = [f"rollback by {user} from v{lineage[-1]} to v{target.version}: {reason}"]
-            decision = await self._crown_and_announce(
-                session, model, target, champion, Action.ROLLBACK, Action.ROLLBACK, user, reasons
-            )
+            now = self.clock()
+            decision = aliases.move(session, model, alias, target, None, Action.ROLLBACK, user, reasons, [], now)
+            for stale in aliases.open_requests(session, model_name, alias):
+                self.promotions._close(session, stale, State.EXPIRED, "registry",
+                                       [f"superseded: {alias} rolled back to v{target.version}"], now)
+            session.commit()
         self.metrics.promotions.labels(action=Action.ROLLBACK).inc()
-        logger.info("%s rolled %s back to v%d", user, model_name, target.version)
+        logger.info("%s rolled %s %s back to v%d", user, model_name, alias, target.version)
         return decision
+
+    async def set_risk_tier(self, model_name: str, tier: str, actor: Principal, reason: str) -> RegisteredModel:
+        async with self._change() as session:
+            model = session.get(RegisteredModel, model_name)
+            if model is None:
+                raise NotFound(f"model {model_name!r} is not registered")
+            previous = model.risk_tier or self.policies.compiled(self.policies.in_force(session)).document.\
+                default_risk_tier
+            model.risk_tier = tier
+            outbox.add(session, ev.RiskTierSet(model_name=model_name, risk_tier=tier, previous_tier=previous,
+                                               set_by=actor.subject, reason=reason), model_name)
+            session.commit()
+        logger.info("%s set the risk tier of %s to %s", actor.subject, model_name, tier)
+        return model
+
+    async def publish_policy(self, document: PolicyDocument, publisher: Principal, note: str) -> PolicyVersion:
+        async with self._change() as session:
+            row = self.policies.publish(session, document, publisher, note)
+            session.commit()
+        logger.info("%s published policy v%d (%s)", publisher.subject, row.version, row.digest)
+        return row
+
+    async def ensure_policy(self) -> PolicyVersion:
+        """The policy in force; publishes the shipped default first on a registry that has none."""
+        async with self._change() as session:
+            row = self.policies.in_force(session)
+            session.commit()
+        return row
 
     async def set_split(self, model_name: str, mode: str, version: int, weight: float, user: str,
                         reason: str) -> ev.TrafficSplitSet:
@@ -183,7 +233,8 @@ class Registry:
             model, candidate = self._locate(session, model_name, version)
             event = traffic.split_event(model, candidate, champion_of(session, model_name), mode, weight, user,
                                         reason)
-            await self.publisher.publish(event, model_name)
+            outbox.add(session, event, model_name)
+            session.commit()
         logger.info("%s set %s traffic of %s: v%d (weight %.2f)", user, mode, model_name, version, weight)
         return event
 
@@ -194,34 +245,37 @@ class Registry:
             if champion is None:
                 raise NotFound(f"model {model_name!r} has no champion")
             event = traffic.cleared_event(champion, user, reason)
-            await self.publisher.publish(event, model_name)
+            outbox.add(session, event, model_name)
+            session.commit()
         logger.info("%s cleared the traffic split of %s", user, model_name)
         return event
 
+    async def _announce(self) -> None:
+        """Publish what the change staged; a broker that is away leaves it for the relay's next pass."""
+        await self.relay.drain()
+
     @asynccontextmanager
-    async def _change(self) -> AsyncIterator[Session]:
-        """A session for one change a person asked for, under the writers' lock. A fault before the commit
-        (the publish, or the database) left nothing committed, so the change is safe to ask for again."""
+    async def _change(self, retryable: bool = True) -> AsyncIterator[Session]:
+        """A session for one change, under the writers' lock. A database fault before the commit left nothing
+        committed, so the change is safe to ask for again: REST answers 503; the consumer (retryable=False)
+        gets a TransientError and retries."""
         try:
             async with self._lock:
                 with Session(self.engine, expire_on_commit=False) as session:
                     yield session
-        except (TransientError, OperationalError) as exc:
+        except OperationalError as exc:
+            if not retryable:
+                raise TransientError(f"registry database unavailable: {exc}") from exc
             raise ChangeNotMade(f"change not made, try again: {exc}") from exc
+        finally:  # what committed (a refused approval may have found an expiry first) goes out now
+            await self._announce()
 
-    async def _crown_and_announce(
-        self, session: Session, model: RegisteredModel, target: ModelVersion, champion: ModelVersion | None,
-        decision_action: Action, event_action: Action, user: str, reasons: list[str],
-    ) -> Decision:
-        """Record the decision, publish ModelPromoted, and only then commit: a failed publish leaves no state."""
-        decision = self._crown(session, target, champion, decision_action, user, reasons)
-        session.flush()
-        await self.publisher.publish(
-            mapping.promoted_event(model, target, decision.previous_version, event_action, user, reasons),
-            target.model_name,
-        )
-        session.commit()
-        return decision
+    @staticmethod
+    def _request(session: Session, model_name: str, request_id: str) -> PromotionRequest:
+        request = session.get(PromotionRequest, request_id)
+        if request is None or request.model_name != model_name:
+            raise NotFound(f"model {model_name!r} has no promotion request {request_id!r}")
+        return request
 
     @staticmethod
     def _refuse_flagged(session: Session, target: ModelVersion) -> None:
@@ -239,20 +293,6 @@ class Registry:
             raise NotFound(f"model {model_name!r} has no version {version}")
         return model, row
 
-    @staticmethod
-    def _crown(session: Session, row: ModelVersion, champion: ModelVersion | None, action: Action,
-               decided_by: str, reasons: list[str]) -> Decision:
-        """Point the champion alias at `row`, archive the old champion, record why."""
-        if champion is not None:
-            champion.stage = Stage.ARCHIVED
-        row.stage = Stage.CHAMPION
-        alias = session.get(Alias, (row.model_name, CHAMPION))
-        if alias is None:
-            session.add(Alias(model_name=row.model_name, alias=CHAMPION, version=row.version))
-        else:
-            alias.version = row.version
-        decision = Decision(model_name=row.model_name, version=row.version, action=action,
-                            previous_version=None if champion is None else champion.version,
-                            reasons=reasons, decided_by=decided_by)
-        session.add(decision)
-        return decision
+
+def _action_of(request: PromotionRequest) -> str:
+    return {State.APPROVED: Action.PROMOTE, State.REJECTED: Action.DECLINE}.get(request.state, "requested")

@@ -5,15 +5,15 @@ on the gates alone, not against the flagged champion's numbers, which were earne
 
 Flags arrive as TrainingRunsFlagged from the trainer (by run id), so a flag may come before its run is
 registered; each newly flagged registered version is announced as ModelVersionFlagged.
-Once approvals' policy as code lands, `flags_of` is the "consent" input of the policy document
-(docs/consent.md says how it maps).
+The count is the policy's `consent` input (gate_input.consent_of): the default policy's `consent_valid` gate
+declines a flagged version, and a flagged champion is judged on the gates alone; `Registry` refuses a flagged
+version by hand and by rollback whatever the policy in force says.
 """
 
 from sqlmodel import Session, func, select
 
 from conveyor.events.v1 import events_pb2 as ev
 
-from .policy import Contender, Limits, Verdict, fairness_findings, num
 from .tables import ConsentFlag, ModelVersion
 
 STATE_NAMES = {ev.CONSENT_STATE_WITHDRAWN: "withdrawn", ev.CONSENT_STATE_EXPIRED: "expired",
@@ -53,10 +53,3 @@ def flagged_event(version: ModelVersion, champion: bool, subject_ref: str, state
                                   reason=reason, subject_ref=subject_ref, state=state,  # type: ignore[arg-type]
                                   champion=champion)
 
-
-def judged_on_gates(metric: str, candidate: Contender, champion: ModelVersion, limits: Limits) -> Verdict:
-    """Replacing a flagged champion: the fairness gate applies; the champion's numbers do not."""
-    violations, passes = fairness_findings(candidate.fairness, limits.max_fairness_gap)
-    first = (f"consent: champion v{champion.version} is flagged (trained on subjects without valid consent): "
-             f"v{candidate.version} ({metric} {num(candidate.metrics[metric])}) is judged on the gates alone")
-    return Verdict(not violations, (first, *violations, *passes))

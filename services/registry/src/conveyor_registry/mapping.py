@@ -7,7 +7,6 @@ from google.protobuf.json_format import MessageToDict, ParseDict
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import InvalidMessage
 
-from .policy import Comparison, Contender, Gap
 from .tables import Action, ModelVersion, RegisteredModel
 
 
@@ -72,25 +71,21 @@ def version_from_trained(event: ev.ModelTrained) -> ModelVersion:
         training_dataset_ids=list(event.training_dataset_ids),
         training_rows=event.training_rows,
         primary_metric=metric,
+        author=_author(event),
     )
+
+
+def _author(event: ev.ModelTrained) -> str:
+    """The person the model is by: ModelTrained.author, else a person who published it themselves."""
+    for who in (event.author, event.principal):
+        if who.kind == ev.PRINCIPAL_KIND_USER and who.subject:
+            return who.subject
+    return ""
 
 
 def _plain(message: Any) -> dict[str, Any]:
     """A part of an event as the JSON column keeps it: field names as in the proto, defaults included."""
     return MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
-
-
-def contender(row: ModelVersion) -> Contender:
-    gaps = tuple(
-        Gap(g["attribute"], g["demographic_parity_difference"], g["equalized_odds_difference"])
-        for g in row.fairness
-    )
-    fresh = row.comparison
-    comparison = Comparison(
-        champion_version=int(fresh["champion_version"]), champion=fresh.get("champion_metrics", {}),
-        candidate=fresh.get("challenger_metrics", {}), description=fresh.get("description", "the fresh holdout"),
-    ) if fresh else None
-    return Contender(version=row.version, metrics=row.metrics, fairness=gaps, comparison=comparison)
 
 
 def registered_event(row: ModelVersion) -> ev.ModelRegistered:
@@ -139,3 +134,9 @@ def declined_event(row: ModelVersion, champion_version: int, reasons: list[str])
     return ev.PromotionDeclined(
         model_name=row.model_name, version=row.version, champion_version=champion_version, reasons=reasons
     )
+
+
+def alias_moved_event(model_name: str, alias: str, version: int, previous: int | None, request_id: str,
+                      policy_digest: str) -> ev.AliasMoved:
+    return ev.AliasMoved(model_name=model_name, alias=alias, version=version, previous_version=previous or 0,
+                         request_id=request_id, policy_digest=policy_digest)

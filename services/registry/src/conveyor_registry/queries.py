@@ -5,7 +5,7 @@ from sqlmodel import Session, select
 
 from .errors import NotFound
 from .schemas import DecisionPublic, ModelPublic, ModelVersionPublic
-from .tables import CHAMPION, Alias, Decision, ModelVersion, RegisteredModel
+from .tables import PRODUCTION, Alias, Decision, ModelVersion, RegisteredModel
 
 
 def list_models(session: Session, name: str | None = None) -> list[ModelPublic]:
@@ -17,7 +17,7 @@ def list_models(session: Session, name: str | None = None) -> list[ModelPublic]:
     )
     query = (
         select(RegisteredModel, Alias.version, latest.c.latest)
-        .join(Alias, (Alias.model_name == RegisteredModel.name) & (Alias.alias == CHAMPION), isouter=True)
+        .join(Alias, (Alias.model_name == RegisteredModel.name) & (Alias.alias == PRODUCTION), isouter=True)
         .join(latest, latest.c.model_name == RegisteredModel.name, isouter=True)
         .order_by(RegisteredModel.name)
     )

@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKeyConstraint, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKeyConstraint, LargeBinary, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-CHAMPION = "champion"  # the one alias v1 knows
+# The alias serving follows. The version it points at is the model's champion (stage "champion", the API's
+# champion_version); "champion" is accepted as another name for it (see aliases.canonical).
+PRODUCTION = "production"
 
 
 class _Stored(StrEnum):
@@ -36,7 +38,20 @@ class Action(_Stored):
     PROMOTE = "promote"
     DECLINE = "decline"
     ROLLBACK = "rollback"
-    MANUAL_PROMOTE = "manual_promote"
+    MANUAL_PROMOTE = "manual_promote"  # before approvals (migration 0003): a person moved the champion at once
+
+
+class State(_Stored):
+    """Where a promotion request stands. REQUESTED and PENDING are open; the others are final."""
+
+    REQUESTED = "requested"  # filed, gates not evaluated yet (never committed in this state)
+    PENDING = "pending"  # gates passed, waiting for approvals
+    APPROVED = "approved"  # quorum met and applied, in the same transaction
+    REJECTED = "rejected"  # by an approver, or by an enforced gate
+    EXPIRED = "expired"  # unanswered in time, or superseded by another move of the alias
+
+
+OPEN_STATES = (State.REQUESTED, State.PENDING)
 
 
 STAGES = tuple(Stage)
@@ -72,6 +87,7 @@ class RegisteredModelBase(SQLModel):
 
 class RegisteredModel(RegistryTable, RegisteredModelBase, table=True):
     __tablename__ = "model"
+    risk_tier: str | None = Field(default=None, description="low | medium | high; null: the policy's default")
 
 
 class ModelVersionBase(SQLModel):
@@ -97,6 +113,7 @@ class ModelVersionBase(SQLModel):
     training_dataset_ids: list[str] = Field(default_factory=list, sa_type=JSON)
     training_rows: int = 0
     primary_metric: str
+    author: str = Field(default="", description="who the model is by (the data's uploader); never its approver")
     stage: str = Field(default=Stage.CANDIDATE, description=" | ".join(STAGES))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
@@ -108,7 +125,8 @@ class ModelVersion(RegistryTable, ModelVersionBase, table=True):
 
 
 class Alias(RegistryTable, table=True):
-    """A named pointer to a version; v1 knows one alias, "champion"."""
+    """A named pointer to a version: "production" (what serves), "staging", or one the policy names. Only
+    `Registry._move_alias` writes it, after `duties.authorize_move`."""
 
     __tablename__ = "alias"
     __table_args__ = (
@@ -130,6 +148,11 @@ class DecisionBase(SQLModel):
     reasons: list[str] = Field(default_factory=list, sa_type=JSON)
     decided_by: str
     at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    alias: str = Field(default=PRODUCTION, description="the alias this decision is about")
+    request_id: str | None = Field(default=None, description="the promotion request behind it; null for a rollback")
+    policy_version: int | None = None
+    policy_digest: str = ""
+    event_id: str = Field(default="", description="the ModelPromoted / AliasMoved / PromotionDeclined it announced")
 
 
 class Decision(RegistryTable, DecisionBase, table=True):
@@ -153,3 +176,83 @@ class ConsentFlag(RegistryTable, table=True):
     model_name: str = Field(index=True)
     state: str = Field(description="withdrawn | expired | erased")
     at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+class PolicyVersion(RegistryTable, table=True):
+    """A published version of the promotion policy; the newest is in force."""
+
+    __tablename__ = "policy_version"
+    version: int = Field(primary_key=True)
+    digest: str = Field(unique=True)
+    document: dict[str, Any] = Field(sa_type=JSON)
+    published_by: str
+    published_role: str = ""
+    note: str = ""
+    published_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    event_id: str = ""
+
+
+class PromotionRequest(RegistryTable, table=True):
+    __tablename__ = "promotion_request"
+    id: str = Field(primary_key=True)
+    model_name: str = Field(foreign_key="model.name", index=True)
+    version: int
+    alias: str
+    state: str = Field(default=State.REQUESTED, description=" | ".join(State))
+    requested_by: str
+    requested_role: str = ""
+    reason: str = ""
+    champion_version: int | None = Field(default=None, description="what the alias pointed at when asked")
+    risk_tier: str = ""
+    policy_version: int | None = None
+    policy_digest: str = ""
+    approvals_required: int = 0
+    required_roles: list[str] = Field(default_factory=list, sa_type=JSON)
+    policy_publisher: str = Field(default="", description="who published the policy in force: never the sole approver")
+    author: str = ""
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    expires_at: datetime = Field(sa_type=UtcDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    closed_by: str = ""
+    close_reasons: list[str] = Field(default_factory=list, sa_type=JSON)
+
+
+class Evaluation(RegistryTable, table=True):
+    """One run of the policy's gates: what a replay re-evaluates from `input` under the policy `policy_digest`."""
+
+    __tablename__ = "evaluation"
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(foreign_key="promotion_request.id", index=True)
+    policy_version: int
+    policy_digest: str
+    input: dict[str, Any] = Field(sa_type=JSON)
+    input_digest: str
+    results: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    passed: bool
+    evidence_digest: str
+    at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class Approval(RegistryTable, table=True):
+    __tablename__ = "approval"
+    __table_args__ = (UniqueConstraint("request_id", "approver", name="uq_approval_once"),)
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(foreign_key="promotion_request.id", index=True)
+    approver: str
+    role: str
+    comment: str = ""
+    at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class OutboxEvent(RegistryTable, table=True):
+    """An event written in the transaction that made it true, published from here by `outbox.Relay`."""
+
+    __tablename__ = "outbox"
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True)
+    event_type: str
+    subject: str
+    payload: bytes = Field(sa_type=LargeBinary)
+    time: str
+    traceparent: str = ""
+    tracestate: str = ""
+    request_id: str | None = Field(default=None, index=True)
+    published_at: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)

@@ -10,14 +10,19 @@ from conveyor_kernel.memory import InMemoryBus
 
 from .adapters.db import Database, make_engine
 from .api import ERRORS, router
+from .background import Background
 from .champions import Registry
+from .governance_api import router as governance_router
 from .handlers import handlers
 from .metrics import RegistryMetrics
-from .policy import Limits
+from .policies import Policies
+from .policy_doc import default_policy
 from .settings import RegistrySettings
 
 SERVICE = "registry"
-PUBLISHES = (ev.ModelRegistered, ev.ModelPromoted, ev.PromotionDeclined, ev.TrafficSplitSet, ev.ModelVersionFlagged)
+PUBLISHES = (ev.ModelRegistered, ev.ModelPromoted, ev.PromotionDeclined, ev.TrafficSplitSet, ev.PolicyPublished,
+             ev.PromotionRequested, ev.PromotionGatesEvaluated, ev.PromotionApprovalRecorded, ev.PromotionClosed,
+             ev.AliasMoved, ev.RiskTierSet, ev.ModelVersionFlagged)
 
 
 def create_app(settings: RegistrySettings, transport: InMemoryBus | None = None) -> FastAPI:
@@ -30,13 +35,15 @@ def create_app(settings: RegistrySettings, transport: InMemoryBus | None = None)
         database.engine,
         publisher=runtime.publisher,
         metrics=RegistryMetrics.create(metrics_registry),
-        limits=Limits(metric_tolerance=settings.metric_tolerance, max_fairness_gap=settings.max_fairness_gap),
+        policies=Policies(default_policy(settings.metric_tolerance, settings.max_fairness_gap)),
     )
     table = handlers(registry)
     runtime.subscribe(table, group=SERVICE)
-    # the database first: it is migrated before the consumer starts and disposed after it stops. One instance
-    # at a time decides (promotions are ordered): a second one is a standby until the writer lease is free.
-    writer = LeaderGate(WriterLease(url, SERVICE), [database, runtime], poll_seconds=settings.lease_poll_seconds)
+    # the database first: it is migrated before the consumer starts and disposed after it stops; the policy in
+    # force is published on first use. One instance at a time decides (promotions are ordered): a second one is
+    # a standby until the writer lease is free, and runs no outbox relay or expiry meanwhile.
+    writer = LeaderGate(WriterLease(url, SERVICE), [database, runtime, Background(registry)],
+                        poll_seconds=settings.lease_poll_seconds)
     app = create_service_app("Conveyor registry", service=SERVICE, settings=settings,
                              components=[writer], registry=metrics_registry,
                              errors=ERRORS)
@@ -44,4 +51,5 @@ def create_app(settings: RegistrySettings, transport: InMemoryBus | None = None)
     app.state.runtime = runtime
     app.state.handlers = table
     app.include_router(router)
+    app.include_router(governance_router)
     return app

@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import TransientError
+from conveyor_kernel import TransientError, acting_principal
 
 from .handlers import TrainerPorts
 from .notebook import NotebookUpload, evaluate_notebook_model, run_id_of
@@ -35,6 +35,9 @@ class NotebookIntake:
             dataset = ports.state.dataset(upload.dataset_id)
             trained = await asyncio.to_thread(evaluate_notebook_model, upload, dataset, run_id, ports.store,
                                               ports.settings)
+            caller = acting_principal()
+            if caller is not None:  # the registry never lets the model's author approve its promotion
+                trained.author.CopyFrom(caller.as_event())
             ports.state.run_started(run_id, trained.model_name, trained.dataset_id, Trigger.NOTEBOOK)
             ports.state.run_trained(run_id, dict(trained.metrics), trained.artifact_uri, run_details(trained))
             ports.state.record_outcome(run_id, trained)

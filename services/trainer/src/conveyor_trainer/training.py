@@ -135,6 +135,8 @@ def train(request: RunRequest, store: ArtifactStore, settings: TrainerSettings) 
         training_rows=len(y_train),
         source="platform",
         consent=gate.snapshot() if gate else None,
+        # the uploader of the data is the model's author, whom the registry never lets approve its promotion
+        author=dataset.principal if dataset.principal.kind == ev.PRINCIPAL_KIND_USER else None,
     )
 
 

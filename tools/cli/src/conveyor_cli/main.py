@@ -18,6 +18,7 @@ from .auth_cmd import current_token, login, token
 from .config_cmd import config_app
 from .consent_cmd import consent_app
 from .datasets_cmd import datasets_app, runs_app
+from .governance_cmd import policy_app, served
 from .models_cmd import canary_app, labels, models_app, promotion_app, shadow_app
 from .platform import Platform, PlatformError
 from .serving_cmd import serving
@@ -25,10 +26,12 @@ from .tail_cmd import tail
 
 app = typer.Typer(help="Conveyor: the event-driven ML lifecycle platform.", no_args_is_help=True)
 console = Console()
+# "what served when", with the ledger's inclusion proofs, beside the promotion verbs
+promotion_app.command("served")(served)
 for group, name in [(datasets_app, "datasets"), (runs_app, "runs"), (models_app, "models"),
                     (promotion_app, "promotion"), (canary_app, "canary"), (shadow_app, "shadow"),
                     (ledger_app, "ledger"), (audit_app, "audit"), (report_app, "report"), (config_app, "config"),
-                    (consent_app, "consent")]:
+                    (consent_app, "consent"), (policy_app, "policy")]:
     app.add_typer(group, name=name)
 # issue 14 spells the group `reports`; `report` is how it was first named (kept: scripts may call it)
 app.add_typer(report_app, name="reports", help="Compliance reports: generate, download, verify (= `report`).")

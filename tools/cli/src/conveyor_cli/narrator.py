@@ -53,7 +53,34 @@ def describe(event: Message) -> str:
         case ev.FeedbackCollected():
             return (f"{event.rows} labelled production rows of {event.model_name} v{event.version} collected "
                     f"({event.trigger}) for a new dataset version")
-    return type(event).DESCRIPTOR.name
+    return _governance(event) or type(event).DESCRIPTOR.name
+
+
+def _governance(event: Message) -> str:
+    """Promotion requests, their gates and approvals, policy versions (issue 12's events)."""
+    match event:
+        case ev.PolicyPublished():
+            return f"promotion policy v{event.policy_version} published by {event.published_by} ({event.digest[:12]})"
+        case ev.PromotionRequested():
+            return (f"{event.requested_by} asks {event.model_name} v{event.version} -> {event.alias}"
+                    f"{f': {event.reason}' if event.reason else ''}")
+        case ev.PromotionGatesEvaluated():
+            failed = [g.rule for g in event.gates if g.mode == "enforce" and not g.passed]
+            verdict = "gates passed" if event.passed else f"gates failed: {', '.join(failed)}"
+            return (f"{event.model_name} v{event.version} -> {event.alias}: {verdict} under policy "
+                    f"v{event.policy_version}, risk {event.risk_tier}, {event.approvals_required} approval(s) needed")
+        case ev.PromotionApprovalRecorded():
+            return (f"{event.approver} ({event.role}) approved {event.model_name} v{event.version} -> {event.alias}: "
+                    f"{event.approvals} of {event.approvals_required}")
+        case ev.PromotionClosed():
+            return (f"request for {event.model_name} v{event.version} -> {event.alias} {event.state} "
+                    f"by {event.closed_by}")
+        case ev.AliasMoved():
+            return f"{event.model_name} {event.alias} -> v{event.version}"
+        case ev.RiskTierSet():
+            return (f"{event.model_name} risk tier {event.previous_tier or 'default'} -> {event.risk_tier} "
+                    f"by {event.set_by}")
+    return ""
 
 
 def _origin(provenance: ev.DatasetProvenance) -> str:

@@ -928,6 +928,7 @@ class ModelTrained(_message.Message):
     TRAINING_ROWS_FIELD_NUMBER: _builtins.int
     SOURCE_FIELD_NUMBER: _builtins.int
     CONSENT_FIELD_NUMBER: _builtins.int
+    AUTHOR_FIELD_NUMBER: _builtins.int
     PRINCIPAL_FIELD_NUMBER: _builtins.int
     model_name: _builtins.str
     run_id: _builtins.str
@@ -978,6 +979,12 @@ class ModelTrained(_message.Message):
         """which subjects' rows the run was allowed to learn from"""
 
     @_builtins.property
+    def author(self) -> Global___Principal:
+        """The person the model is by: the uploader of the dataset it trained on, or of the notebook model. The
+        registry never lets them approve its promotion. Unset when no person is behind it (a service's own data).
+        """
+
+    @_builtins.property
     def principal(self) -> Global___Principal:
         """who caused it: the verified caller, or the service itself"""
 
@@ -1006,11 +1013,12 @@ class ModelTrained(_message.Message):
         training_rows: _builtins.int = ...,
         source: _builtins.str = ...,
         consent: Global___ConsentSnapshot | None = ...,
+        author: Global___Principal | None = ...,
         principal: Global___Principal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["comparison", b"comparison", "consent", b"consent", "principal", b"principal", "training", b"training"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["author", b"author", "comparison", b"comparison", "consent", b"consent", "principal", b"principal", "training", b"training"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_uri", b"artifact_uri", "class_labels", b"class_labels", "code_version", b"code_version", "comparison", b"comparison", "consent", b"consent", "dataset_id", b"dataset_id", "fairness", b"fairness", "feature_names", b"feature_names", "inputs", b"inputs", "metrics", b"metrics", "model_name", b"model_name", "parity_max_abs_diff", b"parity_max_abs_diff", "principal", b"principal", "reference_uri", b"reference_uri", "run_id", b"run_id", "sensitive_attributes", b"sensitive_attributes", "source", b"source", "task", b"task", "training", b"training", "training_dataset_ids", b"training_dataset_ids", "training_rows", b"training_rows", "trials", b"trials", "trigger", b"trigger"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_uri", b"artifact_uri", "author", b"author", "class_labels", b"class_labels", "code_version", b"code_version", "comparison", b"comparison", "consent", b"consent", "dataset_id", b"dataset_id", "fairness", b"fairness", "feature_names", b"feature_names", "inputs", b"inputs", "metrics", b"metrics", "model_name", b"model_name", "parity_max_abs_diff", b"parity_max_abs_diff", "principal", b"principal", "reference_uri", b"reference_uri", "run_id", b"run_id", "sensitive_attributes", b"sensitive_attributes", "source", b"source", "task", b"task", "training", b"training", "training_dataset_ids", b"training_dataset_ids", "training_rows", b"training_rows", "trials", b"trials", "trigger", b"trigger"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1383,6 +1391,12 @@ class ModelPromoted(_message.Message):
     TASK_FIELD_NUMBER: _builtins.int
     RETRAIN_FIELD_NUMBER: _builtins.int
     INPUTS_FIELD_NUMBER: _builtins.int
+    ALIAS_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    POLICY_DIGEST_FIELD_NUMBER: _builtins.int
+    POLICY_VERSION_FIELD_NUMBER: _builtins.int
+    REQUESTED_BY_FIELD_NUMBER: _builtins.int
+    APPROVERS_FIELD_NUMBER: _builtins.int
     PRINCIPAL_FIELD_NUMBER: _builtins.int
     model_name: _builtins.str
     version: _builtins.int
@@ -1396,6 +1410,15 @@ class ModelPromoted(_message.Message):
     """"promote" | "rollback" """
     dataset_id: _builtins.str
     task: Global___Task.ValueType
+    alias: _builtins.str
+    """the alias that moved: "production", the one serving follows"""
+    request_id: _builtins.str
+    """the promotion request that moved it; empty for a rollback"""
+    policy_digest: _builtins.str
+    """sha256 of the policy version whose gates and quorum allowed it"""
+    policy_version: _builtins.int
+    requested_by: _builtins.str
+    """who asked: a person, or "registry" for the retrain loop's request"""
     @_builtins.property
     def reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """the policy's reasons, human readable"""
@@ -1410,6 +1433,10 @@ class ModelPromoted(_message.Message):
 
     @_builtins.property
     def inputs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ModelInput]: ...
+    @_builtins.property
+    def approvers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """who approved; empty when the policy promoted on its own (quorum 0)"""
+
     @_builtins.property
     def principal(self) -> Global___Principal:
         """who caused it: the verified caller, or the service itself"""
@@ -1431,11 +1458,17 @@ class ModelPromoted(_message.Message):
         task: Global___Task.ValueType = ...,
         retrain: Global___RetrainPolicy | None = ...,
         inputs: _abc.Iterable[Global___ModelInput] | None = ...,
+        alias: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+        policy_digest: _builtins.str = ...,
+        policy_version: _builtins.int = ...,
+        requested_by: _builtins.str = ...,
+        approvers: _abc.Iterable[_builtins.str] | None = ...,
         principal: Global___Principal | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal", "retrain", b"retrain"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "approved_by", b"approved_by", "artifact_uri", b"artifact_uri", "dataset_id", b"dataset_id", "feature_names", b"feature_names", "inputs", b"inputs", "model_name", b"model_name", "previous_version", b"previous_version", "principal", b"principal", "reasons", b"reasons", "reference_uri", b"reference_uri", "retrain", b"retrain", "sensitive_attributes", b"sensitive_attributes", "task", b"task", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "alias", b"alias", "approved_by", b"approved_by", "approvers", b"approvers", "artifact_uri", b"artifact_uri", "dataset_id", b"dataset_id", "feature_names", b"feature_names", "inputs", b"inputs", "model_name", b"model_name", "policy_digest", b"policy_digest", "policy_version", b"policy_version", "previous_version", b"previous_version", "principal", b"principal", "reasons", b"reasons", "reference_uri", b"reference_uri", "request_id", b"request_id", "requested_by", b"requested_by", "retrain", b"retrain", "sensitive_attributes", b"sensitive_attributes", "task", b"task", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2455,3 +2488,383 @@ class TrafficSplitSet(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TrafficSplitSet: _TypeAlias = TrafficSplitSet  # noqa: Y015
+
+@_typing.final
+class GateResult(_message.Message):
+    """--- registry: promotion requests, approvals and the policy (docs/approvals.md) -------------------------
+
+    One gate of the promotion policy as evaluated on one request.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    PASSED_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    rule: _builtins.str
+    """the rule's name in the policy document"""
+    mode: _builtins.str
+    """"enforce" | "warn" | "audit" """
+    passed: _builtins.bool
+    """a rule that could not be evaluated counts as failed"""
+    message: _builtins.str
+    """with the numbers in it"""
+    def __init__(
+        self,
+        *,
+        rule: _builtins.str = ...,
+        mode: _builtins.str = ...,
+        passed: _builtins.bool = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "mode", b"mode", "passed", b"passed", "rule", b"rule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GateResult: _TypeAlias = GateResult  # noqa: Y015
+
+@_typing.final
+class PolicyPublished(_message.Message):
+    """A technology leader published a version of the promotion policy (or the registry its built-in default)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    POLICY_VERSION_FIELD_NUMBER: _builtins.int
+    DIGEST_FIELD_NUMBER: _builtins.int
+    DOCUMENT_FIELD_NUMBER: _builtins.int
+    PUBLISHED_BY_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    policy_version: _builtins.int
+    """1, 2, ... in publication order"""
+    digest: _builtins.str
+    """sha256 of `document`"""
+    document: _builtins.str
+    """the policy as canonical JSON: the ledger holds what the digest names"""
+    published_by: _builtins.str
+    note: _builtins.str
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
+    def __init__(
+        self,
+        *,
+        policy_version: _builtins.int = ...,
+        digest: _builtins.str = ...,
+        document: _builtins.str = ...,
+        published_by: _builtins.str = ...,
+        note: _builtins.str = ...,
+        principal: Global___Principal | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["digest", b"digest", "document", b"document", "note", b"note", "policy_version", b"policy_version", "principal", b"principal", "published_by", b"published_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PolicyPublished: _TypeAlias = PolicyPublished  # noqa: Y015
+
+@_typing.final
+class PromotionRequested(_message.Message):
+    """Someone (or the retrain loop) asked for a version to move a protected alias."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    MODEL_NAME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    ALIAS_FIELD_NUMBER: _builtins.int
+    CHAMPION_VERSION_FIELD_NUMBER: _builtins.int
+    REQUESTED_BY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    model_name: _builtins.str
+    version: _builtins.int
+    alias: _builtins.str
+    champion_version: _builtins.int
+    """what the alias pointed at when asked; 0 for none"""
+    requested_by: _builtins.str
+    reason: _builtins.str
+    expires_at: _builtins.str
+    """RFC 3339; unanswered by then, the request expires"""
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        model_name: _builtins.str = ...,
+        version: _builtins.int = ...,
+        alias: _builtins.str = ...,
+        champion_version: _builtins.int = ...,
+        requested_by: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        expires_at: _builtins.str = ...,
+        principal: Global___Principal | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "champion_version", b"champion_version", "expires_at", b"expires_at", "model_name", b"model_name", "principal", b"principal", "reason", b"reason", "request_id", b"request_id", "requested_by", b"requested_by", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PromotionRequested: _TypeAlias = PromotionRequested  # noqa: Y015
+
+@_typing.final
+class PromotionGatesEvaluated(_message.Message):
+    """The policy's gates ran on a request: the record a replay re-evaluates."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    MODEL_NAME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    ALIAS_FIELD_NUMBER: _builtins.int
+    POLICY_VERSION_FIELD_NUMBER: _builtins.int
+    POLICY_DIGEST_FIELD_NUMBER: _builtins.int
+    INPUT_DIGEST_FIELD_NUMBER: _builtins.int
+    EVIDENCE_DIGEST_FIELD_NUMBER: _builtins.int
+    GATES_FIELD_NUMBER: _builtins.int
+    PASSED_FIELD_NUMBER: _builtins.int
+    RISK_TIER_FIELD_NUMBER: _builtins.int
+    APPROVALS_REQUIRED_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    model_name: _builtins.str
+    version: _builtins.int
+    alias: _builtins.str
+    policy_version: _builtins.int
+    policy_digest: _builtins.str
+    input_digest: _builtins.str
+    """sha256 of the typed input, canonical JSON"""
+    evidence_digest: _builtins.str
+    """sha256 of what the approver is shown (input and gate results)"""
+    passed: _builtins.bool
+    """every enforced gate passed"""
+    risk_tier: _builtins.str
+    approvals_required: _builtins.int
+    """the quorum under this policy; 0: the policy promotes on its own"""
+    @_builtins.property
+    def gates(self) -> _containers.RepeatedCompositeFieldContainer[Global___GateResult]: ...
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        model_name: _builtins.str = ...,
+        version: _builtins.int = ...,
+        alias: _builtins.str = ...,
+        policy_version: _builtins.int = ...,
+        policy_digest: _builtins.str = ...,
+        input_digest: _builtins.str = ...,
+        evidence_digest: _builtins.str = ...,
+        gates: _abc.Iterable[Global___GateResult] | None = ...,
+        passed: _builtins.bool = ...,
+        risk_tier: _builtins.str = ...,
+        approvals_required: _builtins.int = ...,
+        principal: Global___Principal | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "approvals_required", b"approvals_required", "evidence_digest", b"evidence_digest", "gates", b"gates", "input_digest", b"input_digest", "model_name", b"model_name", "passed", b"passed", "policy_digest", b"policy_digest", "policy_version", b"policy_version", "principal", b"principal", "request_id", b"request_id", "risk_tier", b"risk_tier", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PromotionGatesEvaluated: _TypeAlias = PromotionGatesEvaluated  # noqa: Y015
+
+@_typing.final
+class PromotionApprovalRecorded(_message.Message):
+    """A manager or technology leader approved a request; the quorum may or may not be met yet."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    MODEL_NAME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    ALIAS_FIELD_NUMBER: _builtins.int
+    APPROVER_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    APPROVALS_FIELD_NUMBER: _builtins.int
+    APPROVALS_REQUIRED_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    model_name: _builtins.str
+    version: _builtins.int
+    alias: _builtins.str
+    approver: _builtins.str
+    role: _builtins.str
+    approvals: _builtins.int
+    """counted toward the quorum so far"""
+    approvals_required: _builtins.int
+    comment: _builtins.str
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        model_name: _builtins.str = ...,
+        version: _builtins.int = ...,
+        alias: _builtins.str = ...,
+        approver: _builtins.str = ...,
+        role: _builtins.str = ...,
+        approvals: _builtins.int = ...,
+        approvals_required: _builtins.int = ...,
+        comment: _builtins.str = ...,
+        principal: Global___Principal | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "approvals", b"approvals", "approvals_required", b"approvals_required", "approver", b"approver", "comment", b"comment", "model_name", b"model_name", "principal", b"principal", "request_id", b"request_id", "role", b"role", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PromotionApprovalRecorded: _TypeAlias = PromotionApprovalRecorded  # noqa: Y015
+
+@_typing.final
+class PromotionClosed(_message.Message):
+    """A request reached a final state: approved (and applied), rejected, or expired. A new try is a new request."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    MODEL_NAME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    ALIAS_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    CLOSED_BY_FIELD_NUMBER: _builtins.int
+    REASONS_FIELD_NUMBER: _builtins.int
+    POLICY_DIGEST_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    model_name: _builtins.str
+    version: _builtins.int
+    alias: _builtins.str
+    state: _builtins.str
+    """"approved" | "rejected" | "expired" """
+    closed_by: _builtins.str
+    """the approver who completed the quorum or rejected, or "policy" / "registry" """
+    policy_digest: _builtins.str
+    @_builtins.property
+    def reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        model_name: _builtins.str = ...,
+        version: _builtins.int = ...,
+        alias: _builtins.str = ...,
+        state: _builtins.str = ...,
+        closed_by: _builtins.str = ...,
+        reasons: _abc.Iterable[_builtins.str] | None = ...,
+        policy_digest: _builtins.str = ...,
+        principal: Global___Principal | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "closed_by", b"closed_by", "model_name", b"model_name", "policy_digest", b"policy_digest", "principal", b"principal", "reasons", b"reasons", "request_id", b"request_id", "state", b"state", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PromotionClosed: _TypeAlias = PromotionClosed  # noqa: Y015
+
+@_typing.final
+class AliasMoved(_message.Message):
+    """A protected alias other than production moved (production's move is ModelPromoted, which serving follows)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_NAME_FIELD_NUMBER: _builtins.int
+    ALIAS_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    PREVIOUS_VERSION_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    POLICY_DIGEST_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    model_name: _builtins.str
+    alias: _builtins.str
+    version: _builtins.int
+    previous_version: _builtins.int
+    """0 when the alias was unset"""
+    request_id: _builtins.str
+    policy_digest: _builtins.str
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
+    def __init__(
+        self,
+        *,
+        model_name: _builtins.str = ...,
+        alias: _builtins.str = ...,
+        version: _builtins.int = ...,
+        previous_version: _builtins.int = ...,
+        request_id: _builtins.str = ...,
+        policy_digest: _builtins.str = ...,
+        principal: Global___Principal | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "model_name", b"model_name", "policy_digest", b"policy_digest", "previous_version", b"previous_version", "principal", b"principal", "request_id", b"request_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AliasMoved: _TypeAlias = AliasMoved  # noqa: Y015
+
+@_typing.final
+class RiskTierSet(_message.Message):
+    """A technology leader set a model's risk tier, which decides the quorum its promotions need."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_NAME_FIELD_NUMBER: _builtins.int
+    RISK_TIER_FIELD_NUMBER: _builtins.int
+    PREVIOUS_TIER_FIELD_NUMBER: _builtins.int
+    SET_BY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    model_name: _builtins.str
+    risk_tier: _builtins.str
+    """"low" | "medium" | "high" """
+    previous_tier: _builtins.str
+    set_by: _builtins.str
+    reason: _builtins.str
+    @_builtins.property
+    def principal(self) -> Global___Principal:
+        """who caused it: the verified caller, or the service itself"""
+
+    def __init__(
+        self,
+        *,
+        model_name: _builtins.str = ...,
+        risk_tier: _builtins.str = ...,
+        previous_tier: _builtins.str = ...,
+        set_by: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        principal: Global___Principal | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["model_name", b"model_name", "previous_tier", b"previous_tier", "principal", b"principal", "reason", b"reason", "risk_tier", b"risk_tier", "set_by", b"set_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RiskTierSet: _TypeAlias = RiskTierSet  # noqa: Y015
