@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from serving_servers import build_models  # noqa: E402
 
-from conveyor_kernel import MANAGER  # noqa: E402
 from conveyor_kernel._guard import AccessGuard  # noqa: E402
 from conveyor_kernel.callers import token_for  # noqa: E402
+from conveyor_kernel.identity import MANAGER
 from conveyor_serving.settings import ServingSettings  # noqa: E402
 from conveyor_serving.wiring import create_app  # noqa: E402
 

@@ -31,7 +31,8 @@ from conveyor_cli import scenario
 from conveyor_cli.demo import run_scenario
 from conveyor_cli.narrator import Narrator
 from conveyor_cli.platform import SERVICES, Platform
-from conveyor_kernel import DATA_SCIENTIST, KafkaSettings, Kind
+from conveyor_kernel import KafkaSettings
+from conveyor_kernel.identity import DATA_SCIENTIST, Kind
 from conveyor_trainer.settings import TrainerSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -25,7 +25,7 @@ from sklearn.datasets import load_breast_cancer
 
 from conveyor_cli.client import Conveyor
 from conveyor_cli.platform import Platform
-from conveyor_kernel import AUDITOR, MANAGER
+from conveyor_kernel.identity import AUDITOR, MANAGER
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ import pytest
 
 from conveyor_cli.demo import run_scenario
 from conveyor_cli.platform import SERVICES, Platform
-from conveyor_kernel import AUDITOR, DATA_SCIENTIST, Kind
+from conveyor_kernel.identity import AUDITOR, DATA_SCIENTIST, Kind
 
 pytestmark = pytest.mark.e2e
 

@@ -17,8 +17,9 @@ from conveyor_audit.settings import AuditSettings
 from conveyor_audit.wiring import create_app as create_audit
 from conveyor_ingest.settings import IngestSettings
 from conveyor_ingest.wiring import create_app as create_ingest
-from conveyor_kernel import AUDITOR, DATA_SCIENTIST, PRIVACY_OFFICER, KafkaSettings
+from conveyor_kernel import KafkaSettings
 from conveyor_kernel.callers import bearer, token_for
+from conveyor_kernel.identity import AUDITOR, DATA_SCIENTIST, PRIVACY_OFFICER
 
 pytestmark = pytest.mark.integration
 ERASED, KEPT = "RAW-SUBJECT-0007", "RAW-SUBJECT-0008"

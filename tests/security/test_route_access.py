@@ -13,8 +13,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-from conveyor_kernel import ROLES, AccessTable, DevIssuer, Kind
 from conveyor_kernel.callers import bearer
+from conveyor_kernel.identity import ROLES, AccessTable, DevIssuer, Kind
 from conveyor_kernel.memory import InMemoryBus
 
 ROOT = Path(__file__).resolve().parents[2]

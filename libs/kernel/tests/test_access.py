@@ -6,8 +6,6 @@ from pydantic import ValidationError
 
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_kernel import (
-    MANAGER,
-    AccessTable,
     AuthSettings,
     ConfigurationError,
     EventRuntime,
@@ -16,6 +14,7 @@ from conveyor_kernel import (
     create_service_app,
 )
 from conveyor_kernel.callers import bearer, token_for
+from conveyor_kernel.identity import MANAGER, AccessTable
 from conveyor_kernel.memory import InMemoryBus
 
 TABLE = """

@@ -10,9 +10,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
 
-from conveyor_kernel import MANAGER, AuthSettings, ServiceSettings, create_service_app
+from conveyor_kernel import AuthSettings, ServiceSettings, create_service_app
 from conveyor_kernel._telemetry import _JsonLinesExporter
 from conveyor_kernel.callers import bearer, token_for
+from conveyor_kernel.identity import MANAGER
 
 TABLE = """
 ["*"]

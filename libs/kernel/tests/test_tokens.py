@@ -8,10 +8,10 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from conveyor_kernel import DATA_SCIENTIST, MANAGER, DevIssuer, Kind, TokenRefused, TokenVerifier
 from conveyor_kernel import _tokens as tokens
 from conveyor_kernel._settings import DEV_ISSUER
 from conveyor_kernel._tokens import JwksKeys
+from conveyor_kernel.identity import DATA_SCIENTIST, MANAGER, DevIssuer, Kind, TokenRefused, TokenVerifier
 
 ALGORITHMS = ["RS256", "ES256", "EdDSA"]
 

@@ -21,8 +21,9 @@ from typer.testing import CliRunner
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_audit.note import Signer, parse_vkey, verify_checkpoint
 from conveyor_cli.audit_cmd import audit_app
-from conveyor_kernel import AUDITOR, DevIssuer, KafkaSettings, topics
+from conveyor_kernel import KafkaSettings, topics
 from conveyor_kernel.callers import AllowedCaller
+from conveyor_kernel.identity import AUDITOR, DevIssuer
 from conveyor_kernel.memory import build_record
 
 pytestmark = pytest.mark.integration

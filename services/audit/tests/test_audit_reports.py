@@ -14,8 +14,9 @@ from conveyor_audit.report_verify import verify_report
 from conveyor_audit.reports import canonical_hash
 from conveyor_audit.settings import AuditSettings
 from conveyor_audit.wiring import create_app
-from conveyor_kernel import AUDITOR, Envelope
+from conveyor_kernel import Envelope
 from conveyor_kernel.callers import signed, token_for
+from conveyor_kernel.identity import AUDITOR
 from conveyor_kernel.topics import type_name
 
 GAP = [ev.FairnessGap(attribute="sex", demographic_parity_difference=0.05, equalized_odds_difference=0.07)]
@@ -255,7 +256,7 @@ def test_cli_declares_a_fact_that_the_ledger_records(settings, tmp_path, monkeyp
 
     from conveyor_cli import audit_cmd
     from conveyor_cli.main import app as main_app
-    from conveyor_kernel import DATA_SCIENTIST
+    from conveyor_kernel.identity import DATA_SCIENTIST
     from conveyor_kernel.memory import InMemoryBus
 
     bus = InMemoryBus(source="audit")

@@ -8,8 +8,9 @@ from fastapi.testclient import TestClient
 from conveyor.events.v1 import events_pb2 as ev
 from conveyor_ingest.settings import IngestSettings
 from conveyor_ingest.wiring import create_app
-from conveyor_kernel import DATA_SCIENTIST, PRIVACY_OFFICER, Envelope, TransientError, topics
+from conveyor_kernel import Envelope, TransientError, topics
 from conveyor_kernel.callers import bearer, signed, token_for
+from conveyor_kernel.identity import DATA_SCIENTIST, PRIVACY_OFFICER
 from conveyor_kernel.memory import InMemoryBus
 
 

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 from conveyor_ingest.settings import IngestSettings
 from conveyor_ingest.wiring import create_app
-from conveyor_kernel import DATA_SCIENTIST
 from conveyor_kernel.callers import bearer, signed, token_for
+from conveyor_kernel.identity import DATA_SCIENTIST
 from conveyor_kernel.memory import InMemoryBus
 
 from .test_ingest_api import assert_rejection_announced, csv_of, post, stored_files

@@ -7,8 +7,8 @@ import httpx
 import pytest
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ADMIN, DATA_SCIENTIST, MANAGER, TECH_LEADER
 from conveyor_kernel.callers import bearer, token_for
+from conveyor_kernel.identity import ADMIN, DATA_SCIENTIST, MANAGER, TECH_LEADER
 from conveyor_registry.policy_doc import default_policy
 
 

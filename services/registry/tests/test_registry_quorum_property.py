@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from sqlmodel import Session, select
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import ADMIN, AUDITOR, DATA_SCIENTIST, MANAGER, TECH_LEADER, Kind, Principal
+from conveyor_kernel import Principal
 from conveyor_kernel.callers import bearer, token_for
+from conveyor_kernel.identity import ADMIN, AUDITOR, DATA_SCIENTIST, MANAGER, TECH_LEADER, Kind
 from conveyor_kernel.memory import InMemoryBus
 from conveyor_registry.policy_doc import default_policy
 from conveyor_registry.settings import RegistrySettings

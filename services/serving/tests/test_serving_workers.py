@@ -22,8 +22,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import MANAGER, DevIssuer, Envelope, decode_event
+from conveyor_kernel import Envelope, decode_event
 from conveyor_kernel.callers import bearer
+from conveyor_kernel.identity import MANAGER, DevIssuer
 from conveyor_kernel.kafka import KafkaPublisher, ensure_topics
 from conveyor_serving.oip import grpc_predict_v2_pb2 as pb
 from conveyor_serving.oip import grpc_predict_v2_pb2_grpc as pb_grpc

@@ -14,8 +14,8 @@ from conveyor.events.v1 import events_pb2 as ev
 from conveyor_cli.main import app
 from conveyor_ingest.settings import IngestSettings
 from conveyor_ingest.wiring import create_app
-from conveyor_kernel import DATA_SCIENTIST, PRIVACY_OFFICER
 from conveyor_kernel.callers import bearer, signed, token_for
+from conveyor_kernel.identity import DATA_SCIENTIST, PRIVACY_OFFICER
 from conveyor_kernel.memory import InMemoryBus
 
 SPEC = {"name": "people", "target": "y", "task": "classification", "subject_id_column": "person",

@@ -8,8 +8,8 @@ from typer.testing import CliRunner
 
 from conveyor_cli import governance_cmd
 from conveyor_cli.main import app as cli
-from conveyor_kernel import TECH_LEADER
 from conveyor_kernel.callers import token_for
+from conveyor_kernel.identity import TECH_LEADER
 from conveyor_kernel.memory import InMemoryBus
 from conveyor_registry.policy_doc import default_policy
 from conveyor_registry.settings import RegistrySettings

@@ -13,9 +13,8 @@ Settings: ServiceSettings (CONVEYOR_* variables), KafkaSettings, AuthSettings
 The HTTP shell and the process: create_service_app (ops routes, component lifespan, error mapping, the
     access guard), Component, serve, configure_process, BIGINT_MAX (the bound of every integer a route takes)
 Identity (see docs/security.md): who acts, from a verified bearer token or as the service itself
-    Principal, PrincipalDep (a route's verified caller), acting_principal, Kind, ROLES and the role names,
-    AccessTable (access.toml: every route of every service), DevIssuer (dev-mode tokens), TokenVerifier,
-    TokenRefused, token_verifier
+    Principal, PrincipalDep (a route's verified caller); the rest (role names, Kind, the access table, the
+    dev-mode issuer, the verifier) in the submodule `conveyor_kernel.identity`
 Artifacts: ArtifactStore (content-addressed blobs: FileStore, or S3Store in `conveyor_kernel._s3`), open_store;
     a service gets its store from `settings.artifacts()`
 State: `conveyor_kernel.database` (make_engine, serialize, WriterLease): SQLite files or PostgreSQL schemas
@@ -30,33 +29,19 @@ callers for tests and scripts (AllowedCaller, token_for).
 """
 
 from . import topics
-from ._access import AccessTable
 from ._bus import DeadLetters, Dispatcher, Handler, HandlerTable, Publisher, Record
 from ._envelope import Envelope, decode_event, new_event_id
 from ._errors import BrokerUnavailable, ConfigurationError, ConveyorError, InvalidMessage, TransientError
 from ._guard import PrincipalDep
 from ._heap import settle_heap
 from ._http import BIGINT_MAX, Component, create_service_app
-from ._identity import (
-    ADMIN,
-    AUDITOR,
-    DATA_SCIENTIST,
-    MANAGER,
-    PRIVACY_OFFICER,
-    ROLES,
-    TECH_LEADER,
-    Kind,
-    Principal,
-    acting_principal,
-)
+from ._identity import Principal
 from ._runtime import EventRuntime
-from ._security import token_verifier
 from ._serve import configure_process, serve
 from ._settings import AuthSettings, KafkaSettings, ServiceSettings
 from ._storage import ArtifactStore, FileStore, open_store
 from ._tasks import cancel_task
 from ._telemetry import context_of, links_of, tracer
-from ._tokens import DevIssuer, TokenRefused, TokenVerifier
 
 __all__ = [
     # events and the envelope
@@ -79,22 +64,8 @@ __all__ = [
     "InvalidMessage",
     "TransientError",
     # identity
-    "ADMIN",
-    "AUDITOR",
-    "AccessTable",
-    "DATA_SCIENTIST",
-    "DevIssuer",
-    "Kind",
-    "MANAGER",
-    "PRIVACY_OFFICER",
     "Principal",
     "PrincipalDep",
-    "ROLES",
-    "TECH_LEADER",
-    "TokenRefused",
-    "TokenVerifier",
-    "acting_principal",
-    "token_verifier",
     # settings
     "AuthSettings",
     "KafkaSettings",

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from conveyor_kernel import MANAGER, TECH_LEADER, Kind, Principal
+from conveyor_kernel import Principal
+from conveyor_kernel.identity import MANAGER, TECH_LEADER, Kind
 
 from .errors import Forbidden
 from .tables import Action, Approval, Decision, Evaluation, PromotionRequest, State

@@ -24,8 +24,9 @@ from opentelemetry import context, propagate
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from conveyor_kernel import Principal, Publisher, TransientError, acting_principal, new_event_id, topics
+from conveyor_kernel import Principal, Publisher, TransientError, new_event_id, topics
 from conveyor_kernel._telemetry import current_trace_headers
+from conveyor_kernel.identity import acting_principal
 
 from .tables import OutboxEvent, utcnow
 

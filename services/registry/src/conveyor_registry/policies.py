@@ -10,7 +10,8 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import TECH_LEADER, Kind, Principal
+from conveyor_kernel import Principal
+from conveyor_kernel.identity import TECH_LEADER, Kind
 
 from . import outbox
 from .errors import Conflict, Forbidden, NotFound

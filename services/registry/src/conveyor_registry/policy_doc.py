@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from conveyor_kernel import MANAGER, TECH_LEADER
+from conveyor_kernel.identity import MANAGER, TECH_LEADER
 
 from .errors import PolicyInvalid
 

@@ -9,7 +9,8 @@ import logging
 from dataclasses import dataclass
 
 from conveyor.events.v1 import events_pb2 as ev
-from conveyor_kernel import TransientError, acting_principal
+from conveyor_kernel import TransientError
+from conveyor_kernel.identity import acting_principal
 
 from .handlers import TrainerPorts
 from .notebook import NotebookUpload, evaluate_notebook_model, run_id_of

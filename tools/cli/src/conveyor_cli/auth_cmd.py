@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from conveyor_kernel import ROLES, DevIssuer, Kind
+from conveyor_kernel.identity import ROLES, DevIssuer, Kind
 
 from . import config
 

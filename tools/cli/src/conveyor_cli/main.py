@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from conveyor_kernel import DATA_SCIENTIST, Kind
+from conveyor_kernel.identity import DATA_SCIENTIST, Kind
 
 from .audit_cmd import audit_app, ledger_app, report_app
 from .auth_cmd import current_token, login, token

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import httpx
 
-from conveyor_kernel import DevIssuer, KafkaSettings
+from conveyor_kernel import KafkaSettings
+from conveyor_kernel.identity import DevIssuer
 
 from . import kafka_accounts, observability
 

@@ -13,7 +13,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from conveyor_kernel import DevIssuer, Principal, TokenRefused, TokenVerifier, token_verifier
+from conveyor_kernel import Principal
+from conveyor_kernel.identity import DevIssuer, TokenRefused, TokenVerifier, token_verifier
 
 from .settings import ConsoleSettings
 

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from conveyor_cli.client import ApiError
 from conveyor_cli.platform import SERVICES
 from conveyor_cli.tail_cmd import sentence
-from conveyor_kernel import ROLES, TokenRefused
+from conveyor_kernel.identity import ROLES, TokenRefused
 
 from . import ops_figures, series
 from .session import COOKIE, SameOrigin, SessionDep
