@@ -10,7 +10,9 @@ The lease lives where the state lives, so no extra system is needed:
   session ends: the process exits or is killed, or the connection is cut (TCP keepalive, a few seconds here).
 - SQLite: an exclusive flock on `<database file>.lease`; the operating system releases it when the process dies.
 A leader checks its lease every `poll_seconds`; if the lease connection is gone it stops its writing
-components at once (another instance may hold the lease by then) and competes for it again.
+components at once (another instance may hold the lease by then) and competes for it again. While the database
+cannot be reached, competing fails; the gate keeps trying every `poll_seconds` (a restarted PostgreSQL must not
+leave every instance standing by for good) and /readyz says the database is the reason.
 """
 
 import asyncio
@@ -67,10 +69,19 @@ class WriterLease:
 
         engine = create_engine(self.url, poolclass=_single_pool(),
                                connect_args={"keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 2})
-        connection = engine.connect()
-        got = connection.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:name, 0))"),
-                                 {"name": f"conveyor-lease:{self.name}"}).scalar()
-        connection.commit()
+        try:
+            connection = engine.connect()
+        except Exception:
+            engine.dispose()
+            raise
+        try:
+            got = connection.execute(text("SELECT pg_try_advisory_lock(hashtextextended(:name, 0))"),
+                                     {"name": f"conveyor-lease:{self.name}"}).scalar()
+            connection.commit()
+        except Exception:
+            connection.close()
+            engine.dispose()
+            raise
         if not got:
             connection.close()
             engine.dispose()
@@ -124,11 +135,26 @@ class LeaderGate:
         self.leading = False
         self._started: list[Component] = []
         self._task: asyncio.Task[None] | None = None
+        self._unreachable = ""  # why the last attempt to take the lease failed, if the database did not answer
+
+    async def _try_acquire(self, reraise: bool = False) -> bool:
+        try:
+            got = await asyncio.to_thread(self.lease.try_acquire)
+        except Exception as exc:  # noqa: BLE001 - the database is down or refuses us: try again next poll
+            if reraise:
+                raise
+            if not self._unreachable:
+                logger.warning("lease %s: the database cannot be reached (%s); trying every %.0f s",
+                               self.lease.name, type(exc).__name__, self.poll_seconds)
+            self._unreachable = f"database unreachable for the {self.lease.name} lease: {type(exc).__name__}"
+            return False
+        self._unreachable = ""
+        return got
 
     async def start(self) -> None:
         """Alone (the lease is free), the writing components have started when this returns, as if ungated;
         else a standby's wait runs in the background and the app serves /healthz meanwhile."""
-        if await asyncio.to_thread(self.lease.try_acquire):
+        if await self._try_acquire(reraise=True):
             logger.info("lease %s acquired: this instance writes", self.lease.name)
             # At start-up a component that cannot start (a ledger that fails verification) stops the
             # process, as it would ungated: fail fast, with the lease given back first.
@@ -141,7 +167,7 @@ class LeaderGate:
         while True:
             await asyncio.sleep(self.poll_seconds)
             if not self.leading:
-                if await asyncio.to_thread(self.lease.try_acquire):
+                if await self._try_acquire():
                     logger.info("lease %s acquired: this instance writes", self.lease.name)
                     await self._start_components()
             elif not await asyncio.to_thread(self.lease.still_held):
@@ -177,5 +203,5 @@ class LeaderGate:
 
     def problems(self) -> list[str]:
         if not self.leading:
-            return [f"standby: another instance holds the {self.lease.name} lease"]
+            return [self._unreachable or f"standby: another instance holds the {self.lease.name} lease"]
         return [problem for component in self.components for problem in component.problems()]
