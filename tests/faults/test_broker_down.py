@@ -102,9 +102,10 @@ async def test_with_kafka_down_upload_and_promote_are_503_in_time_and_never_appl
 
         await _until(ready, 30, "readiness true again")
         assert (await models.get("/models/faults")).json()["champion_version"] == 1
-        promoted = await models.post("/models/faults/versions/2/promote", json={"reason": "now"})
-        assert promoted.status_code == 200, promoted.text
+        # back: the request is filed and judged (v2 is worse than the champion: the gates decline it)
+        judged = await models.post("/models/faults/versions/2/promote", json={"reason": "now"})
+        assert judged.status_code == 201 and judged.json()["state"] == "rejected", judged.text
     # what the refused calls would have announced never landed, not even after the broker came back
     assert await _types_on(private_kafka, topics.DATASETS) == ["DatasetArrived"]
     assert await _types_on(private_kafka, topics.REGISTRY) == [
-        "ModelRegistered", "ModelPromoted", "ModelRegistered", "PromotionDeclined", "ModelPromoted"]
+        "ModelRegistered", "ModelPromoted", "ModelRegistered", "PromotionDeclined", "PromotionDeclined"]

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, func
 from sqlalchemy.exc import OperationalError
@@ -79,6 +80,7 @@ class Registry:
     metrics: RegistryMetrics
     policies: Policies
     clock: Callable[[], datetime] = utcnow
+    broker: Any = None  # the runtime's KafkaPublisher (its `reachable`), None on the in-memory bus
     relay: Relay = field(init=False)
     promotions: Promotions = field(init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
@@ -259,6 +261,10 @@ class Registry:
         """A session for one change, under the writers' lock. A database fault before the commit left nothing
         committed, so the change is safe to ask for again: REST answers 503; the consumer (retryable=False)
         gets a TransientError and retries."""
+        if retryable and self.broker is not None and not self.broker.reachable:
+            # The outbox would publish it once the broker is back: a caller told 503 would see it applied
+            # later (issue 15). With the broker away a person's change is refused, not deferred.
+            raise ChangeNotMade("the Kafka broker is unreachable: the change was not made; try again")
         try:
             async with self._lock:
                 with Session(self.engine, expire_on_commit=False) as session:

@@ -64,19 +64,24 @@ class Relay:
         Returns how many went out."""
         sent = 0
         async with self._lock:
+            # No transaction stays open while Kafka is awaited: on SQLite every transaction holds the write
+            # lock (BEGIN IMMEDIATE), and a publish may take its whole timeout; each row is marked on its own.
             with Session(self.engine, expire_on_commit=False) as session:
                 waiting = session.exec(select(OutboxEvent).where(OutboxEvent.published_at == None)  # noqa: E711
                                        .order_by(OutboxEvent.id)).all()
-                for row in waiting:
-                    try:
-                        await self._publish(row)
-                    except TransientError as exc:
-                        self._oldest_waiting = self._oldest_waiting or utcnow()
-                        logger.warning("outbox: %d event(s) wait for Kafka (%s)", len(waiting) - sent, exc)
-                        return sent
-                    row.published_at = utcnow()
-                    session.commit()
-                    sent += 1
+            for row in waiting:
+                try:
+                    await self._publish(row)
+                except TransientError as exc:
+                    self._oldest_waiting = self._oldest_waiting or utcnow()
+                    logger.warning("outbox: %d event(s) wait for Kafka (%s)", len(waiting) - sent, exc)
+                    return sent
+                with Session(self.engine) as session:
+                    stored = session.get(OutboxEvent, row.id)
+                    if stored is not None:
+                        stored.published_at = utcnow()
+                        session.commit()
+                sent += 1
             self._oldest_waiting = None
         return sent
 

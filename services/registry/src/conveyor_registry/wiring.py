@@ -36,6 +36,7 @@ def create_app(settings: RegistrySettings, transport: InMemoryBus | None = None)
         publisher=runtime.publisher,
         metrics=RegistryMetrics.create(metrics_registry),
         policies=Policies(default_policy(settings.metric_tolerance, settings.max_fairness_gap)),
+        broker=runtime.broker,
     )
     table = handlers(registry)
     runtime.subscribe(table, group=SERVICE)
